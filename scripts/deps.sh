@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+#
+# Installs the Debian packages lbpf needs to build and test, and only those that
+# are missing. Silent and quick when everything is there (it runs before every
+# `make run` and `make test`).
+#   scripts/deps.sh [EXTRA_PACKAGE...]     e.g. scripts/deps.sh bpftrace iptables nftables
+set -euo pipefail
+
+packages=(
+	clang llvm libbpf-dev bpftool liblua5.4-dev libelf-dev zlib1g-dev libpcap-dev
+	pkg-config make gcc iproute2 qemu-system-x86 busybox-static cpio kmod util-linux
+	ca-certificates xz-utils
+	"$@"
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages (run as root to install): ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
+/* Core-internal interfaces: shared by the runtime, loop, scheduler and CLI,
+ * not by bindings (they use include/lbpf/lbpf.h only). */
+#ifndef LBPF_INTERNAL_H
+#define LBPF_INTERNAL_H
+
+#include <lbpf/lbpf.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* eventloop.c */
+lbpf_loop_t *lbpf_loop_new(lbpf_runtime_t *rt);
+void lbpf_loop_free(lbpf_loop_t *loop);
+/* Waits up to timeout_ms (-1 forever, 0 poll) and dispatches what is due.
+ * Returns the number of fd events and timers dispatched, or -errno. */
+int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms);
+/* True while keepalive fds, holds or armed timers remain. */
+bool lbpf_loop_alive(lbpf_loop_t *loop);
+int lbpf_loop_fd(lbpf_loop_t *loop);
+/* Wakes a loop blocked in run_once; safe from any thread. */
+void lbpf_loop_wake(lbpf_loop_t *loop);
+
+/* task.c: the scheduler */
+struct lbpf_sched;
+struct lbpf_sched *lbpf_sched_new(lbpf_runtime_t *rt);
+/* Cancels every task (closing their to-be-closed variables) and frees. */
+void lbpf_sched_free(struct lbpf_sched *sched);
+/* Resumes the tasks that were ready when called. Returns how many ran. */
+int lbpf_sched_run_ready(struct lbpf_sched *sched);
+bool lbpf_sched_has_ready(struct lbpf_sched *sched);
+size_t lbpf_sched_waiting(struct lbpf_sched *sched);
+int luaopen_lbpf_task(lua_State *L);
+/* The sentinel error value that lbpf.exit() raises to unwind. */
+extern char lbpf_exit_sentinel;
+
+/* runtime.c */
+struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt);
+bool lbpf_runtime_strict(lbpf_runtime_t *rt);
+void lbpf_runtime_count_error(lbpf_runtime_t *rt);
+/* Reports a Lua error value at the top of co (with a traceback of co). */
+void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what);
+/* lbpf.on_exit(fn): the Lua function, kept by the runtime. */
+int lbpf_runtime_on_exit(lua_State *L);
+
+/* module.c */
+int luaopen_lbpf(lua_State *L);
+extern const lbpf_lib_t lbpf_bindings[];
+
+/* util.c */
+/* Mounts tracefs and bpffs where they are absent. 0 or -errno (logged). */
+int lbpf_mount_filesystems(void);
+/* Returns NULL when every capability lbpf needs is present, else the name of
+ * the first missing one ("root" when not uid 0 without the capabilities). */
+const char *lbpf_missing_capability(void);
+/* Routes libbpf's warnings through lbpf's log, drops its debug output. */
+void lbpf_libbpf_logging(void);
+
+#endif /* LBPF_INTERNAL_H */

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/* The lbpf command line. Each command is a row of `commands`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command commands[];
+
+struct run_options {
+	bool strict;
+	const char *inline_code;
+};
+
+/* Prints the failure of a runtime's body the way lua.c does. */
+static int report_failure(lbpf_runtime_t *rt, int err)
+{
+	const char *msg = lbpf_runtime_error(rt);
+
+	fprintf(stderr, "lbpf: %s\n", msg ? msg : strerror(-err));
+	return 1;
+}
+
+/* Everything that touches BPF needs the capabilities and the file systems. */
+static int prepare_system(void)
+{
+	const char *missing = lbpf_missing_capability();
+
+	if (missing) {
+		fprintf(stderr, "lbpf: missing capability %s (run as root, or grant CAP_BPF, "
+				"CAP_PERFMON and CAP_NET_ADMIN)\n", missing);
+		return -EPERM;
+	}
+	lbpf_libbpf_logging();
+	lbpf_mount_filesystems();
+	return 0;
+}
+
+/* Loads, starts and loops one foreground runtime. */
+static int run_script(const char *script, const struct run_options *ro, int argc, char **argv)
+{
+	lbpf_runtime_opts_t opts = {
+		.strict = ro->strict, .signals = true, .argc = argc, .argv = argv,
+	};
+	lbpf_runtime_t *rt = NULL;
+	int err, code;
+
+	if (prepare_system() < 0)
+		return 1;
+	err = lbpf_runtime_new(&rt, script, &opts);
+	if (!err && ro->inline_code)
+		err = lbpf_runtime_loadstring(rt, ro->inline_code, "=(command line)");
+	if (!err)
+		err = lbpf_runtime_start(rt);
+	if (err) {
+		code = report_failure(rt, err);
+		lbpf_runtime_free(rt);
+		return code;
+	}
+	code = lbpf_runtime_loop(rt);
+	lbpf_runtime_free(rt);
+	return code;
+}
+
+/* Parses run's options; returns the index of the first operand or -1. */
+static int parse_run_options(int argc, char **argv, struct run_options *ro)
+{
+	static const struct option longopts[] = {
+		{ "strict", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+e:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': ro->strict = true; break;
+		case 'e': ro->inline_code = optarg; break;
+		case 'h': return -2;
+		default: return -1;
+		}
+	}
+	return optind;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_options ro = { 0 };
+	int first = parse_run_options(argc, argv, &ro);
+
+	if (first == -2 || (first > 0 && first >= argc && !ro.inline_code)) {
+		fprintf(first == -2 ? stdout : stderr, "usage: %s\n", commands[0].usage);
+		return first == -2 ? 0 : 2;
+	}
+	if (first < 0)
+		return 2;
+	if (ro.inline_code)
+		return run_script(NULL, &ro, argc - first, argv + first);
+	return run_script(argv[first], &ro, argc - first - 1, argv + first + 1);
+}
+
+static int cmd_help(int argc, char **argv);
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("lbpf %s (%s)\n", LBPF_VERSION, LUA_RELEASE);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "lbpf run [--strict] SCRIPT.lua [ARGS...] | lbpf run -e CODE [ARGS...]",
+	  "Runs a Lua script in the foreground: its body once, then the event loop until\n"
+	  "lbpf.exit(), Ctrl-C/SIGTERM, or nothing is left to wait for. On exit the on_exit\n"
+	  "handlers run and every probe, link and map is released.\n"
+	  "  --strict   an error in a callback stops the script (exit 1)\n"
+	  "  -e CODE    run CODE instead of a file (also: lbpf -e CODE)" },
+	{ "help", cmd_help, "lbpf help [COMMAND]", "Shows the commands, or one command's help." },
+	{ "version", cmd_version, "lbpf --version", "Prints the version." },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc > 1) {
+		for (c = commands; c->name; c++) {
+			if (!strcmp(c->name, argv[1])) {
+				printf("usage: %s\n\n%s\n", c->usage, c->help);
+				return 0;
+			}
+		}
+		fprintf(stderr, "lbpf: no command '%s' (see lbpf help)\n", argv[1]);
+		return 2;
+	}
+	printf("lbpf %s: eBPF probes and filters driven by Lua scripts\n\ncommands:\n", LBPF_VERSION);
+	for (c = commands; c->name; c++)
+		printf("  %s\n", c->usage);
+	printf("\nlbpf help COMMAND shows more. Scripts use the Lua API described in lbpf(1).\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2)
+		return cmd_help(1, argv), 2;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))
+		return cmd_version(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv);
+	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "--strict"))
+		return cmd_run(argc, argv); /* lbpf -e CODE: run's options directly */
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			return c->fn(argc - 1, argv + 1);
+	fprintf(stderr, "lbpf: unknown command '%s' (see lbpf help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * A runtime is one lua_State with its own event loop and scheduler, after
+ * Lunatik's runtimes. The allocator's user data is the runtime, which makes
+ * lbpf_toruntime() a pointer read and gives every runtime a memory account
+ * (and a limit, for the daemon).
+ */
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lualib.h>
+
+#include "internal.h"
+
+struct lbpf_runtime {
+	lua_State *L;
+	lbpf_loop_t *loop;
+	struct lbpf_sched *sched;
+	pthread_mutex_t lock;
+	lbpf_runtime_opts_t opts;
+	char *name;
+	char *error;
+	size_t memory;
+	uint64_t errors;
+	int exit_code;
+	atomic_bool stopping;
+	bool closing;
+	bool started;
+	int signalfd;
+	sigset_t oldmask;
+};
+
+static void *runtime_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	lbpf_runtime_t *rt = ud;
+	size_t old = ptr ? osize : 0;
+	void *p;
+
+	if (nsize == 0) {
+		rt->memory -= old;
+		free(ptr);
+		return NULL;
+	}
+	if (rt->opts.memory_limit && nsize > old &&
+	    rt->memory + (nsize - old) > rt->opts.memory_limit)
+		return NULL;
+	p = realloc(ptr, nsize);
+	if (p)
+		rt->memory += nsize - old;
+	return p;
+}
+
+lbpf_runtime_t *lbpf_toruntime(lua_State *L)
+{
+	void *ud;
+
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+lbpf_loop_t *lbpf_runtime_getloop(lbpf_runtime_t *rt) { return rt->loop; }
+lua_State *lbpf_runtime_state(lbpf_runtime_t *rt) { return rt->L; }
+struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt) { return rt->sched; }
+size_t lbpf_runtime_memory(lbpf_runtime_t *rt) { return rt->memory; }
+uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt) { return rt->errors; }
+bool lbpf_runtime_closing(lbpf_runtime_t *rt) { return rt->closing; }
+bool lbpf_runtime_strict(lbpf_runtime_t *rt) { return rt->opts.strict; }
+bool lbpf_runtime_stopping(lbpf_runtime_t *rt) { return atomic_load(&rt->stopping); }
+const char *lbpf_runtime_error(lbpf_runtime_t *rt) { return rt ? rt->error : NULL; }
+void lbpf_runtime_lock(lbpf_runtime_t *rt) { pthread_mutex_lock(&rt->lock); }
+void lbpf_runtime_unlock(lbpf_runtime_t *rt) { pthread_mutex_unlock(&rt->lock); }
+void lbpf_runtime_count_error(lbpf_runtime_t *rt) { rt->errors++; }
+
+void lbpf_runtime_stop(lbpf_runtime_t *rt)
+{
+	if (!rt)
+		return;
+	atomic_store(&rt->stopping, true);
+	if (rt->loop)
+		lbpf_loop_wake(rt->loop);
+}
+
+void lbpf_runtime_exit(lbpf_runtime_t *rt, int code)
+{
+	rt->exit_code = code;
+	lbpf_runtime_stop(rt);
+}
+
+static void log_line(lbpf_runtime_t *rt, const char *line)
+{
+	if (rt && rt->opts.log)
+		rt->opts.log(rt->opts.log_ctx, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+void lbpf_log(lbpf_runtime_t *rt, const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n = snprintf(line, sizeof(line), "lbpf: ");
+
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	log_line(rt, line);
+}
+
+static void set_error(lbpf_runtime_t *rt, const char *msg)
+{
+	free(rt->error);
+	rt->error = strdup(msg);
+}
+
+/* The error value at the top of co, as text. */
+static const char *error_text(lua_State *L, lua_State *co)
+{
+	const char *msg = lua_tostring(co, -1);
+
+	if (msg)
+		return msg;
+	if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING)
+		return lua_tostring(co, -1);
+	return lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+}
+
+void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
+{
+	const char *msg = error_text(rt->L, co);
+
+	luaL_traceback(rt->L, co, msg, 0);
+	rt->errors++;
+	lbpf_log(rt, "error in %s: %s", what, lua_tostring(rt->L, -1));
+	set_error(rt, lua_tostring(rt->L, -1));
+	lua_pop(rt->L, 1);
+	if (rt->opts.strict) {
+		lbpf_log(rt, "stopping: --strict makes callback errors fatal");
+		lbpf_runtime_exit(rt, 1);
+	}
+}
+
+/* Message handler for the body: adds the traceback, leaves exit alone. */
+static int body_traceback(lua_State *L)
+{
+	if (lua_touserdata(L, 1) == &lbpf_exit_sentinel)
+		return 1;
+	luaL_traceback(L, L, error_text(L, L), 1);
+	return 1;
+}
+
+/* package.path gets the script's folder, then lbpf's lua/ folder: the source
+ * tree's when running from a build folder, else the installed one. */
+static void set_path(lua_State *L, const char *script)
+{
+	char exe[PATH_MAX], dir[PATH_MAX], luadir[PATH_MAX + 16] = LBPF_DATADIR "/lua";
+	const char *env = getenv("LBPF_LUA_PATH");
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	luaL_Buffer b;
+
+	if (env) {
+		snprintf(luadir, sizeof(luadir), "%s", env);
+	} else if (n > 0) {
+		struct stat st;
+		int up;
+
+		exe[n] = '\0';
+		snprintf(dir, sizeof(dir), "%s", dirname(exe));
+		for (up = 0; up < 3; up++) {
+			snprintf(luadir, sizeof(luadir), "%s/lua/lbpf", dir);
+			if (stat(luadir, &st) == 0 && S_ISDIR(st.st_mode)) {
+				snprintf(luadir, sizeof(luadir), "%s/lua", dir);
+				break;
+			}
+			strcat(dir, "/..");
+			snprintf(luadir, sizeof(luadir), "%s", LBPF_DATADIR "/lua");
+		}
+	}
+	lua_getglobal(L, "package");
+	luaL_buffinit(L, &b);
+	if (script) {
+		snprintf(dir, sizeof(dir), "%s", script);
+		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dirname(dir), dir);
+		luaL_addvalue(&b);
+	}
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
+	luaL_addvalue(&b);
+	lua_getfield(L, -2, "path");
+	luaL_addvalue(&b);
+	luaL_pushresult(&b);
+	lua_setfield(L, -2, "path");
+	lua_pop(L, 1);
+}
+
+/* The global `arg`, as lua.c builds it: arg[0] is the script. */
+static void set_args(lua_State *L, const char *script, const lbpf_runtime_opts_t *opts)
+{
+	int i;
+
+	lua_createtable(L, opts->argc, 2);
+	lua_pushstring(L, "lbpf");
+	lua_rawseti(L, -2, -1);
+	lua_pushstring(L, script ? script : "-e");
+	lua_rawseti(L, -2, 0);
+	for (i = 0; i < opts->argc; i++) {
+		lua_pushstring(L, opts->argv[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setglobal(L, "arg");
+}
+
+static int open_state(lbpf_runtime_t *rt, const char *script)
+{
+	lua_State *L = lua_newstate(runtime_alloc, rt);
+
+	if (!L)
+		return -ENOMEM;
+	rt->L = L;
+	luaL_openlibs(L);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	lua_pushcfunction(L, luaopen_lbpf);
+	lua_setfield(L, -2, "lbpf");
+	lua_pop(L, 1);
+	set_path(L, script);
+	set_args(L, script, &rt->opts);
+	rt->sched = lbpf_sched_new(rt);
+	rt->loop = lbpf_loop_new(rt);
+	if (!rt->sched || !rt->loop)
+		return -errno ? -errno : -ENOMEM;
+	/* require "lbpf", as a global too */
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "lbpf");
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+		set_error(rt, lua_tostring(L, -1));
+		return -EINVAL;
+	}
+	lua_setglobal(L, "lbpf");
+	return 0;
+}
+
+/* The loaded body waits in the registry under this key until start. */
+static const char body_key = 'b';
+
+static int keep_body(lbpf_runtime_t *rt, int status)
+{
+	if (status != LUA_OK) {
+		set_error(rt, lua_tostring(rt->L, -1));
+		lua_pop(rt->L, 1);
+		return -EINVAL;
+	}
+	lua_rawsetp(rt->L, LUA_REGISTRYINDEX, &body_key);
+	return 0;
+}
+
+int lbpf_runtime_new(lbpf_runtime_t **out, const char *script, const lbpf_runtime_opts_t *opts)
+{
+	lbpf_runtime_t *rt = calloc(1, sizeof(*rt));
+	int err;
+
+	*out = rt;
+	if (!rt)
+		return -ENOMEM;
+	if (opts)
+		rt->opts = *opts;
+	rt->signalfd = -1;
+	pthread_mutex_init(&rt->lock, NULL);
+	rt->name = strdup(rt->opts.name ? rt->opts.name : script ? script : "(inline)");
+	err = open_state(rt, script);
+	if (err)
+		return err;
+	if (script)
+		return keep_body(rt, luaL_loadfile(rt->L, script));
+	return 0;
+}
+
+int lbpf_runtime_loadstring(lbpf_runtime_t *rt, const char *code, const char *chunkname)
+{
+	return keep_body(rt, luaL_loadbuffer(rt->L, code, strlen(code), chunkname));
+}
+
+int lbpf_runtime_start(lbpf_runtime_t *rt)
+{
+	lua_State *L = rt->L;
+	int status, nargs;
+
+	if (rt->started)
+		return -EALREADY;
+	rt->started = true;
+	lua_pushcfunction(L, body_traceback);
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &body_key) != LUA_TFUNCTION) {
+		lua_pop(L, 2);
+		return 0;
+	}
+	lua_pushnil(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &body_key);
+	/* the script's arguments are also its varargs */
+	for (nargs = 0; nargs < rt->opts.argc; nargs++)
+		lua_pushstring(L, rt->opts.argv[nargs]);
+	status = lua_pcall(L, nargs, 0, -nargs - 2);
+	if (status == LUA_OK || lua_touserdata(L, -1) == &lbpf_exit_sentinel) {
+		lua_settop(L, 0);
+		return 0;
+	}
+	set_error(rt, error_text(L, L));
+	lua_settop(L, 0);
+	return -EINVAL;
+}
+
+static void on_signal(lbpf_loop_t *loop, int fd, int events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		lbpf_runtime_exit(arg, 0);
+}
+
+/* SIGINT and SIGTERM arrive through a signalfd in the loop. */
+static int signals_begin(lbpf_runtime_t *rt)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	/* a shell starts background jobs with SIGINT ignored, and an ignored
+	 * signal never reaches a signalfd */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (sigprocmask(SIG_BLOCK, &mask, &rt->oldmask) < 0)
+		return -errno;
+	rt->signalfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (rt->signalfd < 0)
+		return -errno;
+	return lbpf_loop_add(rt->loop, rt->signalfd, LBPF_READ, false, on_signal, rt);
+}
+
+/* After the loop a second Ctrl-C kills at once: BPF links are fds, the
+ * kernel detaches them with the process. */
+static void signals_end(lbpf_runtime_t *rt)
+{
+	if (rt->signalfd < 0)
+		return;
+	lbpf_loop_del(rt->loop, rt->signalfd);
+	close(rt->signalfd);
+	rt->signalfd = -1;
+	sigprocmask(SIG_SETMASK, &rt->oldmask, NULL);
+}
+
+int lbpf_runtime_loop(lbpf_runtime_t *rt)
+{
+	int err;
+
+	if (rt->opts.signals && (err = signals_begin(rt)) < 0)
+		lbpf_log(rt, "signal handling: %s", strerror(-err));
+	while (!lbpf_runtime_stopping(rt)) {
+		bool ready;
+
+		lbpf_sched_run_ready(rt->sched);
+		ready = lbpf_sched_has_ready(rt->sched);
+		if (lbpf_runtime_stopping(rt) || (!ready && !lbpf_loop_alive(rt->loop)))
+			break;
+		err = lbpf_loop_run_once(rt->loop, ready ? 0 : -1);
+		if (err < 0) {
+			lbpf_log(rt, "event loop: %s", strerror(-err));
+			rt->exit_code = 1;
+			break;
+		}
+	}
+	if (!lbpf_runtime_stopping(rt) && lbpf_sched_waiting(rt->sched))
+		lbpf_log(rt, "exiting: %zu task(s) wait for a notify that nothing can send",
+			 lbpf_sched_waiting(rt->sched));
+	signals_end(rt);
+	return rt->exit_code;
+}
+
+/* on_exit handlers live in a registry array; they run last-in first-out. */
+static const char exit_key = 'x';
+
+int lbpf_runtime_on_exit(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &exit_key);
+	}
+	lua_pushvalue(L, 1);
+	lua_rawseti(L, -2, luaL_len(L, -2) + 1);
+	return 0;
+}
+
+static void run_exit_handlers(lbpf_runtime_t *rt)
+{
+	lua_State *L = rt->L;
+	lua_Integer i;
+
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &exit_key) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return;
+	}
+	atomic_store(&rt->stopping, false); /* let handlers use the API */
+	for (i = luaL_len(L, -1); i > 0; i--) {
+		lua_rawgeti(L, -1, i);
+		lbpf_call(L, 0);
+	}
+	lua_pop(L, 1);
+	atomic_store(&rt->stopping, true);
+}
+
+void lbpf_runtime_free(lbpf_runtime_t *rt)
+{
+	if (!rt)
+		return;
+	if (rt->L && rt->sched && rt->loop) {
+		run_exit_handlers(rt);
+		lbpf_sched_free(rt->sched);
+		rt->sched = NULL;
+	}
+	rt->closing = true;
+	if (rt->L)
+		lua_close(rt->L); /* releases every object this runtime holds */
+	lbpf_sched_free(rt->sched);
+	signals_end(rt);
+	lbpf_loop_free(rt->loop);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt->name);
+	free(rt->error);
+	free(rt);
+}

@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The cooperative scheduler, after TINN: every Lua callback runs as a task,
+ * a coroutine that may sleep or wait without blocking the loop. Coroutines
+ * are pooled: a callback that returns without yielding hands its coroutine
+ * back, so dispatching an event costs one lua_resume and no allocation.
+ *
+ * lbpf_call() is the one place C calls into Lua; it owns the coroutine, the
+ * traceback and the error policy.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define POOL_MAX 64
+#define WAIT_BUCKETS 256
+
+enum task_state {
+	TASK_READY,
+	TASK_RUNNING,
+	TASK_SLEEPING,
+	TASK_WAITING,
+	TASK_DONE,
+	TASK_FAILED,
+	TASK_CANCELLED,
+};
+
+static const char *const state_names[] = {
+	"ready", "running", "sleeping", "waiting", "done", "failed", "cancelled",
+};
+
+struct waitq;
+
+struct lbpf_task {
+	struct lbpf_sched *sched;
+	lua_State *co;             /* NULL once finished */
+	int co_ref;
+	enum task_state state;
+	int nargs;                 /* values on co for the next resume */
+	lbpf_timer_node_t timer;   /* sleep, or wait timeout */
+	struct lbpf_task *prev, *next;           /* ready queue or a wait queue */
+	struct lbpf_task *live_prev, *live_next; /* every unfinished task */
+	struct waitq *waitq;
+	lbpf_object_t *object;     /* spawned tasks; NULL for callbacks */
+};
+
+struct queue {
+	struct lbpf_task *head, *tail;
+};
+
+struct waitq {
+	struct waitq *next;
+	struct queue queue;
+	char name[];
+};
+
+struct coroutine {
+	lua_State *co;
+	int ref;
+};
+
+struct lbpf_sched {
+	lbpf_runtime_t *rt;
+	lua_State *L;
+	struct queue ready;
+	size_t nready;
+	struct lbpf_task *live;
+	struct lbpf_task *spare[POOL_MAX]; /* callback task structs */
+	int nspare;
+	struct coroutine coros[POOL_MAX];  /* finished coroutines, reusable */
+	int ncoros;
+	struct waitq *buckets[WAIT_BUCKETS];
+	size_t nwaiting;
+	struct lbpf_task *current;
+};
+
+char lbpf_exit_sentinel;
+
+static const lbpf_class_t task_class;
+
+/* ---- queues ---- */
+
+static void queue_push(struct queue *q, struct lbpf_task *t)
+{
+	t->next = NULL;
+	t->prev = q->tail;
+	if (q->tail)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+}
+
+static void queue_remove(struct queue *q, struct lbpf_task *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		q->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		q->tail = t->prev;
+	t->prev = t->next = NULL;
+}
+
+static unsigned name_hash(const char *name)
+{
+	unsigned h = 2166136261u;
+
+	while (*name)
+		h = (h ^ (unsigned char)*name++) * 16777619u;
+	return h % WAIT_BUCKETS;
+}
+
+static struct waitq *waitq_find(struct lbpf_sched *s, const char *name, bool create)
+{
+	struct waitq **slot = &s->buckets[name_hash(name)], *wq;
+
+	for (wq = *slot; wq; wq = wq->next)
+		if (!strcmp(wq->name, name))
+			return wq;
+	if (!create || !(wq = calloc(1, sizeof(*wq) + strlen(name) + 1)))
+		return NULL;
+	strcpy(wq->name, name);
+	wq->next = *slot;
+	*slot = wq;
+	return wq;
+}
+
+static void waitq_leave(struct lbpf_sched *s, struct lbpf_task *t)
+{
+	struct waitq *wq = t->waitq, **slot;
+
+	queue_remove(&wq->queue, t);
+	t->waitq = NULL;
+	s->nwaiting--;
+	if (wq->queue.head)
+		return;
+	for (slot = &s->buckets[name_hash(wq->name)]; *slot != wq; slot = &(*slot)->next)
+		;
+	*slot = wq->next;
+	free(wq);
+}
+
+/* ---- coroutines and task life ---- */
+
+static void coro_get(struct lbpf_sched *s, struct lbpf_task *t)
+{
+	if (s->ncoros) {
+		t->co = s->coros[--s->ncoros].co;
+		t->co_ref = s->coros[s->ncoros].ref;
+	} else {
+		t->co = lua_newthread(s->L);
+		t->co_ref = luaL_ref(s->L, LUA_REGISTRYINDEX);
+	}
+	*(struct lbpf_task **)lua_getextraspace(t->co) = t;
+}
+
+/* Returns the coroutine to the pool, closing whatever it left open. */
+static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset)
+{
+	lua_State *co = t->co;
+
+	if (reset)
+#if LUA_VERSION_RELEASE_NUM >= 50406
+		lua_closethread(co, s->L);
+#else
+		lua_resetthread(co);
+#endif
+	lua_settop(co, 0);
+	*(struct lbpf_task **)lua_getextraspace(co) = NULL;
+	if (s->ncoros < POOL_MAX)
+		s->coros[s->ncoros++] = (struct coroutine){ co, t->co_ref };
+	else if (!lbpf_runtime_closing(s->rt))
+		luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
+	t->co = NULL;
+}
+
+static void task_live(struct lbpf_sched *s, struct lbpf_task *t)
+{
+	t->sched = s;
+	t->live_prev = NULL;
+	t->live_next = s->live;
+	if (s->live)
+		s->live->live_prev = t;
+	s->live = t;
+}
+
+static void task_finish(struct lbpf_task *t, enum task_state state, bool reset)
+{
+	struct lbpf_sched *s = t->sched;
+
+	if (t->live_prev)
+		t->live_prev->live_next = t->live_next;
+	else
+		s->live = t->live_next;
+	if (t->live_next)
+		t->live_next->live_prev = t->live_prev;
+	coro_put(s, t, reset);
+	t->state = state;
+	if (t->object)
+		lbpf_putobject(t->object); /* the scheduler's reference; may free t */
+	else if (s->nspare < POOL_MAX)
+		s->spare[s->nspare++] = t;
+	else
+		free(t);
+}
+
+static void task_ready(struct lbpf_task *t)
+{
+	t->state = TASK_READY;
+	queue_push(&t->sched->ready, t);
+	t->sched->nready++;
+}
+
+/* Resumes t with its pending arguments. 0 when it finished or suspended,
+ * -1 when it raised (reported here). */
+static int task_resume(struct lbpf_task *t)
+{
+	struct lbpf_sched *s = t->sched;
+	struct lbpf_task *prev = s->current;
+	int nres, status, nargs = t->nargs;
+
+	t->nargs = 0;
+	t->state = TASK_RUNNING;
+	s->current = t;
+	status = lua_resume(t->co, s->L, nargs, &nres);
+	s->current = prev;
+	if (status == LUA_YIELD) {
+		lua_pop(t->co, nres);
+		if (t->state == TASK_CANCELLED)
+			task_finish(t, TASK_CANCELLED, true);
+		else if (t->state == TASK_RUNNING) /* coroutine.yield(): let others run */
+			task_ready(t);
+		return 0;
+	}
+	if (status == LUA_OK || lua_touserdata(t->co, -1) == &lbpf_exit_sentinel) {
+		task_finish(t, TASK_DONE, status != LUA_OK);
+		return 0;
+	}
+	lbpf_runtime_report(s->rt, t->co, "callback");
+	task_finish(t, TASK_FAILED, true);
+	return -1;
+}
+
+static void task_cancel(struct lbpf_task *t)
+{
+	struct lbpf_sched *s = t->sched;
+
+	switch (t->state) {
+	case TASK_READY:
+		queue_remove(&s->ready, t);
+		s->nready--;
+		break;
+	case TASK_WAITING:
+		waitq_leave(s, t);
+		/* fall through */
+	case TASK_SLEEPING:
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(s->rt), &t->timer);
+		break;
+	default:
+		return;
+	}
+	task_finish(t, TASK_CANCELLED, true);
+}
+
+int lbpf_call(lua_State *L, int nargs)
+{
+	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct lbpf_task *t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
+
+	if (!t) {
+		lua_pop(L, nargs + 1);
+		lbpf_log(s->rt, "out of memory dispatching a callback");
+		return -1;
+	}
+	memset(t, 0, sizeof(*t));
+	task_live(s, t);
+	coro_get(s, t);
+	lua_xmove(L, t->co, nargs + 1);
+	t->nargs = nargs;
+	return task_resume(t);
+}
+
+void lbpf_pushref(lua_State *L, int ref)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* ---- the scheduler's life ---- */
+
+struct lbpf_sched *lbpf_sched_new(lbpf_runtime_t *rt)
+{
+	struct lbpf_sched *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->rt = rt;
+	s->L = lbpf_runtime_state(rt);
+	return s;
+}
+
+void lbpf_sched_free(struct lbpf_sched *s)
+{
+	if (!s)
+		return;
+	while (s->live) {
+		struct lbpf_task *t = s->live;
+
+		if (t->state == TASK_RUNNING) /* only when freed from inside Lua */
+			task_finish(t, TASK_CANCELLED, false);
+		else
+			task_cancel(t);
+	}
+	while (s->nspare)
+		free(s->spare[--s->nspare]);
+	free(s);
+}
+
+int lbpf_sched_run_ready(struct lbpf_sched *s)
+{
+	size_t n = s->nready;
+	int ran = 0;
+
+	/* tasks made ready while running these wait for the next round */
+	while (n-- && s->ready.head && !lbpf_runtime_stopping(s->rt)) {
+		struct lbpf_task *t = s->ready.head;
+
+		queue_remove(&s->ready, t);
+		s->nready--;
+		task_resume(t);
+		ran++;
+	}
+	return ran;
+}
+
+bool lbpf_sched_has_ready(struct lbpf_sched *s)
+{
+	return s->nready > 0;
+}
+
+size_t lbpf_sched_waiting(struct lbpf_sched *s)
+{
+	return s->nwaiting;
+}
+
+/* ---- the Lua API ---- */
+
+/* The running task of L, or a clear error naming `what`. */
+static struct lbpf_task *checkcurrent(lua_State *L, const char *what)
+{
+	struct lbpf_task *t = *(struct lbpf_task **)lua_getextraspace(L);
+
+	if (!t || t->co != L || t->sched->current != t)
+		luaL_error(L, "lbpf.%s: not inside a task (callbacks and lbpf.spawn functions are tasks; "
+			      "the script body is not)", what);
+	return t;
+}
+
+static void task_timer_fired(lbpf_loop_t *loop, lbpf_timer_node_t *node)
+{
+	struct lbpf_task *t = container_of(node, struct lbpf_task, timer);
+
+	if (t->state == TASK_WAITING) {
+		waitq_leave(t->sched, t);
+		lua_pushnil(t->co);
+		lua_pushliteral(t->co, "timeout");
+		t->nargs = 2;
+	}
+	task_resume(t);
+}
+
+static uint64_t checkms(lua_State *L, int ix)
+{
+	lua_Number ms = luaL_checknumber(L, ix);
+
+	luaL_argcheck(L, ms >= 0 && ms < 1e12, ix, "milliseconds must be >= 0");
+	return (uint64_t)(ms * 1e6);
+}
+
+static void sleep_until(lua_State *L, struct lbpf_task *t, uint64_t deadline)
+{
+	t->timer.fn = task_timer_fired;
+	lbpf_try(L, lbpf_loop_timer_at(lbpf_runtime_getloop(t->sched->rt), &t->timer, deadline));
+}
+
+/* lbpf.sleep(ms): suspends the running task; sleep(0) lets others run. */
+static int lbpf_sleep(lua_State *L)
+{
+	struct lbpf_task *t = checkcurrent(L, "sleep");
+	uint64_t ns = checkms(L, 1);
+
+	if (ns == 0) {
+		task_ready(t);
+	} else {
+		sleep_until(L, t, lbpf_now() + ns);
+		t->state = TASK_SLEEPING;
+	}
+	return lua_yield(L, 0);
+}
+
+/* lbpf.wait(name[, timeout_ms]) -> values notified, or nil, "timeout" */
+static int lbpf_wait(lua_State *L)
+{
+	struct lbpf_task *t = checkcurrent(L, "wait");
+	const char *name = luaL_checkstring(L, 1);
+	bool timed = !lua_isnoneornil(L, 2);
+	uint64_t ns = timed ? checkms(L, 2) : 0;
+	struct waitq *wq;
+
+	if (timed)
+		sleep_until(L, t, lbpf_now() + ns);
+	if (!(wq = waitq_find(t->sched, name, true))) {
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(t->sched->rt), &t->timer);
+		lbpf_throw(L, -ENOMEM, "wait %s", name);
+	}
+	queue_push(&wq->queue, t);
+	t->waitq = wq;
+	t->sched->nwaiting++;
+	t->state = TASK_WAITING;
+	return lua_yield(L, 0);
+}
+
+/* Wakes the first waiter of wq with the values at L[2..top]. */
+static void wake_one(lua_State *L, struct waitq *wq)
+{
+	struct lbpf_task *t = wq->queue.head;
+	struct lbpf_sched *s = t->sched;
+	int i, top = lua_gettop(L);
+
+	waitq_leave(s, t);
+	lbpf_loop_timer_cancel(lbpf_runtime_getloop(s->rt), &t->timer);
+	luaL_checkstack(t->co, top, "too many values to notify");
+	for (i = 2; i <= top; i++) {
+		lua_pushvalue(L, i);
+		lua_xmove(L, t->co, 1);
+	}
+	t->nargs = top - 1;
+	task_ready(t);
+}
+
+/* lbpf.notify_one(name, ...) -> true if a task was waiting */
+static int lbpf_notify_one(lua_State *L)
+{
+	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct waitq *wq = waitq_find(s, luaL_checkstring(L, 1), false);
+
+	if (wq)
+		wake_one(L, wq);
+	lua_pushboolean(L, wq != NULL);
+	return 1;
+}
+
+/* lbpf.notify_all(name, ...) -> number of tasks woken */
+static int lbpf_notify_all(lua_State *L)
+{
+	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	const char *name = luaL_checkstring(L, 1);
+	struct waitq *wq;
+	lua_Integer n = 0;
+
+	/* the queue is freed when its last waiter leaves */
+	while ((wq = waitq_find(s, name, false))) {
+		wake_one(L, wq);
+		n++;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+/* lbpf.spawn(fn, ...) -> task; it starts on the next scheduler round */
+static int lbpf_spawn(lua_State *L)
+{
+	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	int i, nargs = lua_gettop(L) - 1;
+	lbpf_object_t *object;
+	struct lbpf_task *t;
+
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	object = lbpf_newobject(L, &task_class, sizeof(*t));
+	t = object->private;
+	t->object = lbpf_getobject(object); /* held by the scheduler until it ends */
+	task_live(s, t);
+	coro_get(s, t);
+	luaL_checkstack(t->co, nargs + 1, "too many arguments to spawn");
+	for (i = 1; i <= nargs + 1; i++) {
+		lua_pushvalue(L, i);
+		lua_xmove(L, t->co, 1);
+	}
+	t->nargs = nargs;
+	task_ready(t);
+	return 1;
+}
+
+LBPF_PRIVATECHECKER(checktask, struct lbpf_task, &task_class)
+
+/* task:cancel() -> true if it was still running; a task may cancel itself */
+static int task_cancel_method(lua_State *L)
+{
+	struct lbpf_task *t = checktask(L, 1);
+	bool live = t->co != NULL;
+
+	if (live && t->sched->current == t) {
+		t->state = TASK_CANCELLED;
+		return lua_yield(L, 0);
+	}
+	if (live)
+		task_cancel(t);
+	lua_pushboolean(L, live);
+	return 1;
+}
+
+/* task:status() -> "ready"|"running"|"sleeping"|"waiting"|"done"|"failed"|"cancelled" */
+static int task_status(lua_State *L)
+{
+	lua_pushstring(L, state_names[checktask(L, 1)->state]);
+	return 1;
+}
+
+static void task_release(void *private)
+{
+	struct lbpf_task *t = private;
+
+	if (t->co) /* closed while alive: the caller holds a reference */
+		task_cancel(t);
+}
+
+static const luaL_Reg task_methods[] = {
+	{ "cancel", task_cancel_method },
+	{ "status", task_status },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t task_class = {
+	.name = "lbpf.task",
+	.methods = task_methods,
+	.release = task_release,
+	.opt = LBPF_OPT_SINGLE,
+};
+
+static const luaL_Reg task_lib[] = {
+	{ "spawn", lbpf_spawn },
+	{ "sleep", lbpf_sleep },
+	{ "wait", lbpf_wait },
+	{ "notify_one", lbpf_notify_one },
+	{ "notify_all", lbpf_notify_all },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t *const task_classes[] = { &task_class, NULL };
+
+LBPF_NEWLIB(task, task_lib, task_classes)

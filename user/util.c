@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/* Errors, capabilities, file systems and libbpf's logging. */
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+
+#define TRACEFS_MAGIC 0x74726163
+#define BPF_FS_MAGIC 0xcafe4a11
+
+const char *lbpf_errname(int err)
+{
+	static __thread char unknown[32];
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+
+	if (name)
+		return name;
+	snprintf(unknown, sizeof(unknown), "errno %d", err < 0 ? -err : err);
+	return unknown;
+}
+
+int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
+{
+	char context[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(context, sizeof(context), fmt, ap);
+	va_end(ap);
+	luaL_error(L, "%s: %s: %s", lbpf_errname(err), context, strerror(err < 0 ? -err : err));
+	__builtin_unreachable();
+}
+
+static int mount_if_absent(const char *dir, const char *type, long magic)
+{
+	struct statfs st;
+
+	if (statfs(dir, &st) == 0 && st.f_type == magic)
+		return 0;
+	if (mount(type, dir, type, 0, NULL) == 0)
+		return 0;
+	lbpf_log(NULL, "cannot mount %s on %s: %s", type, dir, strerror(errno));
+	return -errno;
+}
+
+int lbpf_mount_filesystems(void)
+{
+	int err = mount_if_absent("/sys/kernel/tracing", "tracefs", TRACEFS_MAGIC);
+	int err2 = mount_if_absent("/sys/fs/bpf", "bpf", BPF_FS_MAGIC);
+
+	return err ? err : err2;
+}
+
+const char *lbpf_missing_capability(void)
+{
+	static const struct { int cap; const char *name; } needed[] = {
+		{ 39, "CAP_BPF" }, { 38, "CAP_PERFMON" }, { CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+	};
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	size_t i;
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return "CAP_BPF";
+	for (i = 0; i < ARRAY_SIZE(needed); i++) {
+		int cap = needed[i].cap;
+
+		if (!(data[cap / 32].effective & (1u << (cap % 32))))
+			return needed[i].name;
+	}
+	return NULL;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+	size_t n;
+
+	if (level != LIBBPF_WARN)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	fprintf(stderr, "%s\n", line);
+	return 0;
+}
+
+void lbpf_libbpf_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}
