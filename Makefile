@@ -17,14 +17,14 @@ ARCH    ?= x86
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-PKGS    := lua5.4 libbpf libelf zlib
+PKGS    := lua5.4 libbpf libelf zlib libpcap
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
 CFLAGS  += -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude -I$(BUILD)
 CFLAGS  += -DLBPF_DATADIR='"$(DATADIR)"'
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llua5.4 -lbpf -lelf -lz) -lpthread -lm -ldl
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -llua5.4 -lbpf -lelf -lz -lpcap) -lpthread -lm -ldl
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -O1
 LDFLAGS += -fsanitize=address,undefined
@@ -44,6 +44,7 @@ HEADERS   := $(wildcard include/lbpf/*.h user/*.h)
 
 .PHONY: all run test check bench install uninstall clean deps unit-tests
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BUILD)/lbpf $(UNIT_BINS) $(BUILD)/tests/helpers
 
@@ -67,8 +68,14 @@ $(BUILD)/user/bindings.c: $(BINDINGS) Makefile | $(BUILD)/user
 $(BUILD)/user/bindings.o: $(BUILD)/user/bindings.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/user/%.o: user/%.c $(HEADERS) $(SKELS) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c $(HEADERS) | $(BUILD)/user
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# An object depends on the skeletons its source includes, and only on those.
+define skel_deps
+$(BUILD)/user/$(1).o: $(patsubst %,$(BUILD)/%,$(shell grep -o '[a-z_]*\.skel\.h' user/$(1).c))
+endef
+$(foreach s,$(basename $(notdir $(wildcard user/*.c))),$(eval $(call skel_deps,$(s))))
 
 $(BUILD)/liblbpf.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^

@@ -18,6 +18,7 @@ export BUILD LBPF
 LBPF=$(realpath "$LBPF")
 export LBPF_TOP=$PWD
 
+shopt -s nullglob
 layers=("$@")
 [ ${#layers[@]} -gt 0 ] || layers=(unit lua integration vm)
 
@@ -29,9 +30,8 @@ run_one() {
 	local label=$1; shift
 	local out rc fails_before=$failed
 	out=$(mktemp)
-	"$@" > >(tee "$out" | sed -u -e '/^\(PASS\|FAIL\|SKIP\) /!s/^/    /') 2>&1
-	rc=$?
-	wait
+	"$@" 2>&1 | tee "$out" | sed -u -e '/^\(PASS\|FAIL\|SKIP\) /!s/^/    /'
+	rc=${PIPESTATUS[0]}
 	while IFS= read -r line; do
 		case "$line" in
 		"PASS "*) passed=$((passed + 1)) ;;

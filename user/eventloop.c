@@ -17,6 +17,7 @@
 
 #include "internal.h"
 
+
 #define MAX_EVENTS 64
 
 struct handler {
@@ -35,10 +36,12 @@ struct lbpf_loop {
 	struct handler *handlers; /* indexed by fd */
 	int nhandlers;
 	int keepalive;            /* keepalive handlers + holds */
+	size_t weak_timers;       /* armed timers that do not keep it alive */
 	lbpf_timer_node_t **heap; /* 1-based min-heap on deadline */
 	size_t heap_len;
 	size_t heap_cap;
 	uint64_t armed;           /* deadline the timerfd is set to, 0 = none */
+	bool expiring;            /* in timers_expire: sync the timerfd once, at the end */
 };
 
 uint64_t lbpf_now(void)
@@ -160,7 +163,7 @@ void lbpf_loop_hold(lbpf_loop_t *loop, int delta)
 
 bool lbpf_loop_alive(lbpf_loop_t *loop)
 {
-	return loop->keepalive > 0 || loop->heap_len > 0;
+	return loop->keepalive > 0 || loop->heap_len > loop->weak_timers;
 }
 
 int lbpf_loop_fd(lbpf_loop_t *loop)
@@ -226,7 +229,7 @@ static void timerfd_sync(lbpf_loop_t *loop)
 	uint64_t first = loop->heap_len ? loop->heap[1]->deadline : 0;
 	struct itimerspec its = { 0 };
 
-	if (first == loop->armed)
+	if (first == loop->armed || loop->expiring)
 		return;
 	if (first) {
 		its.it_value.tv_sec = first / 1000000000ull;
@@ -257,6 +260,7 @@ int lbpf_loop_timer_at(lbpf_loop_t *loop, lbpf_timer_node_t *node, uint64_t dead
 			loop->heap_cap = cap;
 		}
 		node->deadline = deadline;
+		loop->weak_timers += node->weak;
 		loop->heap[++loop->heap_len] = node;
 		heap_up(loop, loop->heap_len);
 	}
@@ -272,6 +276,7 @@ void lbpf_loop_timer_cancel(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 	if (!i)
 		return;
 	node->index = 0;
+	loop->weak_timers -= node->weak;
 	last = loop->heap[loop->heap_len--];
 	if (last != node) {
 		heap_set(loop, i, last);
@@ -293,12 +298,15 @@ static void timers_expire(lbpf_loop_t *loop, int fd, int events, void *arg)
 		/* EAGAIN: nothing to acknowledge */
 	}
 	loop->armed = 0;
-	while (budget-- && loop->heap_len && loop->heap[1]->deadline <= now) {
+	loop->expiring = true;
+	while (budget-- && loop->heap_len && loop->heap[1]->deadline <= now &&
+	       !lbpf_runtime_stopping(loop->rt)) {
 		lbpf_timer_node_t *node = loop->heap[1];
 
 		lbpf_loop_timer_cancel(loop, node);
 		node->fn(loop, node);
 	}
+	loop->expiring = false;
 	timerfd_sync(loop);
 }
 
@@ -318,6 +326,8 @@ int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms)
 
 		if (!h || !h->used)
 			continue; /* removed by an earlier handler of this batch */
+		if (loop->rt && lbpf_runtime_stopping(loop->rt))
+			break;
 		mask |= e & EPOLLIN ? LBPF_READ : 0;
 		mask |= e & EPOLLOUT ? LBPF_WRITE : 0;
 		mask |= e & (EPOLLHUP | EPOLLRDHUP) ? LBPF_HUP : 0;

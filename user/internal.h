@@ -8,6 +8,10 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* object.c: releases every registered (attached) object, while the Lua
+ * state still works: what exit does before lua_close. */
+void lbpf_releaseregistered(lua_State *L);
+
 /* eventloop.c */
 lbpf_loop_t *lbpf_loop_new(lbpf_runtime_t *rt);
 void lbpf_loop_free(lbpf_loop_t *loop);
@@ -41,6 +45,11 @@ void lbpf_runtime_count_error(lbpf_runtime_t *rt);
 void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what);
 /* lbpf.on_exit(fn): the Lua function, kept by the runtime. */
 int lbpf_runtime_on_exit(lua_State *L);
+
+/* ringbuf.c: the runtime's ring buffer lives in a slot of the runtime */
+struct lbpf_ringbuf;
+struct lbpf_ringbuf **lbpf_runtime_ringbuf_slot(lbpf_runtime_t *rt);
+void lbpf_ringbuf_free(lbpf_runtime_t *rt);
 
 /* module.c */
 int luaopen_lbpf(lua_State *L);

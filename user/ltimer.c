@@ -3,7 +3,8 @@
  * lbpf.after(ms, fn) and lbpf.every(ms, fn): timers on the loop's heap.
  * Deadlines are absolute monotonic nanoseconds; a periodic timer's next
  * deadline is its previous one plus the period, so it does not drift. A
- * timer is registered (kept alive) while armed; fn(timer) runs as a task.
+ * timer is registered (kept alive) while armed; fn runs as a task, and
+ * every's fn receives its timer.
  */
 #include <lbpf/lbpf.h>
 
@@ -42,8 +43,15 @@ static void timer_fire(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 		lbpf_unregisterobject(L, t->object);
 	}
 	lbpf_pushref(L, t->fn_ref);
-	lua_insert(L, -2);
-	lbpf_call(L, 1);
+	/* every's callback gets its timer; after's gets nothing, so that
+	 * lbpf.after(ms, lbpf.exit) reads as it should */
+	if (t->period) {
+		lua_insert(L, -2);
+		lbpf_call(L, 1);
+	} else {
+		lbpf_call(L, 0);
+		lua_pop(L, 1); /* the timer, kept alive through the call */
+	}
 }
 
 static int timer_new(lua_State *L, bool periodic)
@@ -75,7 +83,7 @@ static int timer_new(lua_State *L, bool periodic)
 	return 1;
 }
 
-/* lbpf.after(ms, fn) -> timer: fn(timer) once, ms from now */
+/* lbpf.after(ms, fn) -> timer: fn() once, ms from now */
 static int timer_after(lua_State *L)
 {
 	return timer_new(L, false);

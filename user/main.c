@@ -66,9 +66,8 @@ static int run_script(const char *script, const struct run_options *ro, int argc
 		lbpf_runtime_free(rt);
 		return code;
 	}
-	code = lbpf_runtime_loop(rt);
-	lbpf_runtime_free(rt);
-	return code;
+	lbpf_runtime_loop(rt);
+	return lbpf_runtime_free(rt);
 }
 
 /* Parses run's options; returns the index of the first operand or -1. */

@@ -287,3 +287,32 @@ int lbpf_pushregistered(lua_State *L, lbpf_object_t *object)
 	lua_remove(L, -2);
 	return type;
 }
+
+void lbpf_releaseregistered(lua_State *L)
+{
+	lbpf_object_t **objects = NULL;
+	size_t n = 0, cap = 0, i;
+
+	pushregistered(L);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lbpf_object_t *object = (lbpf_object_t *)lua_touserdata(L, -2);
+
+		lua_pop(L, 1);
+		if (n == cap) {
+			lbpf_object_t **v = realloc(objects, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+
+			if (!v)
+				break;
+			objects = v;
+		}
+		objects[n++] = lbpf_getobject(object);
+	}
+	lua_pop(L, 1);
+	for (i = 0; i < n; i++) {
+		lbpf_unregisterobject(L, objects[i]);
+		lbpf_releaseobject(objects[i]);
+		lbpf_putobject(objects[i]);
+	}
+	free(objects);
+}

@@ -24,6 +24,7 @@ struct lbpf_runtime {
 	lua_State *L;
 	lbpf_loop_t *loop;
 	struct lbpf_sched *sched;
+	struct lbpf_ringbuf *ringbuf;
 	pthread_mutex_t lock;
 	lbpf_runtime_opts_t opts;
 	char *name;
@@ -69,6 +70,7 @@ lbpf_runtime_t *lbpf_toruntime(lua_State *L)
 lbpf_loop_t *lbpf_runtime_getloop(lbpf_runtime_t *rt) { return rt->loop; }
 lua_State *lbpf_runtime_state(lbpf_runtime_t *rt) { return rt->L; }
 struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt) { return rt->sched; }
+struct lbpf_ringbuf **lbpf_runtime_ringbuf_slot(lbpf_runtime_t *rt) { return &rt->ringbuf; }
 size_t lbpf_runtime_memory(lbpf_runtime_t *rt) { return rt->memory; }
 uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt) { return rt->errors; }
 bool lbpf_runtime_closing(lbpf_runtime_t *rt) { return rt->closing; }
@@ -415,12 +417,16 @@ static void run_exit_handlers(lbpf_runtime_t *rt)
 	atomic_store(&rt->stopping, true);
 }
 
-void lbpf_runtime_free(lbpf_runtime_t *rt)
+int lbpf_runtime_free(lbpf_runtime_t *rt)
 {
+	int code;
+
 	if (!rt)
-		return;
+		return 0;
 	if (rt->L && rt->sched && rt->loop) {
 		run_exit_handlers(rt);
+		atomic_store(&rt->stopping, true);
+		lbpf_releaseregistered(rt->L);
 		lbpf_sched_free(rt->sched);
 		rt->sched = NULL;
 	}
@@ -429,9 +435,13 @@ void lbpf_runtime_free(lbpf_runtime_t *rt)
 		lua_close(rt->L); /* releases every object this runtime holds */
 	lbpf_sched_free(rt->sched);
 	signals_end(rt);
+	if (rt->loop)
+		lbpf_ringbuf_free(rt);
 	lbpf_loop_free(rt->loop);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt->name);
 	free(rt->error);
+	code = rt->exit_code;
 	free(rt);
+	return code;
 }

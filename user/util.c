@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -80,18 +81,46 @@ const char *lbpf_missing_capability(void)
 	return NULL;
 }
 
+/* libbpf's warnings are kept (the tail of them) for the error message of
+ * the failing call, which names the operation; LBPF_DEBUG=1 prints them. */
+static __thread char libbpf_log[16384];
+static __thread size_t libbpf_log_len;
+
+const char *lbpf_libbpf_log(void)
+{
+	return libbpf_log;
+}
+
+void lbpf_libbpf_log_clear(void)
+{
+	libbpf_log[0] = '\0';
+	libbpf_log_len = 0;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
-	size_t n;
+	static int debug = -1;
+	char *text = NULL;
+	size_t n, keep;
 
-	if (level != LIBBPF_WARN)
+	if (debug < 0)
+		debug = getenv("LBPF_DEBUG") ? atoi(getenv("LBPF_DEBUG")) : 0;
+	if (level == LIBBPF_DEBUG && debug < 2)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	fprintf(stderr, "%s\n", line);
+	if (vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	if (debug)
+		fputs(text, stderr);
+	if (level == LIBBPF_WARN) {
+		/* keep the tail: a verifier log ends with the reason */
+		n = strlen(text);
+		keep = n < sizeof(libbpf_log) - 1 ? n : sizeof(libbpf_log) - 1;
+		if (libbpf_log_len + keep >= sizeof(libbpf_log))
+			lbpf_libbpf_log_clear();
+		memcpy(libbpf_log + libbpf_log_len, text + n - keep, keep + 1);
+		libbpf_log_len += keep;
+	}
+	free(text);
 	return 0;
 }
 

@@ -124,7 +124,8 @@ void lbpf_pushclass(lua_State *L, const lbpf_class_t *class);
 /* Errors                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Raises "<ERRNO>: <context>", e.g. "ENOENT: open /x". err is -errno. */
+/* Raises "<ERRNO>: <context>: <strerror>", e.g.
+ * "ENOENT: open /x: No such file or directory". err is -errno. */
 int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 
@@ -182,8 +183,9 @@ int lbpf_runtime_loop(lbpf_runtime_t *rt);
 /* Asks the runtime to stop; safe from any thread and from signal context. */
 void lbpf_runtime_stop(lbpf_runtime_t *rt);
 
-/* Runs on_exit handlers, releases every object and frees the runtime. */
-void lbpf_runtime_free(lbpf_runtime_t *rt);
+/* Runs on_exit handlers, releases every object and frees the runtime.
+ * Returns the exit code, which an on_exit handler may still change. */
+int lbpf_runtime_free(lbpf_runtime_t *rt);
 
 /* The last error message (with traceback), or NULL. */
 const char *lbpf_runtime_error(lbpf_runtime_t *rt);
@@ -254,6 +256,7 @@ struct lbpf_timer_node {
 	uint64_t deadline;         /* CLOCK_MONOTONIC ns */
 	size_t index;              /* heap slot; 0 = not armed */
 	lbpf_timer_fn fn;
+	bool weak;                 /* does not keep the loop running */
 };
 
 /* Arms node to fire at the absolute monotonic time `deadline` (ns). Re-arming
@@ -275,6 +278,33 @@ double lbpf_time(void);
 
 /* The runtime of a loop (each runtime has exactly one loop). */
 lbpf_runtime_t *lbpf_loop_runtime(lbpf_loop_t *loop);
+
+/* ------------------------------------------------------------------ */
+/* The runtime's ring buffer                                            */
+/* ------------------------------------------------------------------ */
+
+/* Every runtime has one BPF ring buffer, shared by all its BPF programs, so
+ * events of all probes reach Lua in the order they were produced on each CPU.
+ * Each record starts with struct lbpf_record (include/lbpf/record.h) whose
+ * `source` routes it to a subscriber. Userspace drains on an adaptive timer
+ * and on watermark wake-ups (bpf/record.bpf.h decides when BPF wakes it). */
+typedef void (*lbpf_record_fn)(void *ctx, const void *data, size_t size);
+
+/* Routes records whose source is the returned id (> 0) to fn; creates the
+ * ring buffer and its consumer on first use. -errno on failure. */
+int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx);
+void lbpf_ringbuf_unsubscribe(lbpf_runtime_t *rt, int id);
+/* The ring buffer map's fd, for bpf_map__reuse_fd() before a load, or -errno. */
+int lbpf_ringbuf_fd(lbpf_runtime_t *rt);
+/* Sets the size (a power of two >= page size) before the first subscribe. */
+int lbpf_ringbuf_set_size(lbpf_runtime_t *rt, size_t bytes);
+/* Consumes everything pending now. Returns records consumed or -errno. */
+int lbpf_ringbuf_drain(lbpf_runtime_t *rt);
+
+/* What libbpf warned about on this thread since the last clear (e.g. a
+ * verifier log), for error messages; "" when nothing. */
+const char *lbpf_libbpf_log(void);
+void lbpf_libbpf_log_clear(void);
 
 /* ------------------------------------------------------------------ */
 /* Bindings                                                             */

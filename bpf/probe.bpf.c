@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The generic tracing program behind lbpf.tracepoint, kprobe, kretprobe,
+ * uprobe, uretprobe and latency. Every hit:
+ *   1. finds its attach point's config through the BPF cookie;
+ *   2. runs the in-kernel filters (a filtered hit only counts as filtered);
+ *   3. updates the aggregation (per-CPU hash: count, log2/linear histogram,
+ *      sum/min/max) with no trip to userspace;
+ *   4. if Lua asked for events, builds one in a per-CPU scratch buffer and
+ *      copies exactly its size into the runtime's ring buffer, waking the
+ *      consumer only past the watermark (bpf/record.bpf.h).
+ * Tracepoint records are copied once into the scratch buffer and every field
+ * is read from that copy, since the verifier forbids variable offsets into
+ * the context.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <lbpf/probe.h>
+
+#include "record.bpf.h"
+
+enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);        /* set to the number of attach points */
+	__type(key, __u32);
+	__type(value, struct lbpf_attach_config);
+} configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);        /* one slot per attach point */
+	__type(key, __u32);
+	__type(value, struct lbpf_probe_stats);
+} stats SEC(".maps");
+
+/* an event header followed by its data, contiguous */
+struct scratch {
+	__u8 event[sizeof(struct lbpf_event)] __attribute__((aligned(8)));
+	__u8 data[LBPF_SCRATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);        /* 10240 when the probe aggregates */
+	__type(key, struct lbpf_agg_key);
+	__type(value, struct lbpf_agg_value);
+} aggs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1);        /* 16384 when stacks are asked for */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);        /* 16384 for latency */
+	__type(key, __u32);            /* tid */
+	__type(value, __u64);          /* entry time */
+} starts SEC(".maps");
+
+/* What one hit knows while it is judged. */
+struct hit {
+	void *ctx;
+	enum kind kind;
+	__u64 pid_tgid;
+	__u64 uid_gid;
+	__u64 latency;
+	__u32 attach;
+	struct scratch *s;
+};
+
+static __always_inline __s64 read_arg(struct pt_regs *regs, __u32 n)
+{
+	switch (n) {
+	case 0: return PT_REGS_PARM1(regs);
+	case 1: return PT_REGS_PARM2(regs);
+	case 2: return PT_REGS_PARM3(regs);
+	case 3: return PT_REGS_PARM4(regs);
+	case 4: return PT_REGS_PARM5(regs);
+	default: return regs->r9; /* libbpf 1.1 has no PT_REGS_PARM6 */
+	}
+}
+
+/* A tracepoint field, from the record copied into scratch. */
+static __always_inline __s64 read_field(struct hit *h, const struct lbpf_ref *ref)
+{
+	__u32 off = ref->offset;
+	__u8 *p;
+
+	if (off > LBPF_MAX_DATA - 8)
+		return 0;
+	p = &h->s->data[off];
+	switch (ref->size) {
+	case 1: return ref->is_signed ? (__s64)*(__s8 *)p : (__s64)*(__u8 *)p;
+	case 2: return ref->is_signed ? (__s64)*(__s16 *)p : (__s64)*(__u16 *)p;
+	case 4: return ref->is_signed ? (__s64)*(__s32 *)p : (__s64)*(__u32 *)p;
+	default: return *(__s64 *)p;
+	}
+}
+
+static __always_inline __s64 stack_id(struct hit *h, bool user)
+{
+	return bpf_get_stackid(h->ctx, &stacks, user ? BPF_F_USER_STACK : 0);
+}
+
+static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
+{
+	switch (ref->source) {
+	case LBPF_SRC_PID: return h->pid_tgid >> 32;
+	case LBPF_SRC_TID: return (__u32)h->pid_tgid;
+	case LBPF_SRC_UID: return (__u32)h->uid_gid;
+	case LBPF_SRC_GID: return h->uid_gid >> 32;
+	case LBPF_SRC_CPU: return bpf_get_smp_processor_id();
+	case LBPF_SRC_CGROUP: return bpf_get_current_cgroup_id();
+	case LBPF_SRC_PROBE: return h->attach;
+	case LBPF_SRC_ARG: return h->kind == KIND_TP ? 0 : read_arg(h->ctx, ref->arg);
+	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? PT_REGS_RC((struct pt_regs *)h->ctx) : 0;
+	case LBPF_SRC_FIELD: return h->kind == KIND_TP ? read_field(h, ref) : 0;
+	case LBPF_SRC_LATENCY: return h->latency;
+	case LBPF_SRC_KSTACK: return stack_id(h, false);
+	case LBPF_SRC_USTACK: return stack_id(h, true);
+	default: return 0;
+	}
+}
+
+static __always_inline bool comm_equal(const char *a, const char *b)
+{
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline bool filter_pass(struct hit *h, const struct lbpf_filter *f)
+{
+	char comm[16];
+	__s64 v;
+
+	if (f->op == LBPF_OP_STREQ) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		return comm_equal(comm, f->str);
+	}
+	v = read_ref(h, &f->ref);
+	switch (f->op) {
+	case LBPF_OP_EQ: return v == f->value;
+	case LBPF_OP_NE: return v != f->value;
+	case LBPF_OP_LT: return v < f->value;
+	case LBPF_OP_LE: return v <= f->value;
+	case LBPF_OP_GT: return v > f->value;
+	case LBPF_OP_GE: return v >= f->value;
+	case LBPF_OP_AND: return (v & f->value) != 0;
+	default: return false;
+	}
+}
+
+static __always_inline bool filters_pass(struct hit *h, const struct lbpf_attach_config *c)
+{
+	int i;
+
+	for (i = 0; i < LBPF_MAX_FILTERS; i++) {
+		if (i >= c->nfilters)
+			break;
+		if (!filter_pass(h, &c->filters[i]))
+			return false;
+	}
+	return true;
+}
+
+/* floor(log2(v)) + 1 for v > 0: bucket b holds [2^(b-1), 2^b). */
+static __always_inline __s64 log2_bucket(__s64 v)
+{
+	__u64 x = v;
+	__s64 b = 1;
+
+	if (v < 0)
+		return -1;
+	if (v == 0)
+		return 0;
+	if (x >> 32) { x >>= 32; b += 32; }
+	if (x >> 16) { x >>= 16; b += 16; }
+	if (x >> 8) { x >>= 8; b += 8; }
+	if (x >> 4) { x >>= 4; b += 4; }
+	if (x >> 2) { x >>= 2; b += 2; }
+	if (x >> 1) { b += 1; }
+	return b;
+}
+
+static __always_inline __s64 linear_bucket(const struct lbpf_attach_config *c, __s64 v)
+{
+	if (v < c->lhist_min)
+		return -1;
+	if (v >= c->lhist_max)
+		return (__u64)(c->lhist_max - c->lhist_min) / (__u64)c->lhist_step;
+	return (__u64)(v - c->lhist_min) / (__u64)c->lhist_step;
+}
+
+static __always_inline void aggregate(struct hit *h, const struct lbpf_attach_config *c,
+				      struct lbpf_probe_stats *st)
+{
+	struct lbpf_agg_key key = {};
+	struct lbpf_agg_value *val, zero = {};
+	__s64 v = 0;
+	int i;
+
+	for (i = 0; i < LBPF_MAX_KEYS; i++) {
+		if (i >= c->nkeys)
+			break;
+		if (c->keys[i].source == LBPF_SRC_COMM)
+			bpf_get_current_comm(key.comm, sizeof(key.comm));
+		else
+			key.parts[i] = read_ref(h, &c->keys[i]);
+	}
+	if (c->agg != LBPF_AGG_COUNT)
+		v = read_ref(h, &c->agg_value);
+	if (c->agg == LBPF_AGG_HIST)
+		key.bucket = log2_bucket(v);
+	else if (c->agg == LBPF_AGG_LHIST && c->lhist_step > 0)
+		key.bucket = linear_bucket(c, v);
+	val = bpf_map_lookup_elem(&aggs, &key);
+	if (!val) {
+		/* EEXIST when another CPU just created it: the lookup finds it */
+		bpf_map_update_elem(&aggs, &key, &zero, BPF_NOEXIST);
+		val = bpf_map_lookup_elem(&aggs, &key);
+		if (!val) {
+			st->agg_dropped++;
+			return;
+		}
+	}
+	/* a per-CPU slot another CPU created starts at zero: count 0 means unset */
+	if (!val->count || v < val->min)
+		val->min = v;
+	if (!val->count || v > val->max)
+		val->max = v;
+	val->count++;
+	val->sum += v;
+}
+
+static __always_inline __u32 capture_string(struct hit *h, const struct lbpf_strcap *sc,
+					    __u32 off, __u32 limit, __u32 *truncated, int i)
+{
+	const void *ptr = (const void *)read_ref(h, &sc->ref);
+	long n;
+
+	if (off > LBPF_SCRATCH - LBPF_MAX_STRLEN - 1 || limit == 0)
+		return 0;
+	limit = ((limit - 1) & (LBPF_MAX_STRLEN - 1)) + 1; /* 1..1024, in a way the verifier sees */
+	if (sc->user)
+		n = bpf_probe_read_user_str(&h->s->data[off], limit, ptr);
+	else
+		n = bpf_probe_read_kernel_str(&h->s->data[off], limit, ptr);
+	if (n <= 0) {
+		h->s->data[off] = 0;
+		return 1;
+	}
+	/* a string that filled the limit was probably cut */
+	if (n == limit)
+		*truncated |= 1u << i;
+	return n;
+}
+
+static __always_inline void emit(struct hit *h, const struct lbpf_attach_config *c,
+				 struct lbpf_probe_stats *st)
+{
+	struct lbpf_event *e = (struct lbpf_event *)h->s->event;
+	__u32 off = h->kind == KIND_TP ? c->data_size : 0, truncated = 0, size;
+	int i;
+
+	if (off > LBPF_MAX_DATA)
+		off = LBPF_MAX_DATA;
+	lbpf_record_init(&e->hdr, c->source);
+	e->attach = h->attach;
+	e->pid = h->pid_tgid >> 32;
+	e->tid = (__u32)h->pid_tgid;
+	e->uid = (__u32)h->uid_gid;
+	e->gid = h->uid_gid >> 32;
+	e->cgroup = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->ret = h->kind == KIND_RETURN ? PT_REGS_RC((struct pt_regs *)h->ctx) : 0;
+	for (i = 0; i < 6; i++)
+		e->args[i] = h->kind == KIND_ENTRY ? read_arg(h->ctx, i) : 0;
+	e->kstack = c->kstack ? stack_id(h, false) : -1;
+	e->ustack = c->ustack ? stack_id(h, true) : -1;
+	e->data_size = off;
+	for (i = 0; i < LBPF_MAX_STRINGS; i++) {
+		__u32 n = 0;
+
+		if (i < c->nstrings)
+			n = capture_string(h, &c->strings[i], off, c->strlen, &truncated, i);
+		e->str_len[i] = n;
+		off += n;
+	}
+	e->truncated = truncated;
+	size = sizeof(*e) + off;
+	if (size > sizeof(struct scratch))
+		return;
+	if (bpf_ringbuf_output(&lbpf_events, e, size, lbpf_wakeup_flags()))
+		st->lost++;
+}
+
+static __always_inline int handle(void *ctx, enum kind kind)
+{
+	__u32 attach = bpf_get_attach_cookie(ctx), zero = 0;
+	const struct lbpf_attach_config *c = bpf_map_lookup_elem(&configs, &attach);
+	struct lbpf_probe_stats *st = bpf_map_lookup_elem(&stats, &attach);
+	struct hit h = { .ctx = ctx, .kind = kind, .attach = attach };
+	__u64 *start;
+
+	if (!c || !st || !c->enabled)
+		return 0;
+	h.s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!h.s)
+		return 0;
+	h.pid_tgid = bpf_get_current_pid_tgid();
+	h.uid_gid = bpf_get_current_uid_gid();
+	if (kind == KIND_TP && c->data_size)
+		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
+	if (kind == KIND_RETURN && c->agg_value.source == LBPF_SRC_LATENCY) {
+		__u32 tid = (__u32)h.pid_tgid;
+
+		start = bpf_map_lookup_elem(&starts, &tid);
+		if (!start)
+			return 0; /* entered before we attached */
+		h.latency = bpf_ktime_get_ns() - *start;
+		bpf_map_delete_elem(&starts, &tid);
+	}
+	if (!filters_pass(&h, c)) {
+		st->filtered++;
+		return 0;
+	}
+	st->events++;
+	if (c->agg)
+		aggregate(&h, c, st);
+	if (c->emit)
+		emit(&h, c, st);
+	return 0;
+}
+
+SEC("tracepoint")
+int lbpf_tracepoint(void *ctx)
+{
+	return handle(ctx, KIND_TP);
+}
+
+SEC("kprobe")
+int lbpf_entry(struct pt_regs *ctx)
+{
+	return handle(ctx, KIND_ENTRY);
+}
+
+SEC("kprobe")
+int lbpf_return(struct pt_regs *ctx)
+{
+	return handle(ctx, KIND_RETURN);
+}
+
+/* The entry half of a latency pair: remembers when this thread entered. */
+SEC("kprobe")
+int lbpf_start(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&starts, &tid, &now, BPF_ANY);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * Tracing probes: lbpf.tracepoint, kprobe, kretprobe, uprobe, uretprobe and
+ * latency. One call loads one bpf/probe.bpf.c object and attaches it to every
+ * point its spec matches (wildcards match many), each with the BPF cookie of
+ * its config. fn(ev) receives events through the runtime's ring buffer as a
+ * view that is valid during the call only; aggregations stay in the kernel
+ * until read.
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "probe.h"
+#include "probe.skel.h"
+#include "symbols.h"
+
+#define MAX_POINTS 4096
+
+_Static_assert(offsetof(struct lbpf_event, data) == sizeof(struct lbpf_event),
+	       "event data must start right after the header");
+
+static const lbpf_class_t probe_class;
+static const char view_key = 'v';
+
+LBPF_PRIVATECHECKER(checkprobe, struct probe, &probe_class)
+
+static const char *const type_names[] = {
+	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe",
+};
+
+/* ---- finding the attach points ---- */
+
+static int add_point(struct probe *p, const char *target, uint64_t offset)
+{
+	struct attach_point *ap;
+
+	if (p->npoints == MAX_POINTS)
+		return -E2BIG;
+	if (!(p->npoints & (p->npoints - 1))) {
+		int cap = p->npoints ? p->npoints * 2 : 1;
+		struct attach_point *v = realloc(p->points, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->points = v;
+	}
+	ap = &p->points[p->npoints++];
+	memset(ap, 0, sizeof(*ap));
+	ap->fields_ref = LUA_NOREF;
+	ap->offset = offset;
+	snprintf(ap->target, sizeof(ap->target), "%s", target);
+	if (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE)
+		snprintf(ap->name, sizeof(ap->name), "%s:%.120s:%.120s", type_names[p->type], p->binary, target);
+	else
+		snprintf(ap->name, sizeof(ap->name), "%s:%s", type_names[p->type], target);
+	return 0;
+}
+
+static int add_tracepoint(const char *cat, const char *name, void *ctx)
+{
+	struct probe *p = ctx;
+	char target[192];
+	int err;
+
+	snprintf(target, sizeof(target), "%s:%s", cat, name);
+	err = add_point(p, target, 0);
+	if (!err)
+		err = tracefs_format_read(cat, name, &p->points[p->npoints - 1].format);
+	return err;
+}
+
+static int add_function(const char *name, void *ctx)
+{
+	return add_point(ctx, name, 0);
+}
+
+static int add_symbol(const char *name, uint64_t addr, void *ctx)
+{
+	return add_point(ctx, name, 0);
+}
+
+static void find_tracepoints(lua_State *L, struct probe *p)
+{
+	char cat[128];
+	size_t n = strcspn(p->spec, ":/");
+	int err;
+
+	if (!p->spec[n] || n == 0 || n >= sizeof(cat) || !p->spec[n + 1])
+		luaL_error(L, "tracepoint '%s': expected \"category:name\" (or category/name)", p->spec);
+	memcpy(cat, p->spec, n);
+	cat[n] = '\0';
+	err = tracefs_glob_tracepoints(cat, p->spec + n + 1, add_tracepoint, p);
+	if (err == 0)
+		luaL_error(L, "tracepoint '%s' matches nothing (see /sys/kernel/tracing/events)", p->spec);
+	if (err < 0)
+		lbpf_throw(L, err, "find tracepoint %s", p->spec);
+}
+
+static bool kprobes_available(void)
+{
+	return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+}
+
+static void find_functions(lua_State *L, struct probe *p)
+{
+	int err;
+
+	if (!kprobes_available())
+		luaL_error(L, "%s '%s': kprobes are not available on this kernel (CONFIG_KPROBES)",
+			   type_names[p->type], p->spec);
+	if (!tracefs_is_glob(p->spec)) {
+		lbpf_try(L, add_point(p, p->spec, 0));
+		return;
+	}
+	err = tracefs_glob_functions(p->spec, add_function, p);
+	if (err == 0)
+		luaL_error(L, "%s '%s' matches no kernel function", type_names[p->type], p->spec);
+	if (err < 0)
+		lbpf_throw(L, err, "find kernel functions %s", p->spec);
+}
+
+static void find_symbols(lua_State *L, struct probe *p, int ix)
+{
+	char path[256];
+	int err = elf_resolve_path(p->spec, path, sizeof(path));
+
+	if (err)
+		lbpf_throw(L, err, "%s: find binary %s", type_names[p->type], p->spec);
+	snprintf(p->binary, sizeof(p->binary), "%s", path);
+	if (lua_isinteger(L, ix)) {
+		lua_Integer off = lua_tointeger(L, ix);
+		char name[32];
+
+		luaL_argcheck(L, off > 0, ix, "offset must be > 0");
+		snprintf(name, sizeof(name), "0x%llx", (unsigned long long)off);
+		lbpf_try(L, add_point(p, name, off));
+		return;
+	}
+	const char *sym = luaL_checkstring(L, ix);
+
+	if (!tracefs_is_glob(sym)) {
+		lbpf_try(L, add_point(p, sym, 0));
+		return;
+	}
+	err = elf_glob_functions(path, sym, add_symbol, p);
+	if (err == 0)
+		luaL_error(L, "%s '%s:%s' matches no function", type_names[p->type], path, sym);
+	if (err < 0)
+		lbpf_throw(L, err, "read symbols of %s", path);
+}
+
+/* ---- loading and attaching ---- */
+
+static void autoload(struct probe *p)
+{
+	bool tp = p->type == PROBE_TRACEPOINT;
+	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
+
+	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_start, p->latency);
+}
+
+static bool needs_stacks(const struct probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->npoints; i++)
+		if (p->points[i].config.kstack || p->points[i].config.ustack)
+			return true;
+	return false;
+}
+
+/* Opens the object, sizes its maps, shares the runtime's ring buffer, loads. */
+static int probe_load(struct probe *p)
+{
+	int err, rb = lbpf_ringbuf_fd(p->rt);
+
+	if (rb < 0)
+		return rb;
+	p->skel = probe_bpf__open();
+	if (!p->skel)
+		return -errno;
+	bpf_map__set_max_entries(p->skel->maps.configs, p->npoints);
+	bpf_map__set_max_entries(p->skel->maps.stats, p->npoints);
+	if (p->agg != AGG_NONE)
+		bpf_map__set_max_entries(p->skel->maps.aggs, 10240);
+	if (needs_stacks(p))
+		bpf_map__set_max_entries(p->skel->maps.stacks, 16384);
+	if (p->latency)
+		bpf_map__set_max_entries(p->skel->maps.starts, 16384);
+	err = bpf_map__reuse_fd(p->skel->maps.lbpf_events, rb);
+	if (err)
+		return err;
+	autoload(p);
+	lbpf_libbpf_log_clear();
+	return probe_bpf__load(p->skel);
+}
+
+static int write_configs(struct probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.configs), i;
+
+	for (i = 0; i < p->npoints; i++) {
+		__u32 key = i;
+
+		p->points[i].config.source = p->source;
+		p->points[i].config.emit = p->source > 0;
+		if (bpf_map_update_elem(fd, &key, &p->points[i].config, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int i,
+				   struct bpf_program *prog, bool ret)
+{
+	LIBBPF_OPTS(bpf_tracepoint_opts, tp_opts, .bpf_cookie = i);
+	LIBBPF_OPTS(bpf_kprobe_opts, k_opts, .bpf_cookie = i, .retprobe = ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, u_opts, .bpf_cookie = i, .retprobe = ret);
+	char cat[192], *name;
+
+	switch (p->type) {
+	case PROBE_TRACEPOINT:
+		snprintf(cat, sizeof(cat), "%s", ap->target);
+		name = strchr(cat, ':');
+		*name++ = '\0';
+		return bpf_program__attach_tracepoint_opts(prog, cat, name, &tp_opts);
+	case PROBE_KPROBE:
+	case PROBE_KRETPROBE:
+		return bpf_program__attach_kprobe_opts(prog, ap->target, &k_opts);
+	default:
+		u_opts.func_name = ap->offset ? NULL : ap->target;
+		return bpf_program__attach_uprobe_opts(prog, p->pid, p->binary, ap->offset, &u_opts);
+	}
+}
+
+/* Attaches every point; on failure returns -errno with *failed set. */
+static int probe_attach(struct probe *p, int *failed)
+{
+	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
+	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
+				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
+	int i;
+
+	for (i = 0; i < p->npoints; i++) {
+		struct attach_point *ap = &p->points[i];
+
+		*failed = i;
+		if (p->latency) {
+			ap->start_link = attach_one(p, ap, i, p->skel->progs.lbpf_start, false);
+			if (!ap->start_link)
+				return -errno;
+		}
+		ap->link = attach_one(p, ap, i, prog, ret);
+		if (!ap->link)
+			return -errno;
+	}
+	return 0;
+}
+
+static void probe_detach(struct probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->npoints; i++) {
+		bpf_link__destroy(p->points[i].link);
+		bpf_link__destroy(p->points[i].start_link);
+		p->points[i].link = p->points[i].start_link = NULL;
+	}
+	if (p->attached) {
+		p->attached = false;
+		lbpf_loop_hold(lbpf_runtime_getloop(p->rt), -1);
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(p->rt), &p->lost_timer);
+	}
+	if (p->source > 0) {
+		if (!lbpf_runtime_stopping(p->rt))
+			lbpf_ringbuf_drain(p->rt); /* deliver what is already queued */
+		lbpf_ringbuf_unsubscribe(p->rt, p->source);
+		p->source = 0;
+	}
+}
+
+/* ---- lost events are never silent ---- */
+
+static void report_lost(struct probe *p, bool final)
+{
+	struct lbpf_probe_stats st;
+
+	if (!p->skel || probe_read_stats(p, &st))
+		return;
+	if (!final && st.lost > p->lost_reported)
+		lbpf_log(p->rt, "%llu events lost on %s (ring buffer full; raise --ringbuf)",
+			 (unsigned long long)(st.lost - p->lost_reported), p->spec);
+	if (final && st.lost)
+		lbpf_log(p->rt, "%llu events lost on %s in total", (unsigned long long)st.lost, p->spec);
+	p->lost_reported = st.lost;
+}
+
+static void lost_tick(lbpf_loop_t *loop, lbpf_timer_node_t *node)
+{
+	struct probe *p = container_of(node, struct probe, lost_timer);
+
+	report_lost(p, false);
+	lbpf_loop_timer_at(loop, node, lbpf_now() + 1000000000ull);
+}
+
+/* ---- events: views valid during the callback only ---- */
+
+struct view {
+	const struct lbpf_event *e;   /* NULL once the callback returned */
+	size_t size;
+	struct probe *p;
+};
+
+static void on_event(void *ctx, const void *data, size_t size)
+{
+	struct probe *p = ctx;
+	const struct lbpf_event *e = data;
+	lua_State *L = lbpf_runtime_state(p->rt);
+	struct view *v;
+
+	if (size < sizeof(*e) || e->attach >= (unsigned)p->npoints || p->fn_ref == LUA_NOREF)
+		return;
+	lbpf_pushref(L, p->fn_ref);
+	v = lua_newuserdatauv(L, sizeof(*v), 0);
+	*v = (struct view){ e, size, p };
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key);
+	lua_setmetatable(L, -2);
+	lua_pushvalue(L, -1);
+	lua_insert(L, -3); /* a copy stays to invalidate it after the call */
+	lbpf_call(L, 1);
+	v->e = NULL;
+	lua_pop(L, 1);
+}
+
+static struct view *checkview(lua_State *L, int ix)
+{
+	struct view *v = luaL_checkudata(L, ix, "lbpf.event");
+
+	if (!v->e)
+		luaL_error(L, "event used after its callback returned; keep ev:table() instead");
+	return v;
+}
+
+static const char *event_string(const struct view *v, int i, size_t *len)
+{
+	const struct lbpf_event *e = v->e;
+	size_t off = e->data_size;
+	int j;
+
+	for (j = 0; j < i; j++)
+		off += e->str_len[j];
+	if (!e->str_len[i] || sizeof(*e) + off + e->str_len[i] > v->size) {
+		*len = 0;
+		return "";
+	}
+	*len = strnlen((const char *)e->data + off, e->str_len[i]);
+	return (const char *)e->data + off;
+}
+
+static void push_field(lua_State *L, const struct view *v, const struct tp_field *f)
+{
+	const struct lbpf_event *e = v->e;
+	const __u8 *base = e->data;
+	size_t end = e->data_size;
+
+	if (f->offset + f->size > end) {
+		lua_pushnil(L);
+	} else if (f->is_data_loc) {
+		__u32 loc = *(const __u32 *)(base + f->offset);
+		size_t off = loc & 0xffff, len = loc >> 16;
+
+		if (off + len > end)
+			len = off < end ? end - off : 0;
+		lua_pushlstring(L, (const char *)base + off, len ? strnlen((const char *)base + off, len) : 0);
+	} else if (f->is_string) {
+		lua_pushlstring(L, (const char *)base + f->offset, strnlen((const char *)base + f->offset, f->size));
+	} else {
+		__s64 x = 0;
+
+		switch (f->value_size) {
+		case 1: x = f->is_signed ? (__s64)*(const __s8 *)(base + f->offset) : (__s64)*(const __u8 *)(base + f->offset); break;
+		case 2: x = f->is_signed ? (__s64)*(const __s16 *)(base + f->offset) : (__s64)*(const __u16 *)(base + f->offset); break;
+		case 4: x = f->is_signed ? (__s64)*(const __s32 *)(base + f->offset) : (__s64)*(const __u32 *)(base + f->offset); break;
+		default: memcpy(&x, base + f->offset, 8);
+		}
+		lua_pushinteger(L, x);
+	}
+}
+
+static void push_truncated(lua_State *L, const struct view *v)
+{
+	const struct attach_point *ap = &v->p->points[v->e->attach];
+	int i;
+
+	if (!v->e->truncated) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_newtable(L);
+	for (i = 0; i < LBPF_MAX_STRINGS; i++) {
+		if (v->e->truncated & (1u << i)) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, ap->strings[i]);
+		}
+	}
+}
+
+static void push_code(lua_State *L, const struct view *v, int code)
+{
+	const struct lbpf_event *e = v->e;
+	const struct attach_point *ap = &v->p->points[e->attach];
+	size_t len = 0;
+
+	switch (code) {
+	case VIEW_PID: lua_pushinteger(L, e->pid); return;
+	case VIEW_TID: lua_pushinteger(L, e->tid); return;
+	case VIEW_UID: lua_pushinteger(L, e->uid); return;
+	case VIEW_GID: lua_pushinteger(L, e->gid); return;
+	case VIEW_CPU: lua_pushinteger(L, e->hdr.cpu); return;
+	case VIEW_CGROUP: lua_pushinteger(L, (lua_Integer)e->cgroup); return;
+	case VIEW_TS: lua_pushinteger(L, (lua_Integer)e->hdr.ts); return;
+	case VIEW_COMM: lua_pushlstring(L, e->comm, strnlen(e->comm, sizeof(e->comm))); return;
+	case VIEW_PROBE: lua_pushstring(L, ap->name); return;
+	case VIEW_RET: lua_pushinteger(L, e->ret); return;
+	case VIEW_KSTACK: probe_push_stack(L, v->p, e->kstack, false, e->pid); return;
+	case VIEW_USTACK: probe_push_stack(L, v->p, e->ustack, true, e->pid); return;
+	case VIEW_TRUNCATED: push_truncated(L, v); return;
+	}
+	if (code >= VIEW_ARG1 && code <= VIEW_ARG6) {
+		lua_pushinteger(L, (lua_Integer)e->args[code - VIEW_ARG1]);
+	} else if (code >= VIEW_STRING) {
+		const char *str = event_string(v, code - VIEW_STRING, &len);
+
+		lua_pushlstring(L, str, len);
+	} else {
+		push_field(L, v, &ap->format.fields[code - VIEW_FIELD]);
+	}
+}
+
+static int view_table(lua_State *L);
+
+/* ev.<name>: a field, or the method table(). Unknown names are errors. */
+static int view_index(lua_State *L)
+{
+	struct view *v = checkview(L, 1);
+	const struct attach_point *ap = &v->p->points[v->e->attach];
+
+	lbpf_pushref(L, ap->fields_ref);
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, -2) == LUA_TNUMBER) {
+		push_code(L, v, (int)lua_tointeger(L, -1));
+		return 1;
+	}
+	if (lua_type(L, 2) == LUA_TSTRING && !strcmp(lua_tostring(L, 2), "table")) {
+		lua_pushcfunction(L, view_table);
+		return 1;
+	}
+	return luaL_error(L, "event of %s has no field '%s'", ap->name, luaL_tolstring(L, 2, NULL));
+}
+
+/* ev:table() -> a plain table copy that outlives the callback */
+static int view_table(lua_State *L)
+{
+	struct view *v = checkview(L, 1);
+	const struct attach_point *ap = &v->p->points[v->e->attach];
+
+	lua_newtable(L);
+	lbpf_pushref(L, ap->fields_ref);
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_pushvalue(L, -2);
+		push_code(L, v, (int)lua_tointeger(L, -2));
+		lua_settable(L, -6);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 1;
+}
+
+static int view_tostring(lua_State *L)
+{
+	struct view *v = luaL_checkudata(L, 1, "lbpf.event");
+
+	if (!v->e)
+		lua_pushliteral(L, "lbpf.event (expired)");
+	else
+		lua_pushfstring(L, "lbpf.event (%s pid %d)", v->p->points[v->e->attach].name, v->e->pid);
+	return 1;
+}
+
+static void create_view_metatable(lua_State *L)
+{
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key) == LUA_TTABLE) {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 1);
+	luaL_newmetatable(L, "lbpf.event");
+	lua_pushcfunction(L, view_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, view_tostring);
+	lua_setfield(L, -2, "__tostring");
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &view_key);
+}
+
+/* ---- constructors ---- */
+
+static void probe_release(void *private)
+{
+	struct probe *p = private;
+	int i;
+
+	if (p->skel && p->print && p->rt && !lbpf_runtime_closing(p->rt) && p->agg != AGG_NONE)
+		probe_print_aggregation(lbpf_runtime_state(p->rt), p);
+	probe_detach(p);
+	if (p->skel)
+		report_lost(p, true);
+	for (i = 0; i < p->npoints; i++) {
+		tracefs_format_free(&p->points[i].format);
+		if (!lbpf_runtime_closing(p->rt))
+			luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->points[i].fields_ref);
+	}
+	if (!lbpf_runtime_closing(p->rt))
+		luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->fn_ref);
+	probe_bpf__destroy(p->skel);
+	ksyms_free(p->ksyms);
+	usyms_free(p->usyms);
+	free(p->points);
+}
+
+/* Parses ([opts], [fn]) from index ix; returns the opts index or 0. */
+static int parse_tail(lua_State *L, struct probe *p, int ix, int nargs)
+{
+	int opts = 0;
+
+	if (ix <= nargs && lua_istable(L, ix))
+		opts = ix++;
+	else if (ix <= nargs && !lua_isnil(L, ix) && !lua_isfunction(L, ix))
+		luaL_typeerror(L, ix, "options table or function");
+	if (ix <= nargs && lua_isfunction(L, ix)) {
+		lua_pushvalue(L, ix);
+		p->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else if (ix <= nargs && !lua_isnil(L, ix)) {
+		luaL_typeerror(L, ix, "function");
+	}
+	if (ix + 1 <= nargs)
+		luaL_argerror(L, ix + 1, "too many arguments");
+	return opts;
+}
+
+static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
+	bool tracepoint = p->type == PROBE_TRACEPOINT;
+
+	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
+	if (err == -ENOENT && !tracepoint)
+		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
+	lbpf_throw(L, err, "attach %s", name);
+}
+
+/* Creates the probe object for `type` from spec at 1 and options after. */
+static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
+{
+	int nargs = lua_gettop(L);
+	lbpf_object_t *object = lbpf_newobject(L, &probe_class, sizeof(struct probe));
+	struct probe *p = object->private;
+	int opts, err, failed = -1, ud = lua_gettop(L);
+
+	p->rt = lbpf_toruntime(L);
+	p->object = object;
+	p->type = type;
+	p->fn_ref = LUA_NOREF;
+	p->pid = -1;
+	p->enabled = true;
+	p->latency = latency;
+	p->lost_timer.fn = lost_tick;
+	p->lost_timer.weak = true;
+	snprintf(p->spec, sizeof(p->spec), "%s", luaL_checkstring(L, 1));
+	opts = parse_tail(L, p, tail, nargs);
+	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
+		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE, opts,
+			      "pid: only uprobes take a pid; use filter = {pid = N}");
+		p->pid = (int)luaL_checkinteger(L, -1);
+	}
+	if (type == PROBE_TRACEPOINT)
+		find_tracepoints(L, p);
+	else if (type == PROBE_KPROBE || type == PROBE_KRETPROBE)
+		find_functions(L, p);
+	else
+		find_symbols(L, p, 2);
+	probe_compile(L, p, opts);
+	probe_build_fields(L, p);
+	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
+		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);
+	err = probe_load(p);
+	if (err) {
+		lbpf_releaseobject(object);
+		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), strerror(-err),
+			   lbpf_errname(err), *lbpf_libbpf_log() ? "\n" : "", lbpf_libbpf_log());
+	}
+	err = write_configs(p);
+	if (!err)
+		err = probe_attach(p, &failed);
+	if (err)
+		fail_attach(L, p, err, failed);
+	p->attached = true;
+	lbpf_loop_hold(lbpf_runtime_getloop(p->rt), 1);
+	lbpf_loop_timer_at(lbpf_runtime_getloop(p->rt), &p->lost_timer, lbpf_now() + 1000000000ull);
+	if (p->npoints > 1)
+		lbpf_log(p->rt, "attached %d probes for %s:%s", p->npoints, type_names[type], p->spec);
+	lua_settop(L, ud);
+	lbpf_registerobject(L, -1, object);
+	return 1;
+}
+
+/* lbpf.tracepoint("category:name", [opts], [fn]) -> probe */
+static int lbpf_tracepoint(lua_State *L)
+{
+	return probe_new(L, PROBE_TRACEPOINT, 2, false);
+}
+
+/* lbpf.kprobe(symbol, [opts], [fn]) -> probe */
+static int lbpf_kprobe(lua_State *L)
+{
+	return probe_new(L, PROBE_KPROBE, 2, false);
+}
+
+/* lbpf.kretprobe(symbol, [opts], [fn]) -> probe */
+static int lbpf_kretprobe(lua_State *L)
+{
+	return probe_new(L, PROBE_KRETPROBE, 2, false);
+}
+
+/* lbpf.uprobe(binary, symbol_or_offset, [opts], [fn]) -> probe */
+static int lbpf_uprobe(lua_State *L)
+{
+	return probe_new(L, PROBE_UPROBE, 3, false);
+}
+
+/* lbpf.uretprobe(binary, symbol_or_offset, [opts], [fn]) -> probe */
+static int lbpf_uretprobe(lua_State *L)
+{
+	return probe_new(L, PROBE_URETPROBE, 3, false);
+}
+
+/* lbpf.latency("func" | "/path/binary:symbol", [opts]) -> probe whose hist()
+ * is the latency of each call in ns, entry paired with return per thread. */
+static int lbpf_latency(lua_State *L)
+{
+	const char *spec = luaL_checkstring(L, 1);
+	const char *colon = strrchr(spec, ':');
+	int top = lua_gettop(L);
+
+	luaL_argcheck(L, top < 2 || lua_istable(L, 2) || lua_isnil(L, 2), 2, "options table expected");
+	lua_settop(L, 2);
+	if (lua_isnil(L, 2)) {
+		lua_newtable(L);
+		lua_replace(L, 2);
+	}
+	if (lua_getfield(L, 2, "hist") == LUA_TNIL) {
+		lua_pushliteral(L, "latency");
+		lua_setfield(L, 2, "hist");
+	}
+	lua_pop(L, 1);
+	if (!strncmp(spec, "uprobe:", 7))
+		spec += 7;
+	if (spec[0] == '/' && colon) {
+		/* "/path/binary:symbol" -> (binary, symbol, opts) for the uprobe path */
+		lua_pushlstring(L, spec, colon - spec);
+		lua_pushstring(L, colon + 1);
+		lua_pushvalue(L, 2);
+		lua_remove(L, 1);
+		lua_remove(L, 1);
+		return probe_new(L, PROBE_URETPROBE, 3, true);
+	}
+	return probe_new(L, PROBE_KRETPROBE, 2, true);
+}
+
+/* ---- methods ---- */
+
+/* probe:detach(): idempotent; prints the aggregation when opts.print */
+static int probe_detach_method(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+
+	if (p->attached && p->print && p->agg != AGG_NONE)
+		probe_print_aggregation(L, p);
+	p->print = false;
+	probe_detach(p);
+	lbpf_unregisterobject(L, p->object);
+	return 0;
+}
+
+/* probe:enable(bool): a disabled probe stays attached but does nothing */
+static int probe_enable(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+	int fd, i;
+
+	luaL_checktype(L, 2, LUA_TBOOLEAN);
+	luaL_argcheck(L, p->attached, 1, "probe is detached");
+	p->enabled = lua_toboolean(L, 2);
+	fd = bpf_map__fd(p->skel->maps.configs);
+	for (i = 0; i < p->npoints; i++) {
+		__u32 key = i;
+
+		p->points[i].config.enabled = p->enabled;
+		if (bpf_map_update_elem(fd, &key, &p->points[i].config, BPF_ANY))
+			lbpf_throw(L, -errno, "enable %s", p->points[i].name);
+	}
+	return 0;
+}
+
+/* probe:stats() -> {events=, lost=, filtered=, dropped=, attached=} */
+static int probe_stats(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+	struct lbpf_probe_stats st;
+
+	lbpf_try(L, probe_read_stats(p, &st));
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, st.events);
+	lua_setfield(L, -2, "events");
+	lua_pushinteger(L, st.lost);
+	lua_setfield(L, -2, "lost");
+	lua_pushinteger(L, st.filtered);
+	lua_setfield(L, -2, "filtered");
+	lua_pushinteger(L, st.agg_dropped);
+	lua_setfield(L, -2, "dropped");
+	lua_pushinteger(L, p->attached ? p->npoints : 0);
+	lua_setfield(L, -2, "attached");
+	return 1;
+}
+
+static struct probe *checkagg(lua_State *L, const char *method, bool hist)
+{
+	struct probe *p = checkprobe(L, 1);
+	bool is_hist = p->agg == AGG_HIST || p->agg == AGG_LHIST;
+
+	if (p->agg == AGG_NONE)
+		luaL_error(L, "probe:%s(): %s has no aggregation (opts.count, hist, lhist, sum, "
+			      "min, max or avg)", method, p->spec);
+	if (hist != is_hist)
+		luaL_error(L, "probe:%s(): %s aggregates with %s; use probe:%s()", method, p->spec,
+			   is_hist ? "a histogram" : "count/sum/min/max/avg", is_hist ? "hist" : "counts");
+	luaL_argcheck(L, p->skel != NULL, 1, "probe is detached");
+	return p;
+}
+
+/* probe:counts() -> {key -> n} (count), {key -> value} or value (sum/min/max/avg) */
+static int probe_counts(lua_State *L)
+{
+	probe_push_aggregation(L, checkagg(L, "counts", false));
+	return 1;
+}
+
+/* probe:hist() -> histogram, or {key -> histogram} with opts.by */
+static int probe_hist(lua_State *L)
+{
+	probe_push_aggregation(L, checkagg(L, "hist", true));
+	return 1;
+}
+
+/* probe:clear(): empties the aggregation */
+static int probe_clear(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+
+	luaL_argcheck(L, p->skel && p->agg != AGG_NONE, 1, "probe has no aggregation to clear");
+	lbpf_try(L, probe_clear_aggregation(p));
+	return 0;
+}
+
+/* probe:points() -> {"tracepoint:syscalls:sys_enter_openat", ...} */
+static int probe_points(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+	int i;
+
+	lua_createtable(L, p->npoints, 0);
+	for (i = 0; i < p->npoints; i++) {
+		lua_pushstring(L, p->points[i].name);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+static const luaL_Reg probe_methods[] = {
+	{ "detach", probe_detach_method },
+	{ "enable", probe_enable },
+	{ "stats", probe_stats },
+	{ "counts", probe_counts },
+	{ "values", probe_counts },
+	{ "hist", probe_hist },
+	{ "clear", probe_clear },
+	{ "points", probe_points },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t probe_class = {
+	.name = "lbpf.probe",
+	.methods = probe_methods,
+	.release = probe_release,
+	.opt = LBPF_OPT_SINGLE,
+};
+
+static const luaL_Reg probe_lib[] = {
+	{ "tracepoint", lbpf_tracepoint },
+	{ "kprobe", lbpf_kprobe },
+	{ "kretprobe", lbpf_kretprobe },
+	{ "uprobe", lbpf_uprobe },
+	{ "uretprobe", lbpf_uretprobe },
+	{ "latency", lbpf_latency },
+	{ "print_hist", probe_print_hist },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t *const probe_classes[] = { &probe_class, NULL };
+
+int luaopen_lbpf_probe(lua_State *L);
+int luaopen_lbpf_probe(lua_State *L)
+{
+	const lbpf_class_t *const *c;
+
+	create_view_metatable(L);
+	for (c = probe_classes; *c; c++) {
+		lbpf_pushclass(L, *c);
+		lua_pop(L, 1);
+	}
+	luaL_newlib(L, probe_lib);
+	return 1;
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * One BPF ring buffer per runtime, shared by every BPF program it loads, so
+ * that events reach Lua in per-CPU production order. Records carry a source
+ * id (struct lbpf_record) that routes them to a subscriber.
+ *
+ * Draining is adaptive. BPF wakes us only past a watermark (bpf/record.bpf.h);
+ * otherwise a weak timer drains, its period halving (down to 1 ms) while
+ * records keep coming and doubling (up to 32 ms) while the ring stays empty.
+ * Each drain consumes everything pending.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <lbpf/record.h>
+
+#include "internal.h"
+
+#define DEFAULT_SIZE (8u << 20)
+#define PERIOD_MIN 1000000ull   /* 1 ms */
+#define PERIOD_MAX 32000000ull  /* 32 ms */
+
+struct subscriber {
+	lbpf_record_fn fn;
+	void *ctx;
+};
+
+struct lbpf_ringbuf {
+	lbpf_runtime_t *rt;
+	size_t size;
+	int map_fd;
+	struct ring_buffer *rb;
+	struct subscriber *subs;   /* indexed by source id; id 0 is unused */
+	int nsubs;
+	int active;
+	uint64_t period;
+	lbpf_timer_node_t timer;
+	uint64_t unrouted;
+};
+
+static int dispatch(void *ctx, void *data, size_t size)
+{
+	struct lbpf_ringbuf *r = ctx;
+	const struct lbpf_record *rec = data;
+	struct subscriber *sub;
+
+	if (size < sizeof(*rec) || rec->source == 0 || (int)rec->source >= r->nsubs ||
+	    !(sub = &r->subs[rec->source])->fn) {
+		r->unrouted++; /* a record of a source that just unsubscribed */
+		return 0;
+	}
+	sub->fn(sub->ctx, data, size);
+	/* stop mid-batch when a callback asked to exit; the rest stays queued */
+	return lbpf_runtime_stopping(r->rt) ? -ECANCELED : 0;
+}
+
+static int consume(struct lbpf_ringbuf *r)
+{
+	int n = ring_buffer__consume(r->rb);
+
+	return n == -ECANCELED ? 0 : n;
+}
+
+static void on_wakeup(lbpf_loop_t *loop, int fd, int events, void *arg)
+{
+	consume(arg);
+}
+
+static void on_timer(lbpf_loop_t *loop, lbpf_timer_node_t *node)
+{
+	struct lbpf_ringbuf *r = container_of(node, struct lbpf_ringbuf, timer);
+	int n = consume(r);
+
+	if (n > 0)
+		r->period = r->period / 2 > PERIOD_MIN ? r->period / 2 : PERIOD_MIN;
+	else
+		r->period = r->period * 2 < PERIOD_MAX ? r->period * 2 : PERIOD_MAX;
+	if (r->active)
+		lbpf_loop_timer_at(loop, node, lbpf_now() + r->period);
+}
+
+static struct lbpf_ringbuf *ringbuf_get(lbpf_runtime_t *rt, bool create)
+{
+	struct lbpf_ringbuf **slot = lbpf_runtime_ringbuf_slot(rt), *r = *slot;
+
+	if (r || !create)
+		return r;
+	if (!(r = calloc(1, sizeof(*r))))
+		return NULL;
+	r->rt = rt;
+	r->size = DEFAULT_SIZE;
+	r->map_fd = -1;
+	r->period = PERIOD_MIN;
+	r->timer.fn = on_timer;
+	r->timer.weak = true;
+	*slot = r;
+	return r;
+}
+
+int lbpf_ringbuf_set_size(lbpf_runtime_t *rt, size_t bytes)
+{
+	struct lbpf_ringbuf *r = ringbuf_get(rt, true);
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!r)
+		return -ENOMEM;
+	if (r->map_fd >= 0)
+		return -EBUSY;
+	if (bytes < (size_t)page || (bytes & (bytes - 1)) || bytes > (1ull << 31))
+		return -EINVAL;
+	r->size = bytes;
+	return 0;
+}
+
+/* Creates the map, the libbpf consumer and the loop watch. */
+static int ringbuf_open(struct lbpf_ringbuf *r)
+{
+	lbpf_loop_t *loop = lbpf_runtime_getloop(r->rt);
+	int err;
+
+	r->map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "lbpf_events", 0, 0, r->size, NULL);
+	if (r->map_fd < 0)
+		return -errno;
+	r->rb = ring_buffer__new(r->map_fd, dispatch, r, NULL);
+	if (!r->rb)
+		return -errno;
+	err = lbpf_loop_add(loop, ring_buffer__epoll_fd(r->rb), LBPF_READ, false, on_wakeup, r);
+	return err;
+}
+
+int lbpf_ringbuf_fd(lbpf_runtime_t *rt)
+{
+	struct lbpf_ringbuf *r = ringbuf_get(rt, true);
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	if (r->map_fd < 0 && (err = ringbuf_open(r)) < 0) {
+		lbpf_log(rt, "create ring buffer of %zu bytes: %s", r->size, strerror(-err));
+		lbpf_ringbuf_free(rt);
+		return err;
+	}
+	return r->map_fd;
+}
+
+int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx)
+{
+	int err = lbpf_ringbuf_fd(rt), id;
+	struct lbpf_ringbuf *r;
+
+	if (err < 0)
+		return err;
+	r = ringbuf_get(rt, false);
+	for (id = 1; id < r->nsubs && r->subs[id].fn; id++)
+		;
+	if (id >= r->nsubs) {
+		int n = r->nsubs ? r->nsubs * 2 : 16;
+		struct subscriber *subs = realloc(r->subs, n * sizeof(*subs));
+
+		if (!subs)
+			return -ENOMEM;
+		memset(subs + r->nsubs, 0, (n - r->nsubs) * sizeof(*subs));
+		r->subs = subs;
+		r->nsubs = n;
+	}
+	r->subs[id] = (struct subscriber){ fn, ctx };
+	if (r->active++ == 0)
+		lbpf_loop_timer_at(lbpf_runtime_getloop(rt), &r->timer, lbpf_now() + r->period);
+	return id;
+}
+
+void lbpf_ringbuf_unsubscribe(lbpf_runtime_t *rt, int id)
+{
+	struct lbpf_ringbuf *r = ringbuf_get(rt, false);
+
+	if (!r || id <= 0 || id >= r->nsubs || !r->subs[id].fn)
+		return;
+	r->subs[id].fn = NULL;
+	if (--r->active == 0)
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(rt), &r->timer);
+}
+
+int lbpf_ringbuf_drain(lbpf_runtime_t *rt)
+{
+	struct lbpf_ringbuf *r = ringbuf_get(rt, false);
+
+	return r && r->rb ? consume(r) : 0;
+}
+
+void lbpf_ringbuf_free(lbpf_runtime_t *rt)
+{
+	struct lbpf_ringbuf **slot = lbpf_runtime_ringbuf_slot(rt), *r = *slot;
+
+	if (!r)
+		return;
+	lbpf_loop_timer_cancel(lbpf_runtime_getloop(rt), &r->timer);
+	if (r->rb) {
+		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(r->rb));
+		ring_buffer__free(r->rb);
+	}
+	if (r->map_fd >= 0)
+		close(r->map_fd);
+	free(r->subs);
+	free(r);
+	*slot = NULL;
+}
