@@ -22,6 +22,14 @@
 
 enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN };
 
+/* What this probe uses at all, set before load: the verifier drops the
+ * code of everything else, which keeps the hot path short. */
+const volatile __u32 use_filters = 1;
+const volatile __u32 use_agg = 1;
+const volatile __u32 use_emit = 1;
+const volatile __u32 use_fields = 1;
+const volatile __u32 use_latency = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);        /* set to the number of attach points */
@@ -99,7 +107,7 @@ static __always_inline __s64 read_field(struct hit *h, const struct lbpf_ref *re
 	__u32 off = ref->offset;
 	__u8 *p;
 
-	if (off > LBPF_MAX_DATA - 8)
+	if (off > LBPF_MAX_DATA - 8 || !h->s)
 		return 0;
 	p = &h->s->data[off];
 	switch (ref->size) {
@@ -127,7 +135,7 @@ static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
 	case LBPF_SRC_PROBE: return h->attach;
 	case LBPF_SRC_ARG: return h->kind == KIND_TP ? 0 : read_arg(h->ctx, ref->arg);
 	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? PT_REGS_RC((struct pt_regs *)h->ctx) : 0;
-	case LBPF_SRC_FIELD: return h->kind == KIND_TP ? read_field(h, ref) : 0;
+	case LBPF_SRC_FIELD: return use_fields && h->kind == KIND_TP ? read_field(h, ref) : 0;
 	case LBPF_SRC_LATENCY: return h->latency;
 	case LBPF_SRC_KSTACK: return stack_id(h, false);
 	case LBPF_SRC_USTACK: return stack_id(h, true);
@@ -324,14 +332,17 @@ static __always_inline int handle(void *ctx, enum kind kind)
 
 	if (!c || !st || !c->enabled)
 		return 0;
-	h.s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!h.s)
-		return 0;
+	if (use_fields || use_emit) {
+		h.s = bpf_map_lookup_elem(&scratch, &zero);
+		if (!h.s)
+			return 0;
+	}
 	h.pid_tgid = bpf_get_current_pid_tgid();
-	h.uid_gid = bpf_get_current_uid_gid();
-	if (kind == KIND_TP && c->data_size)
+	if (c->read_ids)
+		h.uid_gid = bpf_get_current_uid_gid();
+	if (kind == KIND_TP && use_fields && c->read_fields && c->data_size)
 		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
-	if (kind == KIND_RETURN && c->agg_value.source == LBPF_SRC_LATENCY) {
+	if (kind == KIND_RETURN && use_latency && c->agg_value.source == LBPF_SRC_LATENCY) {
 		__u32 tid = (__u32)h.pid_tgid;
 
 		start = bpf_map_lookup_elem(&starts, &tid);
@@ -340,14 +351,14 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		h.latency = bpf_ktime_get_ns() - *start;
 		bpf_map_delete_elem(&starts, &tid);
 	}
-	if (!filters_pass(&h, c)) {
+	if (use_filters && !filters_pass(&h, c)) {
 		st->filtered++;
 		return 0;
 	}
 	st->events++;
-	if (c->agg)
+	if (use_agg && c->agg)
 		aggregate(&h, c, st);
-	if (c->emit)
+	if (use_emit && c->emit)
 		emit(&h, c, st);
 	return 0;
 }

@@ -178,6 +178,27 @@ static bool needs_stacks(const struct probe *p)
 	return false;
 }
 
+static bool ro_uses_hash(const struct probe *p)
+{
+	return p->agg != AGG_NONE && !p->by_point;
+}
+
+/* Tells the verifier what this probe never does, so it drops that code. */
+static void set_uses(struct probe *p)
+{
+	struct probe_bpf__rodata *ro = p->skel->rodata;
+	int i;
+
+	ro->use_filters = ro->use_fields = 0;
+	ro->use_agg = p->agg != AGG_NONE && !p->by_point;
+	ro->use_emit = p->fn_ref != LUA_NOREF;
+	ro->use_latency = p->latency;
+	for (i = 0; i < p->npoints; i++) {
+		ro->use_filters |= p->points[i].config.nfilters > 0;
+		ro->use_fields |= p->points[i].config.read_fields;
+	}
+}
+
 /* Opens the object, sizes its maps, shares the runtime's ring buffer, loads. */
 static int probe_load(struct probe *p)
 {
@@ -190,8 +211,17 @@ static int probe_load(struct probe *p)
 		return -errno;
 	bpf_map__set_max_entries(p->skel->maps.configs, p->npoints);
 	bpf_map__set_max_entries(p->skel->maps.stats, p->npoints);
-	if (p->agg != AGG_NONE)
+	if (ro_uses_hash(p)) {
+		bool comm = false;
+		int i;
+
+		for (i = 0; i < p->nkeys; i++)
+			comm |= p->points[0].config.keys[i].source == LBPF_SRC_COMM;
 		bpf_map__set_max_entries(p->skel->maps.aggs, 10240);
+		/* hash only the parts in use: bucket, numbers, then comm */
+		bpf_map__set_key_size(p->skel->maps.aggs, comm ? sizeof(struct lbpf_agg_key) :
+					offsetof(struct lbpf_agg_key, parts[p->nkeys]));
+	}
 	if (needs_stacks(p))
 		bpf_map__set_max_entries(p->skel->maps.stacks, 16384);
 	if (p->latency)
@@ -200,8 +230,21 @@ static int probe_load(struct probe *p)
 	if (err)
 		return err;
 	autoload(p);
+	set_uses(p);
 	lbpf_libbpf_log_clear();
 	return probe_bpf__load(p->skel);
+}
+
+/* Completes the configs once the ring buffer subscription is known. */
+static void prepare_configs(struct probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->npoints; i++) {
+		p->points[i].config.source = p->source;
+		p->points[i].config.emit = p->source > 0;
+	}
+	probe_config_finish(p);
 }
 
 static int write_configs(struct probe *p)
@@ -211,8 +254,6 @@ static int write_configs(struct probe *p)
 	for (i = 0; i < p->npoints; i++) {
 		__u32 key = i;
 
-		p->points[i].config.source = p->source;
-		p->points[i].config.emit = p->source > 0;
 		if (bpf_map_update_elem(fd, &key, &p->points[i].config, BPF_ANY))
 			return -errno;
 	}
@@ -604,6 +645,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
 		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);
+	prepare_configs(p);
 	err = probe_load(p);
 	if (err) {
 		lbpf_releaseobject(object);

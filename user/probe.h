@@ -70,6 +70,8 @@ struct probe {
 	bool print;                    /* print the aggregation at detach */
 	bool latency;                  /* entry+return pair measuring ns */
 	enum probe_agg_kind agg;
+	bool by_point;                 /* count = "probe": the per-point event
+					* counters are the counts, no hash map */
 	int nkeys;
 	char keys[LBPF_MAX_KEYS][64];  /* key names, for rendering */
 	char value[64];                /* aggregated value's name */
@@ -83,6 +85,8 @@ struct probe {
  * attach point's config and the probe's aggregation description. Raises a
  * Lua error naming the option on misuse. */
 void probe_compile(lua_State *L, struct probe *p, int opts);
+/* Sets what BPF must fetch per hit, once emit is known. */
+void probe_config_finish(struct probe *p);
 /* Builds each attach point's Lua table name -> view code (fields_ref). */
 void probe_build_fields(lua_State *L, struct probe *p);
 

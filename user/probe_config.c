@@ -332,7 +332,7 @@ static void compile_agg(lua_State *L, struct probe *p, struct attach_point *ap)
 	struct lbpf_attach_config *c = &ap->config;
 	int i;
 
-	if (p->agg == AGG_NONE)
+	if (p->agg == AGG_NONE || p->by_point)
 		return;
 	c->agg = p->agg == AGG_COUNT ? LBPF_AGG_COUNT : p->agg == AGG_HIST ? LBPF_AGG_HIST :
 		 p->agg == AGG_LHIST ? LBPF_AGG_LHIST : LBPF_AGG_SUM;
@@ -387,6 +387,41 @@ static void check_known(lua_State *L, int opts)
 	}
 }
 
+static bool uses(const struct lbpf_ref *ref, enum lbpf_source source)
+{
+	return ref->source == source;
+}
+
+/* What the BPF side must fetch for every hit: the tracepoint record when a
+ * field is used, uid/gid when asked for. Emitting events needs both. */
+static void set_needs(struct lbpf_attach_config *c)
+{
+	unsigned i;
+	bool f = uses(&c->agg_value, LBPF_SRC_FIELD);
+	bool ids = uses(&c->agg_value, LBPF_SRC_UID) || uses(&c->agg_value, LBPF_SRC_GID);
+
+	for (i = 0; i < c->nfilters; i++) {
+		f |= uses(&c->filters[i].ref, LBPF_SRC_FIELD);
+		ids |= uses(&c->filters[i].ref, LBPF_SRC_UID) || uses(&c->filters[i].ref, LBPF_SRC_GID);
+	}
+	for (i = 0; i < c->nkeys; i++) {
+		f |= uses(&c->keys[i], LBPF_SRC_FIELD);
+		ids |= uses(&c->keys[i], LBPF_SRC_UID) || uses(&c->keys[i], LBPF_SRC_GID);
+	}
+	for (i = 0; i < c->nstrings; i++)
+		f |= uses(&c->strings[i].ref, LBPF_SRC_FIELD);
+	c->read_fields = f || c->emit;
+	c->read_ids = ids || c->emit;
+}
+
+void probe_config_finish(struct probe *p)
+{
+	int i;
+
+	for (i = 0; i < p->npoints; i++)
+		set_needs(&p->points[i].config);
+}
+
 void probe_compile(lua_State *L, struct probe *p, int opts)
 {
 	bool kstack = false, ustack = false;
@@ -401,6 +436,7 @@ void probe_compile(lua_State *L, struct probe *p, int opts)
 	}
 	if (p->latency && p->agg == AGG_NONE)
 		p->agg = AGG_HIST;
+	p->by_point = p->agg == AGG_COUNT && p->nkeys == 1 && !strcmp(p->keys[0], "probe");
 	for (i = 0; i < p->npoints; i++) {
 		struct attach_point *ap = &p->points[i];
 		struct lbpf_attach_config *c = &ap->config;

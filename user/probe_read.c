@@ -58,7 +58,7 @@ static int sum_cpus(int fd, const struct lbpf_agg_key *key, struct lbpf_agg_valu
 static int key_compare(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	int c = memcmp(&x->key, &y->key, offsetof(struct lbpf_agg_key, bucket));
+	int c = memcmp(x->key.parts, y->key.parts, sizeof(x->key) - offsetof(struct lbpf_agg_key, parts));
 
 	if (c)
 		return c;
@@ -75,6 +75,7 @@ static int read_entries(struct probe *p, struct entries *out)
 	memset(out, 0, sizeof(*out));
 	if (!percpu)
 		return -ENOMEM;
+	memset(&next, 0, sizeof(next)); /* the map's key may be shorter */
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
@@ -250,7 +251,32 @@ static void push_value(lua_State *L, struct probe *p, const struct lbpf_agg_valu
 
 static bool same_key(const struct entry *a, const struct entry *b)
 {
-	return !memcmp(&a->key, &b->key, offsetof(struct lbpf_agg_key, bucket));
+	return !memcmp(a->key.parts, b->key.parts, sizeof(a->key) - offsetof(struct lbpf_agg_key, parts));
+}
+
+/* count = "probe": each point's event counter (summed over CPUs). */
+static void push_point_counts(lua_State *L, struct probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), i, c;
+	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
+
+	if (!percpu)
+		lbpf_throw(L, -ENOMEM, "read the counts of %s", p->spec);
+	lua_newtable(L);
+	for (i = 0; i < p->npoints; i++) {
+		__u32 key = i;
+		lua_Integer n = 0;
+
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			n += percpu[c].events;
+		if (!n)
+			continue;
+		lua_pushinteger(L, n);
+		lua_setfield(L, -2, p->points[i].name);
+	}
+	free(percpu);
 }
 
 void probe_push_aggregation(lua_State *L, struct probe *p)
@@ -258,8 +284,13 @@ void probe_push_aggregation(lua_State *L, struct probe *p)
 	struct entries es;
 	bool hist = p->agg == AGG_HIST || p->agg == AGG_LHIST;
 	size_t i, j;
-	int err = read_entries(p, &es);
+	int err;
 
+	if (p->by_point) {
+		push_point_counts(L, p);
+		return;
+	}
+	err = read_entries(p, &es);
 	if (err) {
 		free(es.v);
 		lbpf_throw(L, err, "read the aggregation of %s", p->spec);
@@ -288,10 +319,35 @@ void probe_push_aggregation(lua_State *L, struct probe *p)
 	free(es.v);
 }
 
+/* Zeroes the per-point event counters (count = "probe"). */
+static int clear_point_counts(struct probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), i, c, err = 0;
+	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
+
+	if (!percpu)
+		return -ENOMEM;
+	for (i = 0; i < p->npoints && !err; i++) {
+		__u32 key = i;
+
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			percpu[c].events = 0;
+		if (bpf_map_update_elem(fd, &key, percpu, BPF_EXIST))
+			err = -errno;
+	}
+	free(percpu);
+	return err;
+}
+
 int probe_clear_aggregation(struct probe *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.aggs);
-	struct lbpf_agg_key key;
+	struct lbpf_agg_key key = { 0 };
+
+	if (p->by_point)
+		return clear_point_counts(p);
 
 	/* deleting the key just read restarts the walk from the first key */
 	while (bpf_map_get_next_key(fd, NULL, &key) == 0)

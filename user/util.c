@@ -115,8 +115,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		/* keep the tail: a verifier log ends with the reason */
 		n = strlen(text);
 		keep = n < sizeof(libbpf_log) - 1 ? n : sizeof(libbpf_log) - 1;
-		if (libbpf_log_len + keep >= sizeof(libbpf_log))
-			lbpf_libbpf_log_clear();
+		if (libbpf_log_len + keep >= sizeof(libbpf_log)) { /* drop the oldest */
+			size_t drop = libbpf_log_len + keep - (sizeof(libbpf_log) - 1);
+
+			memmove(libbpf_log, libbpf_log + drop, libbpf_log_len - drop);
+			libbpf_log_len -= drop;
+		}
 		memcpy(libbpf_log + libbpf_log_len, text + n - keep, keep + 1);
 		libbpf_log_len += keep;
 	}

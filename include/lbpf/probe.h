@@ -92,6 +92,8 @@ struct lbpf_attach_config {
 	__u32 ustack;
 	__u32 agg;             /* enum lbpf_agg */
 	__u32 is_return;       /* a return probe: RET and LATENCY are valid */
+	__u32 read_fields;     /* copy the tracepoint record (fields used or emitted) */
+	__u32 read_ids;        /* uid/gid needed */
 	struct lbpf_ref agg_value;
 	struct lbpf_ref keys[LBPF_MAX_KEYS];
 	struct lbpf_filter filters[LBPF_MAX_FILTERS];
@@ -121,10 +123,12 @@ struct lbpf_event {
 	__u8 data[];
 };
 
+/* The aggs map's key size covers only the parts in use (bucket, then the
+ * numeric parts, then comm), so short keys hash fast. */
 struct lbpf_agg_key {
+	__s64 bucket;          /* histogram bucket, 0 otherwise */
 	__u64 parts[LBPF_MAX_KEYS];
 	char comm[16];
-	__s64 bucket;          /* histogram bucket, 0 otherwise */
 };
 
 struct lbpf_agg_value {
