@@ -424,6 +424,8 @@ static void push_field(lua_State *L, const struct view *v, const struct tp_field
 		lua_pushlstring(L, (const char *)base + off, len ? strnlen((const char *)base + off, len) : 0);
 	} else if (f->is_string) {
 		lua_pushlstring(L, (const char *)base + f->offset, strnlen((const char *)base + f->offset, f->size));
+	} else if (strchr(f->type, '[')) { /* u8 addr[4] and friends: the raw bytes */
+		lua_pushlstring(L, (const char *)base + f->offset, f->size);
 	} else {
 		__s64 x = 0;
 

@@ -16,9 +16,12 @@ struct command {
 
 static const struct command commands[];
 
+int lbpf_cmd_features(int argc, char **argv); /* user/features.c */
+
 struct run_options {
 	bool strict;
 	const char *inline_code;
+	const char *ringbuf;
 };
 
 /* Prints the failure of a runtime's body the way lua.c does. */
@@ -45,6 +48,19 @@ static int prepare_system(void)
 	return 0;
 }
 
+static int set_ringbuf(lbpf_runtime_t *rt, const char *text)
+{
+	size_t bytes;
+	int err = lbpf_parse_size(text, &bytes);
+
+	if (!err)
+		err = lbpf_ringbuf_set_size(rt, bytes);
+	if (err)
+		fprintf(stderr, "lbpf: --ringbuf %s: expected a power of two between 4K and 2G, e.g. 16M\n",
+			text);
+	return err;
+}
+
 /* Loads, starts and loops one foreground runtime. */
 static int run_script(const char *script, const struct run_options *ro, int argc, char **argv)
 {
@@ -57,6 +73,8 @@ static int run_script(const char *script, const struct run_options *ro, int argc
 	if (prepare_system() < 0)
 		return 1;
 	err = lbpf_runtime_new(&rt, script, &opts);
+	if (!err && ro->ringbuf && set_ringbuf(rt, ro->ringbuf))
+		return lbpf_runtime_free(rt), 1;
 	if (!err && ro->inline_code)
 		err = lbpf_runtime_loadstring(rt, ro->inline_code, "=(command line)");
 	if (!err)
@@ -75,6 +93,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *ro)
 {
 	static const struct option longopts[] = {
 		{ "strict", no_argument, NULL, 's' },
+		{ "ringbuf", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -85,6 +104,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *ro)
 		switch (c) {
 		case 's': ro->strict = true; break;
 		case 'e': ro->inline_code = optarg; break;
+		case 'r': ro->ringbuf = optarg; break;
 		case 'h': return -2;
 		default: return -1;
 		}
@@ -117,12 +137,17 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "run", cmd_run, "lbpf run [--strict] SCRIPT.lua [ARGS...] | lbpf run -e CODE [ARGS...]",
+	{ "run", cmd_run, "lbpf run [--strict] [--ringbuf SIZE] SCRIPT.lua [ARGS...] | lbpf run -e CODE [ARGS...]",
 	  "Runs a Lua script in the foreground: its body once, then the event loop until\n"
 	  "lbpf.exit(), Ctrl-C/SIGTERM, or nothing is left to wait for. On exit the on_exit\n"
 	  "handlers run and every probe, link and map is released.\n"
-	  "  --strict   an error in a callback stops the script (exit 1)\n"
-	  "  -e CODE    run CODE instead of a file (also: lbpf -e CODE)" },
+	  "  --strict          an error in a callback stops the script (exit 1)\n"
+	  "  --ringbuf SIZE    size of the event ring buffer (default 8M), as lbpf.config{ringbuf=}\n"
+	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)" },
+	{ "features", lbpf_cmd_features, "lbpf features",
+	  "Probes what this kernel supports: program and map types, helpers and attach points\n"
+	  "(tracepoints, kprobes, uprobes, netfilter links). It loads tiny programs; it does not\n"
+	  "guess from the version." },
 	{ "help", cmd_help, "lbpf help [COMMAND]", "Shows the commands, or one command's help." },
 	{ "version", cmd_version, "lbpf --version", "Prints the version." },
 	{ NULL, NULL, NULL, NULL },

@@ -55,9 +55,10 @@ static void resolve(lua_State *L, const struct probe *p, const struct attach_poi
 
 	memset(ref, 0, sizeof(*ref));
 	if (p->type == PROBE_TRACEPOINT && (f = tracefs_field(&ap->format, name))) {
-		if (f->is_string || f->is_data_loc)
-			luaL_error(L, "%s: field '%s' of %s is a string; only numbers can be compared "
-				      "or aggregated (comm is the exception)", what, name, ap->name);
+		if (f->is_string || f->is_data_loc || strchr(f->type, '['))
+			luaL_error(L, "%s: field '%s' of %s is a %s; only numbers can be compared "
+				      "or aggregated (comm is the exception)", what, name, ap->name,
+				   f->is_string || f->is_data_loc ? "string" : "byte array");
 		ref->source = LBPF_SRC_FIELD;
 		ref->offset = f->offset;
 		ref->size = f->value_size;

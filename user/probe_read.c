@@ -341,19 +341,23 @@ static int clear_point_counts(struct probe *p)
 	return err;
 }
 
+/* Deletes the keys present now; keys that producers add meanwhile stay, so
+ * clearing ends however busy the probe is. */
 int probe_clear_aggregation(struct probe *p)
 {
-	int fd = bpf_map__fd(p->skel->maps.aggs);
-	struct lbpf_agg_key key = { 0 };
+	struct entries es;
+	int fd, err;
+	size_t i;
 
 	if (p->by_point)
 		return clear_point_counts(p);
-
-	/* deleting the key just read restarts the walk from the first key */
-	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
-		if (bpf_map_delete_elem(fd, &key) && errno != ENOENT)
-			return -errno;
-	return 0;
+	fd = bpf_map__fd(p->skel->maps.aggs);
+	err = read_entries(p, &es);
+	for (i = 0; !err && i < es.n; i++)
+		if (bpf_map_delete_elem(fd, &es.v[i].key) && errno != ENOENT)
+			err = -errno;
+	free(es.v);
+	return err;
 }
 
 int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total)

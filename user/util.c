@@ -18,6 +18,27 @@
 #define TRACEFS_MAGIC 0x74726163
 #define BPF_FS_MAGIC 0xcafe4a11
 
+int lbpf_parse_size(const char *text, size_t *bytes)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!text || *text < '0' || *text > '9')
+		return -EINVAL;
+	n = strtoull(text, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': n <<= 10; end++; break;
+	case 'm': case 'M': n <<= 20; end++; break;
+	case 'g': case 'G': n <<= 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || !n)
+		return -EINVAL;
+	*bytes = n;
+	return 0;
+}
+
 const char *lbpf_errname(int err)
 {
 	static __thread char unknown[32];

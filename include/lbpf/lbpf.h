@@ -138,6 +138,9 @@ int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
 			lbpf_throw((L), lbpf_try_err_, "%s", #call);           \
 	} while (0)
 
+/* "16M", "512K", "1G", "4096" -> bytes. 0 or -EINVAL. */
+int lbpf_parse_size(const char *text, size_t *bytes);
+
 /* "ENOENT", "EPERM", ...; a number for unknown values. */
 const char *lbpf_errname(int err);
 
