@@ -87,18 +87,26 @@ struct hit {
 	__u64 latency;
 	__u32 attach;
 	struct scratch *s;
+	__s64 args[6];             /* kprobe/uprobe registers, read once up front */
+	__s64 rc;
 };
 
-static __always_inline __s64 read_arg(struct pt_regs *regs, __u32 n)
+/* The verifier wants constant offsets from the context pointer, so the
+ * registers are read once, in straight-line code, and used from h->args. */
+static __always_inline void read_regs(struct hit *h, struct pt_regs *regs)
 {
-	switch (n) {
-	case 0: return PT_REGS_PARM1(regs);
-	case 1: return PT_REGS_PARM2(regs);
-	case 2: return PT_REGS_PARM3(regs);
-	case 3: return PT_REGS_PARM4(regs);
-	case 4: return PT_REGS_PARM5(regs);
-	default: return regs->r9; /* libbpf 1.1 has no PT_REGS_PARM6 */
-	}
+	h->args[0] = PT_REGS_PARM1(regs);
+	h->args[1] = PT_REGS_PARM2(regs);
+	h->args[2] = PT_REGS_PARM3(regs);
+	h->args[3] = PT_REGS_PARM4(regs);
+	h->args[4] = PT_REGS_PARM5(regs);
+	h->args[5] = regs->r9; /* libbpf 1.1 has no PT_REGS_PARM6 */
+	h->rc = PT_REGS_RC(regs);
+}
+
+static __always_inline __s64 read_arg(struct hit *h, __u32 n)
+{
+	return n < 6 ? h->args[n] : 0;
 }
 
 /* A tracepoint field, from the record copied into scratch. */
@@ -133,8 +141,8 @@ static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
 	case LBPF_SRC_CPU: return bpf_get_smp_processor_id();
 	case LBPF_SRC_CGROUP: return bpf_get_current_cgroup_id();
 	case LBPF_SRC_PROBE: return h->attach;
-	case LBPF_SRC_ARG: return h->kind == KIND_TP ? 0 : read_arg(h->ctx, ref->arg);
-	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? PT_REGS_RC((struct pt_regs *)h->ctx) : 0;
+	case LBPF_SRC_ARG: return h->kind == KIND_ENTRY ? read_arg(h, ref->arg) : 0;
+	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? h->rc : 0;
 	case LBPF_SRC_FIELD: return use_fields && h->kind == KIND_TP ? read_field(h, ref) : 0;
 	case LBPF_SRC_LATENCY: return h->latency;
 	case LBPF_SRC_KSTACK: return stack_id(h, false);
@@ -300,9 +308,9 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 	e->gid = h->uid_gid >> 32;
 	e->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->ret = h->kind == KIND_RETURN ? PT_REGS_RC((struct pt_regs *)h->ctx) : 0;
+	e->ret = h->kind == KIND_RETURN ? h->rc : 0;
 	for (i = 0; i < 6; i++)
-		e->args[i] = h->kind == KIND_ENTRY ? read_arg(h->ctx, i) : 0;
+		e->args[i] = h->kind == KIND_ENTRY ? h->args[i] : 0;
 	e->kstack = c->kstack ? stack_id(h, false) : -1;
 	e->ustack = c->ustack ? stack_id(h, true) : -1;
 	e->data_size = off;
@@ -337,6 +345,8 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		if (!h.s)
 			return 0;
 	}
+	if (kind != KIND_TP)
+		read_regs(&h, ctx);
 	h.pid_tgid = bpf_get_current_pid_tgid();
 	if (c->read_ids)
 		h.uid_gid = bpf_get_current_uid_gid();

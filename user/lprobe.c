@@ -613,6 +613,17 @@ static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
 	lbpf_throw(L, err, "attach %s", name);
 }
 
+/* The last n lines of a log (where a verifier states its reason). */
+static const char *log_tail(const char *log, int n)
+{
+	const char *p = log + strlen(log);
+
+	while (p > log && n >= 0)
+		if (*--p == '\n')
+			n--;
+	return p == log ? p : p + 1;
+}
+
 /* Creates the probe object for `type` from spec at 1 and options after. */
 static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 {
@@ -652,7 +663,8 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (err) {
 		lbpf_releaseobject(object);
 		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), strerror(-err),
-			   lbpf_errname(err), *lbpf_libbpf_log() ? "\n" : "", lbpf_libbpf_log());
+			   lbpf_errname(err), *lbpf_libbpf_log() ? "; the verifier said:\n" : "",
+			   log_tail(lbpf_libbpf_log(), 12));
 	}
 	err = write_configs(p);
 	if (!err)
