@@ -476,6 +476,43 @@ static const char *const agg_names[] = {
 	"", "count", "hist", "lhist", "sum", "min", "max", "avg",
 };
 
+struct row {
+	char key[256];
+	lua_Integer value;
+};
+
+static int row_compare(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* {key -> number} printed in ascending order of value, as bpftrace does. */
+static void print_sorted(lua_State *L, int ix)
+{
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0, i;
+
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		if (n == cap) {
+			struct row *r = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*r));
+
+			if (!r)
+				break;
+			rows = r;
+		}
+		snprintf(rows[n].key, sizeof(rows[n].key), "%s", luaL_tolstring(L, -2, NULL));
+		rows[n++].value = lua_tointeger(L, -2);
+		lua_pop(L, 2);
+	}
+	qsort(rows, n, sizeof(*rows), row_compare);
+	for (i = 0; i < n; i++)
+		printf("  %s: %lld\n", rows[i].key, (long long)rows[i].value);
+	free(rows);
+}
+
 void probe_print_aggregation(lua_State *L, struct probe *p)
 {
 	int top = lua_gettop(L);
@@ -487,13 +524,7 @@ void probe_print_aggregation(lua_State *L, struct probe *p)
 		lua_insert(L, -2);
 		lua_call(L, 1, 0);
 	} else if (lua_istable(L, -1)) {
-		lua_pushnil(L);
-		while (lua_next(L, -2)) {
-			printf("  %s: ", luaL_tolstring(L, -2, NULL));
-			lua_pop(L, 1);
-			printf("%s\n", luaL_tolstring(L, -1, NULL));
-			lua_pop(L, 2);
-		}
+		print_sorted(L, lua_gettop(L));
 	} else {
 		printf("  %s\n", luaL_tolstring(L, -1, NULL));
 	}
