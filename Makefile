@@ -105,8 +105,12 @@ run: deps all
 test: deps all
 	./tests/run.sh
 
+# Leaks, memory errors and undefined behaviour make a test program exit non-zero,
+# which run.sh counts as a failure; tests/unit/test_sanitizer.c proves that
+# LeakSanitizer works here (it needs ptrace) or says with a SKIP that it cannot.
 check:
 	$(MAKE) BUILD=build/san SAN=1 all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	LBPF=build/san/lbpf BUILD=build/san ./tests/run.sh unit lua
 
 bench: deps all

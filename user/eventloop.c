@@ -229,6 +229,9 @@ static void timerfd_sync(lbpf_loop_t *loop)
 	uint64_t first = loop->heap_len ? loop->heap[1]->deadline : 0;
 	struct itimerspec its = { 0 };
 
+	/* an all-zero it_value disarms: a deadline at time 0 is simply past */
+	if (loop->heap_len && first == 0)
+		first = 1;
 	if (first == loop->armed || loop->expiring)
 		return;
 	if (first) {
@@ -300,7 +303,7 @@ static void timers_expire(lbpf_loop_t *loop, int fd, int events, void *arg)
 	loop->armed = 0;
 	loop->expiring = true;
 	while (budget-- && loop->heap_len && loop->heap[1]->deadline <= now &&
-	       !lbpf_runtime_stopping(loop->rt)) {
+	       !(loop->rt && lbpf_runtime_stopping(loop->rt))) {
 		lbpf_timer_node_t *node = loop->heap[1];
 
 		lbpf_loop_timer_cancel(loop, node);
@@ -313,11 +316,18 @@ static void timers_expire(lbpf_loop_t *loop, int fd, int events, void *arg)
 int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms)
 {
 	struct epoll_event events[MAX_EVENTS];
-	int i, n;
+	int i, n, err;
 
+	/* a runtime's loop runs with the runtime locked (lbpf_runtime_loop);
+	 * other threads get in with lbpf_run() while it waits */
+	if (loop->rt)
+		lbpf_runtime_unlock(loop->rt);
 	n = epoll_wait(loop->epfd, events, MAX_EVENTS, timeout_ms);
+	err = n < 0 ? errno : 0;
+	if (loop->rt)
+		lbpf_runtime_lock(loop->rt);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return err == EINTR ? 0 : -err;
 	for (i = 0; i < n; i++) {
 		int fd = events[i].data.fd;
 		uint32_t e = events[i].events;

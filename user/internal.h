@@ -16,6 +16,7 @@ void lbpf_releaseregistered(lua_State *L);
 lbpf_loop_t *lbpf_loop_new(lbpf_runtime_t *rt);
 void lbpf_loop_free(lbpf_loop_t *loop);
 /* Waits up to timeout_ms (-1 forever, 0 poll) and dispatches what is due.
+ * Call it with the loop's runtime locked: it unlocks only while it waits.
  * Returns the number of fd events and timers dispatched, or -errno. */
 int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms);
 /* True while keepalive fds, holds or armed timers remain. */

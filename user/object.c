@@ -110,7 +110,8 @@ lbpf_object_t *lbpf_checkobject(lua_State *L, int ix, const lbpf_class_t *class)
 			luaL_argerror(L, ix, "object is closed");
 		luaL_typeerror(L, ix, want);
 	}
-	luaL_argcheck(L, *slot != NULL, ix, "object is closed");
+	/* another handle may have closed it: its private data is gone */
+	luaL_argcheck(L, *slot && !atomic_load(&(*slot)->released), ix, "object is closed");
 	return *slot;
 }
 
@@ -225,16 +226,21 @@ static void pushslot(lua_State *L, lbpf_object_t *object)
 
 lbpf_object_t *lbpf_newobject(lua_State *L, const lbpf_class_t *class, size_t size)
 {
-	lbpf_object_t **slot = lua_newuserdatauv(L, sizeof(*slot), 1);
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	lbpf_object_t **slot;
 	lbpf_object_t *object;
 
+	/* lua_close does not finalize objects created while it runs */
+	if (rt && lbpf_runtime_closing(rt))
+		luaL_error(L, "cannot create %s: the runtime is shutting down", class->name);
+	slot = lua_newuserdatauv(L, sizeof(*slot), 1);
 	*slot = NULL;
 	lbpf_pushclass(L, class);
 	lua_setmetatable(L, -2);
 	object = lbpf_createobject(class, size);
 	if (!object)
 		lbpf_throw(L, -ENOMEM, "create %s", class->name);
-	object->owner = lbpf_toruntime(L);
+	object->owner = rt;
 	*slot = object;
 	return object;
 }

@@ -188,8 +188,11 @@ static void set_path(lua_State *L, const char *script)
 	lua_getglobal(L, "package");
 	luaL_buffinit(L, &b);
 	if (script) {
+		const char *folder;
+
 		snprintf(dir, sizeof(dir), "%s", script);
-		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dirname(dir), dir);
+		folder = dirname(dir); /* may return a static "." instead of dir */
+		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", folder, folder);
 		luaL_addvalue(&b);
 	}
 	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
@@ -261,6 +264,17 @@ static int keep_body(lbpf_runtime_t *rt, int status)
 	return 0;
 }
 
+/* Recursive: code running in the loop may lbpf_run() its own runtime. */
+static void init_lock(pthread_mutex_t *lock)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
 int lbpf_runtime_new(lbpf_runtime_t **out, const char *script, const lbpf_runtime_opts_t *opts)
 {
 	lbpf_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -272,7 +286,7 @@ int lbpf_runtime_new(lbpf_runtime_t **out, const char *script, const lbpf_runtim
 	if (opts)
 		rt->opts = *opts;
 	rt->signalfd = -1;
-	pthread_mutex_init(&rt->lock, NULL);
+	init_lock(&rt->lock);
 	rt->name = strdup(rt->opts.name ? rt->opts.name : script ? script : "(inline)");
 	err = open_state(rt, script);
 	if (err)
@@ -305,7 +319,9 @@ int lbpf_runtime_start(lbpf_runtime_t *rt)
 	/* the script's arguments are also its varargs */
 	for (nargs = 0; nargs < rt->opts.argc; nargs++)
 		lua_pushstring(L, rt->opts.argv[nargs]);
+	lbpf_runtime_lock(rt);
 	status = lua_pcall(L, nargs, 0, -nargs - 2);
+	lbpf_runtime_unlock(rt);
 	if (status == LUA_OK || lua_touserdata(L, -1) == &lbpf_exit_sentinel) {
 		lua_settop(L, 0);
 		return 0;
@@ -361,6 +377,8 @@ int lbpf_runtime_loop(lbpf_runtime_t *rt)
 
 	if (rt->opts.signals && (err = signals_begin(rt)) < 0)
 		lbpf_log(rt, "signal handling: %s", strerror(-err));
+	/* held while Lua runs; lbpf_loop_run_once lets it go while it waits */
+	lbpf_runtime_lock(rt);
 	while (!lbpf_runtime_stopping(rt)) {
 		bool ready;
 
@@ -378,6 +396,7 @@ int lbpf_runtime_loop(lbpf_runtime_t *rt)
 	if (!lbpf_runtime_stopping(rt) && lbpf_sched_waiting(rt->sched))
 		lbpf_log(rt, "exiting: %zu task(s) wait for a notify that nothing can send",
 			 lbpf_sched_waiting(rt->sched));
+	lbpf_runtime_unlock(rt);
 	signals_end(rt);
 	return rt->exit_code;
 }

@@ -43,6 +43,7 @@ struct lbpf_task {
 	struct lbpf_task *live_prev, *live_next; /* every unfinished task */
 	struct waitq *waitq;
 	lbpf_object_t *object;     /* spawned tasks; NULL for callbacks */
+	bool orphan;               /* its object was closed while it ran */
 };
 
 struct queue {
@@ -200,9 +201,13 @@ static void task_finish(struct lbpf_task *t, enum task_state state, bool reset)
 		t->live_next->live_prev = t->live_prev;
 	coro_put(s, t, reset);
 	t->state = state;
-	if (t->object)
+	if (t->object) {
+		bool orphan = t->orphan;
+
 		lbpf_putobject(t->object); /* the scheduler's reference; may free t */
-	else if (s->nspare < POOL_MAX)
+		if (orphan)
+			free(t); /* its release left it to us */
+	} else if (s->nspare < POOL_MAX)
 		s->spare[s->nspare++] = t;
 	else
 		free(t);
@@ -214,6 +219,8 @@ static void task_ready(struct lbpf_task *t)
 	queue_push(&t->sched->ready, t);
 	t->sched->nready++;
 }
+
+static void task_cancel(struct lbpf_task *t);
 
 /* Resumes t with its pending arguments. 0 when it finished or suspended,
  * -1 when it raised (reported here). */
@@ -230,8 +237,8 @@ static int task_resume(struct lbpf_task *t)
 	s->current = prev;
 	if (status == LUA_YIELD) {
 		lua_pop(t->co, nres);
-		if (t->state == TASK_CANCELLED)
-			task_finish(t, TASK_CANCELLED, true);
+		if (t->state == TASK_CANCELLED || t->orphan)
+			task_cancel(t);
 		else if (t->state == TASK_RUNNING) /* coroutine.yield(): let others run */
 			task_ready(t);
 		return 0;
@@ -249,6 +256,8 @@ static void task_cancel(struct lbpf_task *t)
 {
 	struct lbpf_sched *s = t->sched;
 
+	if (!t->co)
+		return;
 	switch (t->state) {
 	case TASK_READY:
 		queue_remove(&s->ready, t);
@@ -260,6 +269,9 @@ static void task_cancel(struct lbpf_task *t)
 	case TASK_SLEEPING:
 		lbpf_loop_timer_cancel(lbpf_runtime_getloop(s->rt), &t->timer);
 		break;
+	case TASK_RUNNING:   /* it yielded after it was closed */
+	case TASK_CANCELLED: /* it yielded in task:cancel() */
+		break;
 	default:
 		return;
 	}
@@ -269,8 +281,13 @@ static void task_cancel(struct lbpf_task *t)
 int lbpf_call(lua_State *L, int nargs)
 {
 	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
-	struct lbpf_task *t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
+	struct lbpf_task *t;
 
+	if (!s) { /* the runtime is being freed */
+		lua_pop(L, nargs + 1);
+		return -1;
+	}
+	t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
 	if (!t) {
 		lua_pop(L, nargs + 1);
 		lbpf_log(s->rt, "out of memory dispatching a callback");
@@ -299,6 +316,9 @@ struct lbpf_sched *lbpf_sched_new(lbpf_runtime_t *rt)
 		return NULL;
 	s->rt = rt;
 	s->L = lbpf_runtime_state(rt);
+	/* "no task" for the main thread, and for every thread that copies its
+	 * extra space (coroutine.create): lua_newstate leaves it uninitialised */
+	*(struct lbpf_task **)lua_getextraspace(s->L) = NULL;
 	return s;
 }
 
@@ -347,6 +367,16 @@ size_t lbpf_sched_waiting(struct lbpf_sched *s)
 }
 
 /* ---- the Lua API ---- */
+
+/* The scheduler of L's runtime; raises while the runtime is being freed. */
+static struct lbpf_sched *checksched(lua_State *L)
+{
+	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+
+	if (!s)
+		luaL_error(L, "lbpf: the runtime is shutting down");
+	return s;
+}
 
 /* The running task of L, or a clear error naming `what`. */
 static struct lbpf_task *checkcurrent(lua_State *L, const char *what)
@@ -444,7 +474,7 @@ static void wake_one(lua_State *L, struct waitq *wq)
 /* lbpf.notify_one(name, ...) -> true if a task was waiting */
 static int lbpf_notify_one(lua_State *L)
 {
-	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct lbpf_sched *s = checksched(L);
 	struct waitq *wq = waitq_find(s, luaL_checkstring(L, 1), false);
 
 	if (wq)
@@ -456,7 +486,7 @@ static int lbpf_notify_one(lua_State *L)
 /* lbpf.notify_all(name, ...) -> number of tasks woken */
 static int lbpf_notify_all(lua_State *L)
 {
-	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct lbpf_sched *s = checksched(L);
 	const char *name = luaL_checkstring(L, 1);
 	struct waitq *wq;
 	lua_Integer n = 0;
@@ -473,14 +503,16 @@ static int lbpf_notify_all(lua_State *L)
 /* lbpf.spawn(fn, ...) -> task; it starts on the next scheduler round */
 static int lbpf_spawn(lua_State *L)
 {
-	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct lbpf_sched *s = checksched(L);
 	int i, nargs = lua_gettop(L) - 1;
 	lbpf_object_t *object;
 	struct lbpf_task *t;
 
 	luaL_checktype(L, 1, LUA_TFUNCTION);
-	object = lbpf_newobject(L, &task_class, sizeof(*t));
-	t = object->private;
+	object = lbpf_newobject(L, &task_class, 0);
+	if (!(t = calloc(1, sizeof(*t))))
+		lbpf_throw(L, -ENOMEM, "spawn");
+	object->private = t;
 	t->object = lbpf_getobject(object); /* held by the scheduler until it ends */
 	task_live(s, t);
 	coro_get(s, t);
@@ -519,12 +551,18 @@ static int task_status(lua_State *L)
 	return 1;
 }
 
+/* The task struct is EXTERNAL: one closed while it runs (by itself) must
+ * outlive its object until it yields or returns; task_finish frees it then. */
 static void task_release(void *private)
 {
 	struct lbpf_task *t = private;
 
-	if (t->co) /* closed while alive: the caller holds a reference */
-		task_cancel(t);
+	if (t->co && t->state == TASK_RUNNING) {
+		t->orphan = true;
+		return;
+	}
+	task_cancel(t); /* closed while alive: the caller holds a reference */
+	free(t);
 }
 
 static const luaL_Reg task_methods[] = {
@@ -537,7 +575,7 @@ static const lbpf_class_t task_class = {
 	.name = "lbpf.task",
 	.methods = task_methods,
 	.release = task_release,
-	.opt = LBPF_OPT_SINGLE,
+	.opt = LBPF_OPT_SINGLE | LBPF_OPT_EXTERNAL,
 };
 
 static const luaL_Reg task_lib[] = {
