@@ -19,7 +19,7 @@ if not seconds or seconds < 1 then
 end
 
 -- What to count: a label and a tracepoint ("category:name", as listed in
--- /sys/kernel/tracing/events). count_tracepoint() loads and attaches the BPF
+-- /sys/kernel/tracing/events). lbpf.tracepoint() loads and attaches the BPF
 -- program now; an attached counter keeps the script running.
 local events = {
 	{ label = "context switches", tracepoint = "sched:sched_switch" },
@@ -27,7 +27,7 @@ local events = {
 	{ label = "forks", tracepoint = "sched:sched_process_fork" },
 }
 for _, e in ipairs(events) do
-	e.counter = lbpf.count_tracepoint(e.tracepoint)
+	e.counter = lbpf.tracepoint(e.tracepoint)
 	e.last = 0
 end
 
@@ -58,7 +58,7 @@ lbpf.every(1000, function(timer)
 	local elapsed = (now - last) / 1e9
 	local rates = {}
 	for i, e in ipairs(events) do
-		local count = e.counter:read()
+		local count = e.counter:stats().events
 		rates[i] = (count - e.last) / elapsed
 		e.last = count
 	end
@@ -74,7 +74,7 @@ end)
 lbpf.on_exit(function()
 	local parts = {}
 	for _, e in ipairs(events) do
-		parts[#parts + 1] = string.format("%s %d", e.label, e.counter:read())
+		parts[#parts + 1] = string.format("%s %d", e.label, e.counter:stats().events)
 	end
 	print(string.format("total in %s: %s", util.format_duration(lbpf.now() - started),
 		table.concat(parts, ", ")))

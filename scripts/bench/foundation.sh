@@ -115,7 +115,7 @@ have $LUA && rss_lua=$(rss 0 $LUA -e 'io.read()')
 rss_bt=
 have bpftrace && rss_bt=$(rss 1 bpftrace -e 'BEGIN { printf("ready\n"); }')
 rss_lbpf_tp=$(rss 1 "$LBPF" -e '
-	local c = lbpf.count_tracepoint("sched:sched_switch")
+	local c = lbpf.tracepoint("sched:sched_switch")
 	print("ready"); io.stdout:flush()
 	lbpf.after(3000, function() end)')
 rss_bt_tp=

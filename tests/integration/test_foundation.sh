@@ -77,7 +77,7 @@ test_body_error() {
 	local out rc=0
 	cd "$W"
 	{
-		echo 'local c = lbpf.count_tracepoint("sched:sched_switch")'
+		echo 'local c = lbpf.tracepoint("sched:sched_switch")'
 		echo "$(record_ids_lua "$W/bad.ids" | tr '\n' ' ')"
 		echo 'local x = nil'
 		echo 'return x.field'
@@ -94,7 +94,7 @@ test_syntax_error() {
 	t_need_root
 	local out rc=0
 	cd "$W"
-	printf 'print("BODY RAN")\nlocal c = lbpf.count_tracepoint("sched:sched_switch")\nx = = 1\n' > syntax.lua
+	printf 'print("BODY RAN")\nlocal c = lbpf.tracepoint("sched:sched_switch")\nx = = 1\n' > syntax.lua
 	out=$("$LBPF" run syntax.lua 2>&1) || rc=$?
 	[ "$rc" -eq 1 ] || t_fail "exit code $rc, want 1: $out"
 	t_expect_contains "$out" "syntax.lua:3:"
@@ -107,10 +107,10 @@ stop_with_signal() {
 	t_need_root
 	local sig=$1 pid rc=0
 	cat > "$W/probe.lua" <<EOF
-local c = lbpf.count_tracepoint("sched:sched_switch")
+local c = lbpf.tracepoint("sched:sched_switch")
 lbpf.on_exit(function()
 	local f = assert(io.open("$W/$sig.exit", "w"))
-	f:write("on_exit ran, counted ", c:read() > 0 and "something" or "nothing", "\n")
+	f:write("on_exit ran, counted ", c:stats().events > 0 and "something" or "nothing", "\n")
 	f:close()
 end)
 $(record_ids_lua "$W/$sig.ids")
@@ -172,8 +172,8 @@ test_mounts_filesystems() {
 		done
 		[ "$(fstype /sys/kernel/tracing)" != 74726163 ] || { echo "cannot unmount tracefs"; exit 3; }
 		[ "$(fstype /sys/fs/bpf)" != cafe4a11 ] || { echo "cannot unmount bpffs"; exit 3; }
-		"$1" run -e "local c = lbpf.count_tracepoint(\"sched:sched_switch\")
-			lbpf.after(20, function() print(\"count=\" .. c:read()) lbpf.exit() end)" || exit
+		"$1" run -e "local c = lbpf.tracepoint(\"sched:sched_switch\")
+			lbpf.after(20, function() print(\"count=\" .. c:stats().events) lbpf.exit() end)" || exit
 		echo "tracefs=$(fstype /sys/kernel/tracing) bpffs=$(fstype /sys/fs/bpf)"
 	' _ "$LBPF" 2>&1) || rc=$?
 	[ "$rc" -eq 0 ] || t_fail "exit code $rc: $out"
@@ -229,10 +229,10 @@ test_counter_counts_getppid() {
 	[ -d /sys/kernel/tracing/events/syscalls/sys_enter_getppid ] ||
 		t_skip "no syscalls:sys_enter_getppid tracepoint (CONFIG_FTRACE_SYSCALLS)"
 	out=$("$LBPF" run -e "
-		local c = lbpf.count_tracepoint('syscalls:sys_enter_getppid')
-		local before = c:read()
+		local c = lbpf.tracepoint('syscalls:sys_enter_getppid')
+		local before = c:stats().events
 		assert(os.execute('$HELPERS/getppid_loop $n > /dev/null'))
-		print('counted=' .. (c:read() - before))
+		print('counted=' .. (c:stats().events - before))
 		lbpf.exit()" 2>&1) || rc=$?
 	[ "$rc" -eq 0 ] || t_fail "exit code $rc: $out"
 	local counted=${out##*counted=}
