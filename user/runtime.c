@@ -339,6 +339,22 @@ static void on_signal(lbpf_loop_t *loop, int fd, int events, void *arg)
 		lbpf_runtime_exit(arg, 0);
 }
 
+/* Lua code that never returns to the loop would never see the signalfd, so
+ * a count hook looks at it every million instructions (a few ms) and unwinds
+ * the code with exit's sentinel when Ctrl-C or SIGTERM came. */
+static void signal_hook(lua_State *L, lua_Debug *ar)
+{
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	struct signalfd_siginfo si;
+
+	if (rt->signalfd < 0 || read(rt->signalfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	lbpf_log(rt, "interrupted by signal %u", si.ssi_signo);
+	lbpf_runtime_exit(rt, 0);
+	lua_pushlightuserdata(L, &lbpf_exit_sentinel);
+	lua_error(L);
+}
+
 /* SIGINT and SIGTERM arrive through a signalfd in the loop. */
 static int signals_begin(lbpf_runtime_t *rt)
 {
@@ -356,6 +372,7 @@ static int signals_begin(lbpf_runtime_t *rt)
 	rt->signalfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (rt->signalfd < 0)
 		return -errno;
+	lua_sethook(rt->L, signal_hook, LUA_MASKCOUNT, 1000000);
 	return lbpf_loop_add(rt->loop, rt->signalfd, LBPF_READ, false, on_signal, rt);
 }
 
@@ -365,6 +382,7 @@ static void signals_end(lbpf_runtime_t *rt)
 {
 	if (rt->signalfd < 0)
 		return;
+	lua_sethook(rt->L, NULL, 0, 0);
 	lbpf_loop_del(rt->loop, rt->signalfd);
 	close(rt->signalfd);
 	rt->signalfd = -1;

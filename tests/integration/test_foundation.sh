@@ -131,6 +131,22 @@ EOF
 test_sigint() { stop_with_signal INT; }
 test_sigterm() { stop_with_signal TERM; }
 
+# Ctrl-C stops a callback that never returns to the loop, with on_exit run.
+test_sigint_spinning_callback() {
+	local out=$W/spin.out pid rc=0 i
+	"$LBPF" run -e 'lbpf.on_exit(function() print("on_exit ran") end)
+		lbpf.after(1, function() print("spinning") io.stdout:flush() while true do end end)' \
+		> "$out" 2>&1 &
+	pid=$!
+	for i in $(seq 100); do grep -q spinning "$out" && break; sleep 0.02; done
+	kill -INT "$pid"
+	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+	kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; t_fail "still running 2 s after SIGINT"; }
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || t_fail "exit code $rc: $(cat "$out")"
+	t_expect_contains "$(cat "$out")" "on_exit ran"
+}
+
 # expect_missing WHAT CMD...: CMD prints one line naming WHAT and exits 1.
 expect_missing() {
 	local what=$1 out lines rc=0
@@ -245,6 +261,7 @@ t_run foundation/body_error test_body_error
 t_run foundation/syntax_error test_syntax_error
 t_run foundation/sigint test_sigint
 t_run foundation/sigterm test_sigterm
+t_run foundation/sigint_spinning_callback test_sigint_spinning_callback
 t_run foundation/not_root test_not_root
 t_run foundation/missing_capability test_missing_capability
 t_run foundation/mounts_filesystems test_mounts_filesystems
