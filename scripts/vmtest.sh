@@ -14,7 +14,7 @@
 #   LBPF_VM_TIMEOUT       seconds one boot may take, tests included (150)
 #   LBPF_VM_TEST_TIMEOUT  seconds one test file may take inside the guest (90)
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
-#   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool)
+#   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool setpriv unshare)
 #
 # A kernel that cannot be had (no package, download fails, no qemu) is a SKIP; a
 # kernel that was obtained but hangs, panics or reports nothing is a FAIL. Exits
@@ -27,7 +27,7 @@ CACHE=${LBPF_VM_CACHE:-/var/cache/lbpf-vmtest}
 BOOT_TIMEOUT=${LBPF_VM_TIMEOUT:-150}
 TEST_TIMEOUT=${LBPF_VM_TEST_TIMEOUT:-90}
 MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6}
-TOOLS=${LBPF_VM_TOOLS:-bash ip tc bpftool}
+TOOLS=${LBPF_VM_TOOLS:-bash ip tc bpftool setpriv unshare}
 QEMU=${QEMU:-qemu-system-x86_64}
 MARK='@@LBPF@@'
 WORK=$BUILD/vm
