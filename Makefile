@@ -48,7 +48,7 @@ HEADERS   := $(wildcard include/lbpf/*.h user/*.h)
 
 all: $(BUILD)/lbpf $(UNIT_BINS) $(BUILD)/tests/helpers
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS) | $(BUILD)/bpf
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS) $(wildcard bpf/*.h) | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o

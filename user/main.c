@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[];
 
 int lbpf_cmd_features(int argc, char **argv); /* user/features.c */
+int lbpf_cmd_test(int argc, char **argv); /* user/pcaptest.c */
 
 struct run_options {
 	bool strict;
@@ -144,6 +145,9 @@ static const struct command commands[] = {
 	  "  --strict          an error in a callback stops the script (exit 1)\n"
 	  "  --ringbuf SIZE    size of the event ring buffer (default 8M), as lbpf.config{ringbuf=}\n"
 	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)" },
+	{ "test", lbpf_cmd_test, "lbpf test POLICY.lua CAPTURE.pcap",
+	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"
+	  "packet of a pcap capture (through BPF_PROG_TEST_RUN), then a summary." },
 	{ "features", lbpf_cmd_features, "lbpf features",
 	  "Probes what this kernel supports: program and map types, helpers and attach points\n"
 	  "(tracepoints, kprobes, uprobes, netfilter links). It loads tiny programs; it does not\n"

@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
+/*
+ * The packet filter's rule engine, shared by the XDP, tc and netfilter entry
+ * points of bpf/filter.bpf.c. Userspace (user/filter_compile.c) compiles an
+ * ordered rule list into the maps below; this file only looks things up.
+ *
+ * Classification: bit vectors, with no loop over rules.
+ *  - Every rule has a position p (its order). A set of rules is a bitmap of
+ *    FILTER_MAX_RULES bits kept in three levels: one level-0 word whose bit i
+ *    says "level-1 word i is not zero", 32 level-1 words whose bit j says
+ *    "leaf word 64*i+j is not zero", and 2048 leaf words.
+ *  - Per field (src, dst, sport, dport, proto+SYN, iif) the packet's value
+ *    maps to a class: the set of rules whose condition on that field holds.
+ *    Addresses: the first 16 bits index a directory of elementary intervals
+ *    (from the rules' prefixes), then a binary search inside that /16 with a
+ *    per-generation fixed number of steps (the longest run in one /16, about
+ *    4 at 100,000 random prefixes). Ports, proto+SYN: a direct array. iif: a
+ *    hash. Classes are sparse bitmaps in a pool (struct filter_desc), so
+ *    memory grows with the rules, not with rules x classes.
+ *  - Rules that do not constrain a field are in that field's dense wildcard
+ *    bitmap, OR-ed in; fields no rule constrains are skipped entirely.
+ *  - The first match is the lowest set bit of the AND over fields. The search
+ *    ANDs the level-0 words, takes the lowest candidate, ANDs the level-1
+ *    words there, then the leaf words; a summary bit that does not survive
+ *    the AND at the next level is a false candidate and the search moves on
+ *    (bpf_loop, bounded by the number of words). With a typical rule set the
+ *    first candidate is the answer, so the cost is a constant number of map
+ *    reads whatever the number of rules; the adversarial worst case is one
+ *    step per non-zero word (131072 rules: 2080 steps), never one per rule.
+ *  - "count" rules are not terminal: the search resumes after them, up to
+ *    FILTER_MAX_CHAIN times per packet; further count rules are then skipped.
+ *
+ * Atomic updates: every rule-set map has two generations. Userspace writes
+ * the idle one (the maps are mmap-ed), flips filter_ctl.gen with one map
+ * update, then waits an RCU grace period (an update of a map-in-map waits
+ * for running programs) before the old generation may be rewritten. A
+ * packet reads gen once, so it sees the old rule set or the new one.
+ *
+ * Sets: LPM tries (16-byte keys, IPv4 mapped to ::ffff:0:0/96) in an array
+ * of maps; the value is an expiry time (CLOCK_MONOTONIC ns, 0 = none). An
+ * expired entry is treated as absent here and swept from userspace. A rule
+ * with src = set is in the src wildcard; the "src set" field's value is the
+ * mask of the sets that hold the packet's source, and the compiler emits one
+ * class per mask (256): the rules without a src set plus those whose set is
+ * in the mask.
+ *
+ * Rate limits: GCRA (a token bucket) per (rule, source address) in an LRU
+ * hash; the packet rate allows `burst` back-to-back packets, the byte rate
+ * `burst` full-size (1500-byte) packets.
+ *
+ * Flows (on_new_flow): an LRU of 5-tuples. The first packet of an unknown
+ * flow is reported and marked pending; until userspace decides, the flow's
+ * packets follow the rules. A cached pass/drop applies before the rules.
+ *
+ * Non-IP traffic passes. Fragments: non-first fragments carry no ports, so
+ * rules with port or SYN conditions never match them; they are judged by the
+ * other rules and the default. IPv6: the fragment header is understood;
+ * other extension headers are not walked (proto is the first next header).
+ */
+#ifndef LBPF_FILTER_BPF_H
+#define LBPF_FILTER_BPF_H
+
+#include <lbpf/filter.h>
+
+#include "record.bpf.h"
+
+/* Sizes chosen by userspace before load (max_entries are set to match). */
+const volatile __u32 rule_cap = 1;
+const volatile __u32 desc_cap = 1;
+const volatile __u32 pool_cap = 1;
+const volatile __u32 iv4_cap = 1;
+const volatile __u32 iv6_cap = 1;
+
+#define FILTER_ARRAY(name, value_t, n, flags)                                  \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                              \
+		__uint(max_entries, n);                                        \
+		__uint(map_flags, flags);                                      \
+		__type(key, __u32);                                            \
+		__type(value, value_t);                                        \
+	} name SEC(".maps")
+
+FILTER_ARRAY(filter_ctl, struct filter_ctl, 1, 0);
+FILTER_ARRAY(filter_gens, struct filter_gen, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_rules, struct filter_rule, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_descs, struct filter_desc, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_pool, __u64, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_dense, struct filter_bitmap, 2 * FILTER_NDENSE, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_dirs, struct filter_dir, 2 * FILTER_NADDR * FILTER_DIR_SLOTS, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_iv6, struct filter_iv6, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_ports, __u32, 2 * 2 * 65536, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_metas, __u32, 2 * FILTER_META_KEYS, BPF_F_MMAPABLE);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct filter_iif_key);
+	__type(value, __u32);
+} filter_iifs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct filter_counter);
+} filter_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILTER_NSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} filter_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct filter_rate_key);
+	__type(value, struct filter_rate);
+} filter_rates SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct filter_flow_key);
+	__type(value, struct filter_flow);
+} filter_flows SEC(".maps");
+
+struct filter_set_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct filter_set_key)); /* clang 14 emits __type here as FWD */
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, FILTER_MAX_SETS);
+	__type(key, __u32);
+	__array(values, struct filter_set_map);
+} filter_sets SEC(".maps");
+
+/* Never read by BPF: userspace updates it to wait for an RCU grace period. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct filter_set_map);
+} filter_sync SEC(".maps");
+
+
+static __always_inline void filter_stat(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&filter_stats, &which);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline __u32 popcount64(__u64 x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+/* Index of the lowest set bit; x != 0. Branch-free, so the verifier does
+ * not fork a state per bit position. */
+static __always_inline __u32 ctz64(__u64 x)
+{
+	return popcount64((x & -x) - 1);
+}
+
+/* Class of an IPv4 address (host order) in one address table. */
+static __always_inline __u32 addr4_class(const struct filter_gen *g, __u32 gen, __u32 table,
+					 __u32 addr)
+{
+	__u32 key = (gen * FILTER_NADDR + table) * FILTER_DIR_SLOTS + (addr >> 16);
+	struct filter_dir *d = bpf_map_lookup_elem(&filter_dirs, &key);
+	__u32 lo, n, half, i, steps = g->steps[table], base = gen * iv4_cap + g->iv_base[table];
+	struct filter_iv4 *iv;
+
+	if (!d)
+		return 0;
+	lo = d->first;
+	n = d->count;
+	for (i = 0; i < FILTER_MAX_STEPS; i++) {
+		if (i >= steps)
+			break;
+		half = n >> 1;
+		key = base + lo + half;
+		iv = bpf_map_lookup_elem(&filter_iv4, &key);
+		if (iv && iv->start <= addr)
+			lo += half;
+		n -= half;
+	}
+	key = base + lo;
+	iv = bpf_map_lookup_elem(&filter_iv4, &key);
+	return iv ? iv->cls : 0;
+}
+
+static __always_inline bool iv6_le(const struct filter_iv6 *iv, __u64 hi, __u64 lo)
+{
+	return iv->hi < hi || (iv->hi == hi && iv->lo <= lo);
+}
+
+static __always_inline __u64 load_be64(const __u8 *p)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, p, 8);
+	return bpf_be64_to_cpu(v);
+}
+
+/* Class of an IPv6 address in one address table. */
+static __always_inline __u32 addr6_class(const struct filter_gen *g, __u32 gen, __u32 table,
+					 const __u8 *addr)
+{
+	__u64 hi = load_be64(addr), lo64 = load_be64(addr + 8);
+	__u32 key = (gen * FILTER_NADDR + table) * FILTER_DIR_SLOTS + (__u32)(hi >> 48);
+	struct filter_dir *d = bpf_map_lookup_elem(&filter_dirs, &key);
+	__u32 lo, n, half, i, steps = g->steps[table], base = gen * iv6_cap + g->iv_base[table];
+	struct filter_iv6 *iv;
+
+	if (!d)
+		return 0;
+	lo = d->first;
+	n = d->count;
+	for (i = 0; i < FILTER_MAX_STEPS; i++) {
+		if (i >= steps)
+			break;
+		half = n >> 1;
+		key = base + lo + half;
+		iv = bpf_map_lookup_elem(&filter_iv6, &key);
+		if (iv && iv6_le(iv, hi, lo64))
+			lo += half;
+		n -= half;
+	}
+	key = base + lo;
+	iv = bpf_map_lookup_elem(&filter_iv6, &key);
+	return iv ? iv->cls : 0;
+}
+
+/* The search state, on the stack of the entry point (bpf_loop's ctx). */
+struct filter_search {
+	__u32 gen;
+	__u32 mask;           /* fields to AND */
+	__u32 wild;           /* fields whose wildcard bitmap is OR-ed in */
+	__u32 i;              /* current level-0 index */
+	__u32 w;              /* current leaf word */
+	__s32 result;         /* position of the first terminal match, or -1 */
+	__u32 nhits;          /* "count" rules matched before it */
+	__u32 hits[FILTER_MAX_CHAIN];
+	__u64 cand0;          /* level-0 candidates left */
+	__u64 cand1;          /* level-1 candidates left under i */
+	__u64 leaf;           /* matching positions left in leaf word w */
+	__u64 l0[FILTER_NFIELDS];
+	__u64 l1[FILTER_NFIELDS];
+	__u32 off[FILTER_NFIELDS];
+	__u32 base[FILTER_NFIELDS];
+};
+
+static __always_inline __u64 pool_word(__u32 gen, __u32 off)
+{
+	__u32 key = gen * pool_cap + off;
+	__u64 *w = bpf_map_lookup_elem(&filter_pool, &key);
+
+	return w ? *w : 0;
+}
+
+static __always_inline struct filter_bitmap *dense_bitmap(__u32 gen, __u32 which)
+{
+	__u32 key = gen * FILTER_NDENSE + which;
+
+	return bpf_map_lookup_elem(&filter_dense, &key);
+}
+
+/* level: 0, 1 (w = i) or 2 (w = leaf index). */
+static __always_inline __u64 dense_word(__u32 gen, __u32 which, int level, __u32 w)
+{
+	struct filter_bitmap *b = dense_bitmap(gen, which);
+
+	if (!b)
+		return 0;
+	if (level == 0)
+		return b->l0;
+	if (level == 1)
+		return b->l1[w & (FILTER_L1_WORDS - 1)];
+	return b->leaf[w & (FILTER_LEAF_WORDS - 1)];
+}
+
+/* Level-0 word of the AND over fields. */
+static __always_inline __u64 search_l0(struct filter_search *s)
+{
+	__u64 acc = ~0ULL, word;
+	__u32 f;
+
+	for (f = 0; f < FILTER_NFIELDS; f++) {
+		if (!(s->mask & (1U << f)))
+			continue;
+		word = s->l0[f];
+		if (s->wild & (1U << f))
+			word |= dense_word(s->gen, f, 0, 0);
+		acc &= word;
+	}
+	return acc;
+}
+
+/* Level-1 word i of the AND; caches each field's level-1 word and leaf base. */
+static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
+{
+	__u64 acc = ~0ULL, word, bit = 1ULL << (i & 63);
+	__u32 f, slot;
+
+	for (f = 0; f < FILTER_NFIELDS; f++) {
+		if (!(s->mask & (1U << f)))
+			continue;
+		word = 0;
+		if (s->l0[f] & bit) {
+			slot = s->off[f] + 2 * popcount64(s->l0[f] & (bit - 1));
+			word = pool_word(s->gen, slot);
+			s->base[f] = s->off[f] + (__u32)pool_word(s->gen, slot + 1);
+		}
+		s->l1[f] = word;
+		if (s->wild & (1U << f))
+			word |= dense_word(s->gen, f, 1, i);
+		acc &= word;
+	}
+	return acc;
+}
+
+/* Leaf word w = 64*i + j of the AND. */
+static __always_inline __u64 search_leaf(struct filter_search *s, __u32 j, __u32 w)
+{
+	__u64 acc = ~0ULL, word, bit = 1ULL << (j & 63);
+	__u32 f;
+
+	for (f = 0; f < FILTER_NFIELDS; f++) {
+		if (!(s->mask & (1U << f)))
+			continue;
+		word = 0;
+		if (s->l1[f] & bit)
+			word = pool_word(s->gen, s->base[f] + popcount64(s->l1[f] & (bit - 1)));
+		if (s->wild & (1U << f))
+			word |= dense_word(s->gen, f, 2, w);
+		acc &= word;
+	}
+	return acc;
+}
+
+/* A match at pos: "count" rules are noted and the search goes on. */
+static __always_inline long search_match(struct filter_search *s, __u32 pos)
+{
+	__u32 key = s->gen * rule_cap + pos, n = s->nhits;
+	struct filter_rule *r = bpf_map_lookup_elem(&filter_rules, &key);
+
+	if (r && r->action == FILTER_COUNT) {
+		if (n < FILTER_MAX_CHAIN) { /* more count rules are not counted */
+			s->hits[n & (FILTER_MAX_CHAIN - 1)] = pos;
+			s->nhits = n + 1;
+		}
+		return 0;
+	}
+	s->result = pos;
+	return 1;
+}
+
+/* One step of the search; returning 1 ends the loop. A step takes the next
+ * level-1 candidate if none is pending, ANDs its leaf words until one is not
+ * zero, and tries the positions in it: with no false candidates and no count
+ * rules, the whole search is one step. */
+static long search_step(__u64 index, void *ctx)
+{
+	struct filter_search *s = ctx;
+	__u32 i, j;
+
+	if (!s->leaf && !s->cand1) {
+		if (!s->cand0)
+			return 1;
+		i = ctz64(s->cand0) & (FILTER_L1_WORDS - 1);
+		s->cand0 &= s->cand0 - 1;
+		s->i = i;
+		s->cand1 = search_l1(s, i);
+	}
+	if (!s->leaf && s->cand1) {
+		j = ctz64(s->cand1) & 63;
+		s->cand1 &= s->cand1 - 1;
+		s->w = s->i * 64 + j;
+		s->leaf = search_leaf(s, j, s->w);
+	}
+	if (s->leaf) {
+		j = ctz64(s->leaf);
+		s->leaf &= s->leaf - 1;
+		return search_match(s, (s->w & (FILTER_LEAF_WORDS - 1)) * 64 + j);
+	}
+	return 0;
+}
+
+/* Positions of the first terminal match (s->result) and of the count rules
+ * before it (s->hits). */
+static __always_inline void filter_search(struct filter_search *s, __u64 l0, __u32 nrules)
+{
+	s->result = -1;
+	if (!s->mask) { /* no rule constrains anything: every rule matches */
+		for (__u32 pos = 0; pos < FILTER_MAX_CHAIN + 1 && pos < nrules; pos++)
+			if (search_match(s, pos))
+				break;
+		return;
+	}
+	s->cand0 = l0;
+	bpf_loop(FILTER_MAX_RULES + FILTER_LEAF_WORDS + FILTER_L1_WORDS + 1, search_step, s, 0);
+}
+
+static __always_inline void set_key_of(struct filter_set_key *k, const struct filter_pkt *p,
+				       const __u8 *addr)
+{
+	k->prefixlen = 128;
+	if (p->family == 4) {
+		__builtin_memset(k->addr, 0, 10);
+		k->addr[10] = 0xff;
+		k->addr[11] = 0xff;
+		__builtin_memcpy(k->addr + 12, addr, 4);
+	} else {
+		__builtin_memcpy(k->addr, addr, 16);
+	}
+}
+
+/* Bitmask of the set slots in `slots` that hold addr (expired entries do not). */
+static __noinline __u32 sets_holding(const struct filter_pkt *p, const __u8 *addr,
+					  __u32 slots, __u64 now)
+{
+	struct filter_set_key key;
+	__u32 k, slot, found = 0;
+	__u64 *expiry;
+	void *set;
+
+	if (!slots)
+		return 0;
+	set_key_of(&key, p, addr);
+	for (k = 0; k < FILTER_MAX_SETS; k++) {
+		if (!(slots & (1U << k)))
+			continue;
+		slot = k; /* the loop counter stays in a register, so the loop stays bounded */
+		set = bpf_map_lookup_elem(&filter_sets, &slot);
+		if (!set)
+			continue;
+		expiry = bpf_map_lookup_elem(set, &key);
+		if (expiry && (*expiry == 0 || *expiry > now))
+			found |= 1U << k;
+	}
+	return found;
+}
+
+static __always_inline __u32 lookup_u32(void *map, __u32 key)
+{
+	__u32 *v = bpf_map_lookup_elem(map, &key);
+
+	return v ? *v : 0;
+}
+
+static __always_inline void load_desc(struct filter_search *s, __u32 f, __u32 cls)
+{
+	__u32 key = s->gen * desc_cap + cls;
+	struct filter_desc *d = bpf_map_lookup_elem(&filter_descs, &key);
+
+	s->l0[f] = d ? d->l0 : 0;
+	s->off[f] = d ? d->off : 0;
+}
+
+/* Fills the per-field classes of the packet; returns the level-0 AND. */
+static __always_inline __u64 filter_classify(struct filter_search *s, const struct filter_gen *g,
+					     const struct filter_pkt *p)
+{
+	__u32 m = g->field_mask, cls, meta;
+	struct filter_iif_key ik;
+
+	s->mask = m;
+	s->wild = g->wild_mask;
+	if (m & (1U << FILTER_F_SRC)) {
+		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_SRC4,
+						   bpf_ntohl(*(__u32 *)p->src))
+				     : addr6_class(g, s->gen, FILTER_SRC6, p->src);
+		load_desc(s, FILTER_F_SRC, cls);
+	}
+	if (m & (1U << FILTER_F_DST)) {
+		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_DST4,
+						   bpf_ntohl(*(__u32 *)p->dst))
+				     : addr6_class(g, s->gen, FILTER_DST6, p->dst);
+		load_desc(s, FILTER_F_DST, cls);
+	}
+	if (m & (1U << FILTER_F_SPORT)) {
+		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport) : 0;
+		load_desc(s, FILTER_F_SPORT, cls);
+	}
+	if (m & (1U << FILTER_F_DPORT)) {
+		cls = p->has_ports ? lookup_u32(&filter_ports, (s->gen * 2 + 1) * 65536 + p->dport)
+				   : 0;
+		load_desc(s, FILTER_F_DPORT, cls);
+	}
+	if (m & (1U << FILTER_F_META)) {
+		meta = (__u32)p->proto << 1 | (p->has_ports && (p->tcp_flags & 0x12) == 0x02);
+		load_desc(s, FILTER_F_META, lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta));
+	}
+	if (m & (1U << FILTER_F_IIF)) {
+		__u32 *c;
+
+		ik.gen = s->gen;
+		ik.ifindex = p->iif;
+		c = bpf_map_lookup_elem(&filter_iifs, &ik);
+		load_desc(s, FILTER_F_IIF, c ? *c : 0);
+	}
+	if (m & ((1U << FILTER_F_SRCSET) | (1U << FILTER_F_DSTSET))) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (m & (1U << FILTER_F_SRCSET))
+			load_desc(s, FILTER_F_SRCSET, g->set_base[0] +
+				  sets_holding(p, p->src, g->srcset_mask, now));
+		if (m & (1U << FILTER_F_DSTSET))
+			load_desc(s, FILTER_F_DSTSET, g->set_base[1] +
+				  sets_holding(p, p->dst, g->dstset_mask, now));
+	}
+	return search_l0(s);
+}
+
+/* GCRA: true if the packet fits the rule's rate for its source. */
+static __noinline bool rate_allows(const struct filter_rule *r, const struct filter_pkt *p)
+{
+	struct filter_rate_key key = { .rule_id = r->id };
+	__u64 now = bpf_ktime_get_ns(), t_pkt = r->pps_ns, t_byte = 0, burst = r->burst ?: 1;
+	struct filter_rate *st, fresh;
+
+	__builtin_memcpy(key.src, p->src, 16);
+	if (r->bps)
+		t_byte = (__u64)p->len * 1000000000ULL / r->bps;
+	st = bpf_map_lookup_elem(&filter_rates, &key);
+	if (!st) {
+		fresh.tat_pkt = now + t_pkt;
+		fresh.tat_byte = now + t_byte;
+		bpf_map_update_elem(&filter_rates, &key, &fresh, BPF_ANY);
+		return true;
+	}
+	if (t_pkt && st->tat_pkt > now && st->tat_pkt - now > (burst - 1) * t_pkt)
+		return false;
+	if (t_byte && st->tat_byte > now &&
+	    st->tat_byte - now > burst * 1500 * 1000000000ULL / r->bps)
+		return false;
+	st->tat_pkt = (st->tat_pkt > now ? st->tat_pkt : now) + t_pkt;
+	st->tat_byte = (st->tat_byte > now ? st->tat_byte : now) + t_byte;
+	return true;
+}
+
+static __always_inline void count_rule(const struct filter_rule *r, const struct filter_pkt *p)
+{
+	__u32 id = r->id;
+	struct filter_counter *c = bpf_map_lookup_elem(&filter_counters, &id);
+
+	if (c) {
+		c->packets++;
+		c->bytes += p->len;
+	}
+}
+
+#endif /* LBPF_FILTER_BPF_H */

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
+/*
+ * The packet filter's userspace engine, without Lua: the loaded programs and
+ * maps (filter_core.c), the rule compiler (filter_compile.c) and packet
+ * building for tests (filter_packet.c). Used by the binding (lfilter.c) and
+ * by `lbpf test` (pcaptest.c). Functions return 0 or -errno unless noted;
+ * the first failure also leaves a message in engine->error.
+ */
+#ifndef LBPF_USER_FILTER_H
+#define LBPF_USER_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lbpf/lbpf.h>
+#include <lbpf/filter.h>
+
+struct filter_bpf;
+
+struct filter_prefix {
+	uint8_t family;            /* 4 or 6 */
+	uint8_t len;
+	uint8_t addr[16];          /* network order; IPv4 in the first 4 bytes */
+};
+
+struct filter_range {
+	uint16_t lo, hi;
+};
+
+/* A rule as the user wrote it (after parsing). Lists are malloc-ed. */
+struct filter_spec {
+	uint32_t id;
+	uint8_t action;            /* enum filter_action */
+	bool log;
+	bool syn;                  /* tcp = "syn" */
+	int proto;                 /* -1: any */
+	int srcset, dstset;        /* set slot or -1 */
+	uint32_t sample, burst;
+	uint64_t pps, bps;
+	uint32_t nsrc, ndst, nsport, ndport, niif;
+	struct filter_prefix *src, *dst;
+	struct filter_range *sport, *dport;
+	uint32_t *iif;
+	char *comment;
+};
+
+void filter_spec_free(struct filter_spec *spec);
+
+enum filter_hook_kind { FILTER_HOOK_NONE, FILTER_HOOK_XDP, FILTER_HOOK_TC, FILTER_HOOK_NF };
+
+struct filter_engine_opts {
+	enum filter_hook_kind hook;
+	uint32_t max_rules;
+	int ringbuf_fd;            /* the runtime's ring buffer, or -1 */
+};
+
+struct filter_set {
+	char name[32];
+	int fd;                    /* LPM trie */
+	int type;                  /* 4, 6, or 0 for cidr */
+	uint64_t ttl_ns;           /* default TTL, 0 = none */
+};
+
+struct filter_engine {
+	struct filter_bpf *skel;
+	uint32_t max_rules;
+	uint32_t rule_cap, desc_cap, pool_cap, iv4_cap, iv6_cap;
+	/* mmap-ed maps */
+	struct filter_gen *gens;
+	uint8_t *rules, *descs, *pool, *dense, *dirs, *iv4, *iv6, *ports, *metas;
+	struct filter_ctl ctl;     /* what the ctl map holds */
+	/* the rule list, in order */
+	struct filter_spec **specs;
+	uint32_t nspecs, spec_cap;
+	uint8_t *id_used;          /* by id */
+	uint32_t next_id;
+	int default_action;
+	bool dirty;
+	/* iif keys written per generation, to delete when it is rewritten */
+	struct filter_iif_key *iif_keys[2];
+	uint32_t niif_keys[2];
+	struct filter_set sets[FILTER_MAX_SETS];
+	int sync_fd;               /* inner map used to wait for a grace period */
+	/* attachments */
+	enum filter_hook_kind hook;
+	int ifindex;
+	uint32_t xdp_flags;
+	bool tc_created_hook;
+	int tc_attach_point;
+	uint32_t tc_handle, tc_priority;
+	int nf_links[2];
+	char error[512];
+};
+
+/* Opens and loads the programs and maps (nothing is attached). */
+int filter_engine_open(struct filter_engine **out, const struct filter_engine_opts *opts,
+		       char *err, size_t errlen);
+/* Detaches and frees everything; NULL is fine. */
+void filter_engine_free(struct filter_engine *e);
+
+/* Attachments. mode: "native", "generic" or "auto". */
+int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode);
+int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress);
+/* family: 4, 6 or 0 (both); hooknum: NF_INET_*; priority: nf hook priority. */
+int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority);
+void filter_detach(struct filter_engine *e);
+
+/* The rule list. Insert takes ownership of spec (id assigned here). */
+int filter_rule_insert(struct filter_engine *e, struct filter_spec *spec);
+int filter_rule_remove(struct filter_engine *e, uint32_t id);
+struct filter_spec *filter_rule_find(struct filter_engine *e, uint32_t id);
+int filter_rule_stats(struct filter_engine *e, uint32_t id, uint64_t *packets, uint64_t *bytes);
+int filter_stats(struct filter_engine *e, uint64_t stats[FILTER_NSTATS]);
+
+/* Compiles the rule list into the idle generation and makes it live. */
+int filter_commit(struct filter_engine *e);
+/* Makes generation gen live and waits until the other one is unused. */
+int filter_flip(struct filter_engine *e, uint32_t gen);
+/* Sets the ring buffer sources of log and flow reports (0 = off). */
+int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t flow_source);
+
+/* Runs the XDP program on an Ethernet frame with BPF_PROG_TEST_RUN.
+ * *verdict: FILTER_PASS/FILTER_DROP; *rule_id: deciding rule or ~0;
+ * *ns: average duration. iif may be 0. */
+int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
+
+/* Sets. type: 4, 6 or 0 (cidr). Returns the slot or -errno. */
+int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
+		      uint32_t max_entries);
+int filter_set_add(struct filter_engine *e, int slot, const struct filter_prefix *p,
+		   uint64_t ttl_ns);
+int filter_set_remove(struct filter_engine *e, int slot, const struct filter_prefix *p);
+/* 1 if present (and not expired), 0 if not, -errno. */
+int filter_set_has(struct filter_engine *e, int slot, const struct filter_prefix *p);
+/* Deletes expired entries of every set; returns how many. */
+int filter_set_sweep(struct filter_engine *e);
+/* Calls fn for each live entry (expiry 0 = none). */
+int filter_set_foreach(struct filter_engine *e, int slot,
+		       void (*fn)(void *ctx, const struct filter_prefix *p, uint64_t expiry),
+		       void *ctx);
+/* Sets the state of a reported flow (enum filter_flow_state). */
+int filter_flow_decide(struct filter_engine *e, const struct filter_flow_key *key, uint32_t state);
+
+/* filter_packet.c */
+
+/* Parses "10.0.0.0/8", "192.0.2.1", "2001:db8::/32" into p. 0 or -EINVAL. */
+int filter_parse_prefix(const char *text, struct filter_prefix *p);
+/* Formats an address (family 4 or 6) into buf (INET6_ADDRSTRLEN). */
+const char *filter_format_addr(int family, const uint8_t *addr, char *buf, size_t size);
+
+struct filter_packet_desc {
+	struct filter_prefix src, dst; /* len ignored */
+	int proto;                 /* IPPROTO_*; -1 = tcp */
+	uint16_t sport, dport;
+	uint8_t tcp_flags;
+	uint32_t len;              /* frame length, 0 = minimal */
+};
+/* Builds an Ethernet frame; returns its length or -errno (buf >= 1514 bytes). */
+int filter_packet_build(const struct filter_packet_desc *d, uint8_t *buf, size_t size);
+/* Protocol numbers by name ("tcp", "udp", "icmp", "icmpv6"), -1 if unknown. */
+int filter_proto_number(const char *name);
+const char *filter_proto_name(int proto);
+
+/* `lbpf test`: filters created while this is set are loaded, never attached,
+ * and announced to it. */
+extern void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
+extern void *filter_dry_run_ctx;
+
+#endif /* LBPF_USER_FILTER_H */

@@ -1,0 +1,610 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The rule compiler: turns the ordered rule list into the idle generation of
+ * the filter's maps (layout in include/lbpf/filter.h, design at the top of
+ * bpf/filter.bpf.h), then makes it live.
+ *
+ * Range fields (addresses, ports) are swept: every prefix or port range is an
+ * add event at its start and a remove event after its end; between two event
+ * points the set of covering rules is constant, and that set, compressed into
+ * a sparse three-level bitmap, is the class of the elementary interval.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "filter.h"
+#include "filter.skel.h"
+
+typedef unsigned __int128 u128;
+
+struct event {
+	u128 at;
+	uint32_t pos;
+	int32_t delta;
+};
+
+/* The set of rules covering the current point of a sweep. */
+struct active {
+	uint16_t *count;           /* by position: covering ranges of that rule */
+	uint64_t l0;
+	uint64_t l1[FILTER_L1_WORDS];
+	uint64_t leaf[FILTER_LEAF_WORDS];
+};
+
+struct interval {
+	u128 start;
+	uint32_t cls;
+};
+
+struct compiler {
+	struct filter_engine *e;
+	uint32_t gen;
+	uint32_t ndesc, npool, nrules;
+	struct active act;
+	struct interval *iv;       /* scratch for one sweep */
+	size_t niv, iv_cap;
+};
+
+static void active_add(struct active *a, uint32_t pos)
+{
+	uint32_t w = pos >> 6;
+
+	if (a->count[pos]++)
+		return;
+	a->leaf[w] |= 1ULL << (pos & 63);
+	a->l1[w >> 6] |= 1ULL << (w & 63);
+	a->l0 |= 1ULL << (w >> 6);
+}
+
+static void active_remove(struct active *a, uint32_t pos)
+{
+	uint32_t w = pos >> 6;
+
+	if (--a->count[pos])
+		return;
+	a->leaf[w] &= ~(1ULL << (pos & 63));
+	if (a->leaf[w])
+		return;
+	a->l1[w >> 6] &= ~(1ULL << (w & 63));
+	if (!a->l1[w >> 6])
+		a->l0 &= ~(1ULL << (w >> 6));
+}
+
+/* Empties the set (ranges that reach the top have no remove event). */
+static void active_reset(struct active *a, uint32_t nrules)
+{
+	memset(a->count, 0, nrules * sizeof(*a->count));
+	memset(a->leaf, 0, sizeof(a->leaf));
+	memset(a->l1, 0, sizeof(a->l1));
+	a->l0 = 0;
+}
+
+/* Writes the active set as a class; returns its id (0: the empty class) or
+ * -ENOSPC when the pool or the descriptors are full. */
+static int64_t emit_class_at(struct compiler *c, bool force)
+{
+	struct filter_engine *e = c->e;
+	const struct active *a = &c->act;
+	uint64_t *pool = (uint64_t *)e->pool + (size_t)c->gen * e->pool_cap, l0 = a->l0, l1;
+	struct filter_desc *d;
+	uint32_t n1 = __builtin_popcountll(l0), leaves = 0, off = c->npool, k = 0, next;
+	int i, j;
+
+	if (!l0 && !force)
+		return 0;
+	for (l1 = l0; l1; l1 &= l1 - 1)
+		leaves += __builtin_popcountll(a->l1[__builtin_ctzll(l1)]);
+	if (c->npool + 2 * n1 + leaves > e->pool_cap || c->ndesc >= e->desc_cap)
+		return -ENOSPC;
+	next = 2 * n1;
+	for (; l0; l0 &= l0 - 1, k++) {
+		i = __builtin_ctzll(l0);
+		pool[off + 2 * k] = a->l1[i];
+		pool[off + 2 * k + 1] = next;
+		for (l1 = a->l1[i]; l1; l1 &= l1 - 1) {
+			j = __builtin_ctzll(l1);
+			pool[off + next++] = a->leaf[i * 64 + j];
+		}
+	}
+	c->npool += next;
+	d = (struct filter_desc *)e->descs + (size_t)c->gen * e->desc_cap + c->ndesc;
+	d->l0 = a->l0;
+	d->off = off;
+	d->pad = 0;
+	return c->ndesc++;
+}
+
+static int64_t emit_class(struct compiler *c)
+{
+	return emit_class_at(c, false);
+}
+
+static int event_cmp(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static int push_interval(struct compiler *c, u128 start, uint32_t cls)
+{
+	struct interval *iv;
+
+	if (c->niv && c->iv[c->niv - 1].start == start) {
+		c->iv[c->niv - 1].cls = cls;
+		return 0;
+	}
+	if (c->niv == c->iv_cap) {
+		c->iv_cap = c->iv_cap ? 2 * c->iv_cap : 1024;
+		iv = realloc(c->iv, c->iv_cap * sizeof(*iv));
+		if (!iv)
+			return -ENOMEM;
+		c->iv = iv;
+	}
+	c->iv[c->niv].start = start;
+	c->iv[c->niv++].cls = cls;
+	return 0;
+}
+
+/* Sweeps n events (consumed) into c->iv: elementary intervals from 0 on. */
+static int sweep(struct compiler *c, struct event *ev, size_t n)
+{
+	int64_t cls;
+	size_t i = 0;
+	u128 at;
+	int err;
+
+	c->niv = 0;
+	qsort(ev, n, sizeof(*ev), event_cmp);
+	err = push_interval(c, 0, 0);
+	while (!err && i < n) {
+		at = ev[i].at;
+		for (; i < n && ev[i].at == at; i++) {
+			if (ev[i].delta > 0)
+				active_add(&c->act, ev[i].pos);
+			else
+				active_remove(&c->act, ev[i].pos);
+		}
+		cls = emit_class(c);
+		if (cls < 0)
+			return cls;
+		err = push_interval(c, at, cls);
+	}
+	active_reset(&c->act, c->nrules);
+	return err;
+}
+
+static u128 prefix_value(const struct filter_prefix *p)
+{
+	u128 v = 0;
+
+	for (int i = 0; i < (p->family == 4 ? 4 : 16); i++)
+		v = v << 8 | p->addr[i];
+	return v;
+}
+
+/* Adds the events of [lo, hi] for pos; no remove event past max. */
+static int add_range(struct event **ev, size_t *n, size_t *cap, u128 lo, u128 hi, u128 max,
+		     uint32_t pos)
+{
+	struct event *p;
+
+	if (*n + 2 > *cap) {
+		*cap = *cap ? 2 * *cap : 1024;
+		p = realloc(*ev, *cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		*ev = p;
+	}
+	(*ev)[(*n)++] = (struct event){ lo, pos, 1 };
+	if (hi < max)
+		(*ev)[(*n)++] = (struct event){ hi + 1, pos, -1 };
+	return 0;
+}
+
+/* Events of one address table (src or dst, one family). */
+static int address_events(struct filter_engine *e, bool dst, int family, struct event **ev,
+			  size_t *n)
+{
+	u128 max = family == 4 ? 0xffffffffULL : ~(u128)0, lo, mask;
+	size_t cap = 0;
+	int err = 0;
+
+	*ev = NULL;
+	*n = 0;
+	for (uint32_t pos = 0; !err && pos < e->nspecs; pos++) {
+		const struct filter_spec *s = e->specs[pos];
+		const struct filter_prefix *p = dst ? s->dst : s->src;
+		uint32_t np = dst ? s->ndst : s->nsrc, bits = family == 4 ? 32 : 128;
+
+		for (uint32_t k = 0; !err && k < np; k++) {
+			if (p[k].family != family)
+				continue;
+			mask = p[k].len == 0 ? 0 : (max >> (bits - p[k].len)) << (bits - p[k].len);
+			lo = prefix_value(&p[k]) & mask;
+			err = add_range(ev, n, &cap, lo, lo | (max & ~mask), max, pos);
+		}
+	}
+	return err;
+}
+
+/* Writes c->iv as address table t: intervals from *base, and its directory. */
+static int write_address_table(struct compiler *c, int t, uint32_t *base)
+{
+	struct filter_engine *e = c->e;
+	bool v6 = t >= FILTER_SRC6;
+	uint32_t cap = v6 ? e->iv6_cap : e->iv4_cap, maxcount = 1, steps = 0, k = 0;
+	struct filter_dir *dir = (struct filter_dir *)e->dirs +
+				 ((size_t)c->gen * FILTER_NADDR + t) * FILTER_DIR_SLOTS;
+	struct filter_gen *g = &e->gens[c->gen];
+	int shift = v6 ? 112 : 16;
+
+	if (*base + c->niv > cap)
+		return -ENOSPC;
+	for (size_t i = 0; i < c->niv; i++) {
+		size_t at = (size_t)c->gen * cap + *base + i;
+
+		if (v6) {
+			struct filter_iv6 *iv = (struct filter_iv6 *)e->iv6 + at;
+
+			iv->hi = (uint64_t)(c->iv[i].start >> 64);
+			iv->lo = (uint64_t)c->iv[i].start;
+			iv->cls = c->iv[i].cls;
+			iv->pad = 0;
+		} else {
+			struct filter_iv4 *iv = (struct filter_iv4 *)e->iv4 + at;
+
+			iv->start = (uint32_t)c->iv[i].start;
+			iv->cls = c->iv[i].cls;
+		}
+	}
+	for (uint32_t b = 0; b < FILTER_DIR_SLOTS; b++) {
+		u128 bs = (u128)b << shift, be = (u128)(b + 1) << shift; /* be: 0 past the top */
+		uint32_t count = 1, j;
+
+		while (k + 1 < c->niv && c->iv[k + 1].start <= bs)
+			k++;
+		for (j = k + 1; j < c->niv && (b == FILTER_DIR_SLOTS - 1 || c->iv[j].start < be); j++)
+			count++;
+		dir[b].first = k;
+		dir[b].count = count;
+		if (count > maxcount)
+			maxcount = count;
+	}
+	while ((1U << steps) < maxcount)
+		steps++;
+	g->steps[t] = steps;
+	g->iv_base[t] = *base;
+	*base += c->niv;
+	return 0;
+}
+
+static int compile_addresses(struct compiler *c)
+{
+	uint32_t base4 = 0, base6 = 0;
+	struct event *ev;
+	size_t n;
+	int err = 0;
+
+	for (int t = 0; !err && t < FILTER_NADDR; t++) {
+		bool dst = t == FILTER_DST4 || t == FILTER_DST6;
+		int family = t >= FILTER_SRC6 ? 6 : 4;
+
+		err = address_events(c->e, dst, family, &ev, &n);
+		err = err ?: sweep(c, ev, n);
+		err = err ?: write_address_table(c, t, family == 4 ? &base4 : &base6);
+		free(ev);
+	}
+	return err;
+}
+
+static int compile_ports(struct compiler *c, bool dst)
+{
+	struct filter_engine *e = c->e;
+	uint8_t *ports = e->ports + ((size_t)c->gen * 2 + dst) * 65536 * 8;
+	struct event *ev = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (uint32_t pos = 0; !err && pos < e->nspecs; pos++) {
+		const struct filter_spec *s = e->specs[pos];
+		const struct filter_range *r = dst ? s->dport : s->sport;
+		uint32_t nr = dst ? s->ndport : s->nsport;
+
+		for (uint32_t k = 0; !err && k < nr; k++)
+			err = add_range(&ev, &n, &cap, r[k].lo, r[k].hi, 65535, pos);
+	}
+	err = err ?: sweep(c, ev, n);
+	free(ev);
+	for (size_t i = 0; !err && i < c->niv; i++) {
+		uint32_t end = i + 1 < c->niv ? (uint32_t)c->iv[i + 1].start : 65536;
+
+		for (uint32_t p = (uint32_t)c->iv[i].start; p < end; p++)
+			*(uint32_t *)(ports + (size_t)p * 8) = c->iv[i].cls;
+	}
+	return err;
+}
+
+/* Meta keys of a rule: proto << 1 | syn. Returns how many (0: wildcard). */
+static int meta_keys(const struct filter_spec *s, uint32_t keys[2])
+{
+	if (s->syn) {
+		keys[0] = 6 << 1 | 1;
+		return 1;
+	}
+	if (s->proto < 0)
+		return 0;
+	keys[0] = (uint32_t)s->proto << 1;
+	keys[1] = keys[0] | 1;
+	return 2;
+}
+
+/* Meta classes, built per rule rather than per key (a rule has at most 2). */
+static int compile_meta(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	uint8_t *metas = e->metas + (size_t)c->gen * FILTER_META_KEYS * 8;
+	uint32_t keys[2];
+	uint32_t **lists = calloc(FILTER_META_KEYS, sizeof(*lists)), *len;
+	int64_t cls;
+	int err = 0, nk;
+
+	len = calloc(FILTER_META_KEYS, sizeof(*len));
+	if (!lists || !len) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+		nk = meta_keys(e->specs[pos], keys);
+		for (int i = 0; i < nk; i++) {
+			uint32_t *l = realloc(lists[keys[i]], (len[keys[i]] + 1) * sizeof(*l));
+
+			if (!l) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			lists[keys[i]] = l;
+			l[len[keys[i]]++] = pos;
+		}
+	}
+	for (uint32_t key = 0; key < FILTER_META_KEYS; key++) {
+		for (uint32_t i = 0; i < len[key]; i++)
+			active_add(&c->act, lists[key][i]);
+		cls = emit_class(c);
+		for (uint32_t i = 0; i < len[key]; i++)
+			active_remove(&c->act, lists[key][i]);
+		if (cls < 0) {
+			err = cls;
+			goto cleanup;
+		}
+		*(uint32_t *)(metas + (size_t)key * 8) = cls;
+	}
+cleanup:
+	for (uint32_t key = 0; lists && key < FILTER_META_KEYS; key++)
+		free(lists[key]);
+	free(lists);
+	free(len);
+	return err;
+}
+
+static int iif_keys_of(const struct filter_spec *s, uint32_t *keys)
+{
+	uint32_t n = s->niif < 64 ? s->niif : 64;
+
+	memcpy(keys, s->iif, n * sizeof(*keys));
+	return n;
+}
+
+/* Set fields: one class per mask of sets holding the address, each the
+ * rules without a set in that direction plus those whose set is in the mask;
+ * consecutive from set_base. */
+static int compile_sets(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	int64_t cls;
+
+	for (int dir = 0; dir < 2; dir++) {
+		bool used = false;
+
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			used |= (dir ? e->specs[pos]->dstset : e->specs[pos]->srcset) >= 0;
+		e->gens[c->gen].set_base[dir] = c->ndesc;
+		for (uint32_t mask = 0; used && mask < FILTER_SET_MASKS; mask++) {
+			for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+				int set = dir ? e->specs[pos]->dstset : e->specs[pos]->srcset;
+
+				if (set < 0 || (mask & (1U << set)))
+					active_add(&c->act, pos);
+			}
+			cls = emit_class_at(c, true);
+			active_reset(&c->act, c->nrules);
+			if (cls < 0)
+				return cls;
+		}
+	}
+	return 0;
+}
+
+/* iif classes go into a hash map: the old entries of this generation first go. */
+static int compile_iif(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	int fd = bpf_map__fd(e->skel->maps.filter_iifs), err = 0;
+	uint32_t n = 0, *ifs = NULL, g = c->gen;
+	struct filter_iif_key *keys;
+	int64_t cls;
+
+	for (uint32_t i = 0; i < e->niif_keys[g]; i++)
+		bpf_map_delete_elem(fd, &e->iif_keys[g][i]);
+	e->niif_keys[g] = 0;
+	for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+		const struct filter_spec *s = e->specs[pos];
+
+		for (uint32_t k = 0; k < s->niif; k++) {
+			uint32_t j;
+
+			for (j = 0; j < n && ifs[j] != s->iif[k]; j++)
+				;
+			if (j < n)
+				continue;
+			uint32_t *p = realloc(ifs, (n + 1) * sizeof(*p));
+
+			if (!p) {
+				free(ifs);
+				return -ENOMEM;
+			}
+			ifs = p;
+			ifs[n++] = s->iif[k];
+		}
+	}
+	keys = realloc(e->iif_keys[g], (n ? n : 1) * sizeof(*keys));
+	if (!keys) {
+		free(ifs);
+		return -ENOMEM;
+	}
+	e->iif_keys[g] = keys;
+	for (uint32_t i = 0; !err && i < n; i++) {
+		/* compile_keyed over the single key ifs[i] */
+		uint32_t tmp[64];
+
+		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+			int nk = iif_keys_of(e->specs[pos], tmp);
+
+			for (int k = 0; k < nk; k++)
+				if (tmp[k] == ifs[i])
+					active_add(&c->act, pos);
+		}
+		cls = emit_class(c);
+		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+			int nk = iif_keys_of(e->specs[pos], tmp);
+
+			for (int k = 0; k < nk; k++)
+				if (tmp[k] == ifs[i])
+					active_remove(&c->act, pos);
+		}
+		if (cls < 0) {
+			err = cls;
+			break;
+		}
+		keys[i] = (struct filter_iif_key){ .gen = g, .ifindex = ifs[i] };
+		uint32_t v = cls;
+
+		if (bpf_map_update_elem(fd, &keys[i], &v, 0))
+			err = -errno;
+		else
+			e->niif_keys[g] = i + 1;
+	}
+	free(ifs);
+	return err;
+}
+
+static void bitmap_set(struct filter_bitmap *b, uint32_t pos)
+{
+	uint32_t w = pos >> 6;
+
+	b->leaf[w] |= 1ULL << (pos & 63);
+	b->l1[w >> 6] |= 1ULL << (w & 63);
+	b->l0 |= 1ULL << (w >> 6);
+}
+
+static struct filter_bitmap *dense_of(struct compiler *c, uint32_t which)
+{
+	return (struct filter_bitmap *)(c->e->dense +
+					((size_t)c->gen * FILTER_NDENSE + which) *
+						sizeof(struct filter_bitmap));
+}
+
+/* Whether rule s constrains field f. */
+static bool constrains(const struct filter_spec *s, int f)
+{
+	switch (f) {
+	case FILTER_F_SRC: return s->nsrc > 0;
+	case FILTER_F_DST: return s->ndst > 0;
+	case FILTER_F_SPORT: return s->nsport > 0;
+	case FILTER_F_DPORT: return s->ndport > 0;
+	case FILTER_F_META: return s->proto >= 0 || s->syn;
+	case FILTER_F_IIF: return s->niif > 0;
+	case FILTER_F_SRCSET: return s->srcset >= 0;
+	case FILTER_F_DSTSET: return s->dstset >= 0;
+	}
+	return false;
+}
+
+/* Wildcard and set bitmaps, rule records and the generation's parameters. */
+static void compile_dense_and_rules(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	struct filter_gen *g = &e->gens[c->gen];
+	struct filter_rule *rules = (struct filter_rule *)e->rules + (size_t)c->gen * e->rule_cap;
+	uint32_t used = 0, wild = 0;
+
+	for (uint32_t w = 0; w < FILTER_NDENSE; w++)
+		memset(dense_of(c, w), 0, sizeof(struct filter_bitmap));
+	g->srcset_mask = g->dstset_mask = 0;
+	for (uint32_t pos = 0; pos < e->nspecs; pos++) {
+		const struct filter_spec *s = e->specs[pos];
+
+		for (int f = 0; f < FILTER_NFIELDS; f++) {
+			if (constrains(s, f)) {
+				used |= 1U << f;
+			} else {
+				bitmap_set(dense_of(c, f), pos);
+				wild |= 1U << f;
+			}
+		}
+		if (s->srcset >= 0)
+			g->srcset_mask |= 1U << s->srcset;
+		if (s->dstset >= 0)
+			g->dstset_mask |= 1U << s->dstset;
+		rules[pos] = (struct filter_rule){
+			.id = s->id,
+			.action = s->action,
+			.flags = s->log ? FILTER_RULE_LOG : 0,
+			.sample = s->sample,
+			.burst = s->burst,
+			.pps_ns = s->pps ? 1000000000ULL / s->pps : 0,
+			.bps = s->bps,
+		};
+	}
+	g->default_action = e->default_action;
+	g->nrules = e->nspecs;
+	g->field_mask = used;
+	g->wild_mask = wild & used & ~(1U << FILTER_F_SRCSET | 1U << FILTER_F_DSTSET);
+}
+
+int filter_commit(struct filter_engine *e)
+{
+	struct compiler c = { .e = e, .gen = !e->ctl.gen, .ndesc = 1, .nrules = e->nspecs };
+	int err;
+
+	c.act.count = calloc(e->nspecs ? e->nspecs : 1, sizeof(*c.act.count));
+	if (!c.act.count)
+		return -ENOMEM;
+	memset((struct filter_desc *)e->descs + (size_t)c.gen * e->desc_cap, 0,
+	       sizeof(struct filter_desc));
+	err = compile_addresses(&c);
+	err = err ?: compile_ports(&c, false);
+	err = err ?: compile_ports(&c, true);
+	err = err ?: compile_meta(&c);
+	err = err ?: compile_iif(&c);
+	err = err ?: compile_sets(&c);
+	free(c.iv);
+	free(c.act.count);
+	if (err == -ENOSPC)
+		return snprintf(e->error, sizeof(e->error),
+				"rules: the compiled policy does not fit the maps sized for "
+				"max_rules=%u; create the filter with a larger max_rules",
+				e->max_rules), err;
+	if (err)
+		return snprintf(e->error, sizeof(e->error), "compile the rules: %s",
+				strerror(-err)), err;
+	compile_dense_and_rules(&c);
+	err = filter_flip(e, c.gen);
+	if (!err)
+		e->dirty = false;
+	return err;
+}

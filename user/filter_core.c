@@ -1,0 +1,725 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The packet filter's programs and maps: loading (sized by max_rules, the
+ * rule-set maps mmap-ed for the compiler), the three attachments, the rule
+ * list, counters, sets, flow decisions and BPF_PROG_TEST_RUN. No Lua here.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "filter.h"
+#include "filter.skel.h"
+
+void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
+void *filter_dry_run_ctx;
+
+#define BPF_PROG_TYPE_NETFILTER_ 32
+#define BPF_NETFILTER_           45
+#define BPF_LINK_CREATE_         28
+
+static int fail(struct filter_engine *e, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Records the first failure's message; returns err. */
+static int fail(struct filter_engine *e, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->error, sizeof(e->error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void filter_spec_free(struct filter_spec *spec)
+{
+	if (!spec)
+		return;
+	free(spec->src);
+	free(spec->dst);
+	free(spec->sport);
+	free(spec->dport);
+	free(spec->iif);
+	free(spec->comment);
+	free(spec);
+}
+
+static size_t map_bytes(const struct bpf_map *map)
+{
+	size_t stride = (bpf_map__value_size(map) + 7) & ~7UL, page = sysconf(_SC_PAGESIZE);
+
+	return (stride * bpf_map__max_entries(map) + page - 1) & ~(page - 1);
+}
+
+static void *map_mmap(const struct bpf_map *map)
+{
+	void *p = mmap(NULL, map_bytes(map), PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void map_munmap(const struct bpf_map *map, void *p)
+{
+	if (p)
+		munmap(p, map_bytes(map));
+}
+
+/* Sizes the maps from max_rules (see include/lbpf/filter.h for the layout). */
+static int size_maps(struct filter_engine *e)
+{
+	struct filter_bpf *s = e->skel;
+	uint32_t r = e->max_rules;
+	int err = 0;
+
+	e->rule_cap = r;
+	e->desc_cap = 16 * r + 4096;
+	e->pool_cap = 48 * r + 65536;
+	e->iv4_cap = 4 * (2 * r + 2) + 1024;
+	e->iv6_cap = 4 * (r + 2) + 1024;
+	s->rodata->rule_cap = e->rule_cap;
+	s->rodata->desc_cap = e->desc_cap;
+	s->rodata->pool_cap = e->pool_cap;
+	s->rodata->iv4_cap = e->iv4_cap;
+	s->rodata->iv6_cap = e->iv6_cap;
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_rules, 2 * e->rule_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_descs, 2 * e->desc_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_pool, 2 * e->pool_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_iv4, 2 * e->iv4_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_iv6, 2 * e->iv6_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_counters, e->rule_cap);
+	return err;
+}
+
+static int mmap_maps(struct filter_engine *e)
+{
+	struct filter_bpf *s = e->skel;
+
+	e->gens = map_mmap(s->maps.filter_gens);
+	e->rules = map_mmap(s->maps.filter_rules);
+	e->descs = map_mmap(s->maps.filter_descs);
+	e->pool = map_mmap(s->maps.filter_pool);
+	e->dense = map_mmap(s->maps.filter_dense);
+	e->dirs = map_mmap(s->maps.filter_dirs);
+	e->iv4 = map_mmap(s->maps.filter_iv4);
+	e->iv6 = map_mmap(s->maps.filter_iv6);
+	e->ports = map_mmap(s->maps.filter_ports);
+	e->metas = map_mmap(s->maps.filter_metas);
+	if (!e->gens || !e->rules || !e->descs || !e->pool || !e->dense || !e->dirs || !e->iv4 ||
+	    !e->iv6 || !e->ports || !e->metas)
+		return -errno;
+	return 0;
+}
+
+static void munmap_maps(struct filter_engine *e)
+{
+	struct filter_bpf *s = e->skel;
+
+	map_munmap(s->maps.filter_gens, e->gens);
+	map_munmap(s->maps.filter_rules, e->rules);
+	map_munmap(s->maps.filter_descs, e->descs);
+	map_munmap(s->maps.filter_pool, e->pool);
+	map_munmap(s->maps.filter_dense, e->dense);
+	map_munmap(s->maps.filter_dirs, e->dirs);
+	map_munmap(s->maps.filter_iv4, e->iv4);
+	map_munmap(s->maps.filter_iv6, e->iv6);
+	map_munmap(s->maps.filter_ports, e->ports);
+	map_munmap(s->maps.filter_metas, e->metas);
+}
+
+static int new_set_map(const char *name, uint32_t max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, name, sizeof(struct filter_set_key),
+				sizeof(uint64_t), max_entries, &o);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int prepare_programs(struct filter_engine *e, const struct filter_engine_opts *o)
+{
+	struct filter_bpf *s = e->skel;
+	int err = 0;
+
+	bpf_program__set_autoload(s->progs.filter_tc, o->hook == FILTER_HOOK_TC);
+	bpf_program__set_autoload(s->progs.filter_nf, o->hook == FILTER_HOOK_NF);
+	if (o->hook == FILTER_HOOK_NF) {
+		err = bpf_program__set_type(s->progs.filter_nf, BPF_PROG_TYPE_NETFILTER_);
+		err = err ?: bpf_program__set_expected_attach_type(s->progs.filter_nf,
+								   BPF_NETFILTER_);
+	}
+	if (!err && o->ringbuf_fd >= 0)
+		err = bpf_map__reuse_fd(s->maps.lbpf_events, o->ringbuf_fd);
+	return err;
+}
+
+int filter_engine_open(struct filter_engine **out, const struct filter_engine_opts *o,
+		       char *errbuf, size_t errlen)
+{
+	struct filter_engine *e = calloc(1, sizeof(*e));
+	int err;
+
+	*out = NULL;
+	if (!e)
+		return -ENOMEM;
+	e->nf_links[0] = e->nf_links[1] = -1;
+	e->sync_fd = -1;
+	e->max_rules = o->max_rules;
+	for (int i = 0; i < FILTER_MAX_SETS; i++)
+		e->sets[i].fd = -1;
+	e->id_used = calloc(o->max_rules, 1);
+	e->skel = filter_bpf__open();
+	if (!e->id_used || !e->skel) {
+		err = -errno ?: -ENOMEM;
+		fail(e, err, "open the filter programs");
+		goto cleanup;
+	}
+	err = size_maps(e);
+	err = err ?: prepare_programs(e, o);
+	if (err) {
+		fail(e, err, "prepare the filter programs");
+		goto cleanup;
+	}
+	err = filter_bpf__load(e->skel);
+	if (err) {
+		if (o->hook == FILTER_HOOK_NF && (err == -EINVAL || err == -EOPNOTSUPP))
+			fail(e, err, "load the netfilter program: this kernel has no BPF netfilter "
+				     "programs (Linux 6.4 or later is needed)");
+		else
+			fail(e, err, "load the filter programs");
+		goto cleanup;
+	}
+	err = mmap_maps(e);
+	if (err) {
+		fail(e, err, "mmap the filter maps");
+		goto cleanup;
+	}
+	e->sync_fd = new_set_map("lbpf_fw_sync", 1);
+	if (e->sync_fd < 0) {
+		err = fail(e, e->sync_fd, "create the sync map");
+		goto cleanup;
+	}
+	e->default_action = FILTER_PASS;
+	e->dirty = true;
+	*out = e;
+	return 0;
+cleanup:
+	snprintf(errbuf, errlen, "%s", e->error);
+	filter_engine_free(e);
+	return err;
+}
+
+void filter_engine_free(struct filter_engine *e)
+{
+	if (!e)
+		return;
+	filter_detach(e);
+	if (e->skel) {
+		munmap_maps(e);
+		filter_bpf__destroy(e->skel);
+	}
+	for (uint32_t i = 0; i < e->nspecs; i++)
+		filter_spec_free(e->specs[i]);
+	for (int i = 0; i < FILTER_MAX_SETS; i++)
+		if (e->sets[i].fd >= 0)
+			close(e->sets[i].fd);
+	if (e->sync_fd >= 0)
+		close(e->sync_fd);
+	free(e->iif_keys[0]);
+	free(e->iif_keys[1]);
+	free(e->specs);
+	free(e->id_used);
+	free(e);
+}
+
+/* ---- attachments ---- */
+
+int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
+{
+	uint32_t flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
+	int err;
+
+	if (!strcmp(mode, "native"))
+		flags |= XDP_FLAGS_DRV_MODE;
+	else if (!strcmp(mode, "generic"))
+		flags |= XDP_FLAGS_SKB_MODE;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(e->skel->progs.filter_xdp), flags, NULL);
+	if (err)
+		return fail(e, err, "attach XDP (%s mode)%s", mode,
+			    err == -EBUSY || err == -EEXIST ? ": another XDP program is attached" :
+			    err == -EOPNOTSUPP ? ": the driver has no native XDP; try mode=\"generic\"" : "");
+	e->hook = FILTER_HOOK_XDP;
+	e->ifindex = ifindex;
+	e->xdp_flags = flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST;
+	return 0;
+}
+
+int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->skel->progs.filter_tc));
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST)
+		return fail(e, err, "create the clsact qdisc");
+	e->tc_created_hook = !err;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		if (e->tc_created_hook) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+		return fail(e, err, "attach tc %s", egress ? "egress" : "ingress");
+	}
+	e->hook = FILTER_HOOK_TC;
+	e->ifindex = ifindex;
+	e->tc_attach_point = hook.attach_point;
+	e->tc_handle = opts.handle;
+	e->tc_priority = opts.priority;
+	return 0;
+}
+
+/* BPF_LINK_CREATE for netfilter, with the attr layout of Linux 6.4+ (the
+ * installed uapi headers may predate it). */
+static int nf_link_create(int prog_fd, int pf, int hooknum, int priority)
+{
+	union {
+		struct {
+			uint32_t prog_fd, target_fd, attach_type, flags;
+			uint32_t pf, hooknum;
+			int32_t priority;
+			uint32_t nf_flags;
+		} link;
+		uint8_t pad[64];
+	} attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link.prog_fd = prog_fd;
+	attr.link.attach_type = BPF_NETFILTER_;
+	attr.link.pf = pf;
+	attr.link.hooknum = hooknum;
+	attr.link.priority = priority;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE_, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority)
+{
+	static const int pfs[2] = { 2 /* NFPROTO_IPV4 */, 10 /* NFPROTO_IPV6 */ };
+	int prog_fd = bpf_program__fd(e->skel->progs.filter_nf), i, fd;
+
+	for (i = 0; i < 2; i++) {
+		if (family && family != (i ? 6 : 4))
+			continue;
+		fd = nf_link_create(prog_fd, pfs[i], hooknum, priority);
+		if (fd < 0) {
+			filter_detach(e);
+			if (fd == -EINVAL || fd == -EOPNOTSUPP)
+				return fail(e, fd, "create the netfilter link: this kernel has no "
+						   "BPF netfilter links (Linux 6.4 or later is needed)");
+			return fail(e, fd, "create the netfilter link (IPv%d, priority %d)%s",
+				    i ? 6 : 4, priority,
+				    fd == -EBUSY ? ": another BPF hook has this priority" : "");
+		}
+		e->nf_links[i] = fd;
+	}
+	e->hook = FILTER_HOOK_NF;
+	return 0;
+}
+
+void filter_detach(struct filter_engine *e)
+{
+	if (e->hook == FILTER_HOOK_XDP) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o,
+			    .old_prog_fd = bpf_program__fd(e->skel->progs.filter_xdp));
+		bpf_xdp_detach(e->ifindex, e->xdp_flags | XDP_FLAGS_REPLACE, &o);
+	} else if (e->hook == FILTER_HOOK_TC) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex,
+			    .attach_point = e->tc_attach_point);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = e->tc_handle, .priority = e->tc_priority);
+
+		bpf_tc_detach(&hook, &opts);
+		if (e->tc_created_hook) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (e->nf_links[i] >= 0)
+			close(e->nf_links[i]);
+		e->nf_links[i] = -1;
+	}
+	e->hook = FILTER_HOOK_NONE;
+}
+
+/* ---- the rule list ---- */
+
+static int alloc_id(struct filter_engine *e, uint32_t *id)
+{
+	struct filter_counter zero[256] = { 0 };
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t i, k;
+
+	for (i = 0; i < e->max_rules; i++) {
+		k = (e->next_id + i) % e->max_rules;
+		if (!e->id_used[k])
+			break;
+	}
+	if (i == e->max_rules)
+		return -ENOSPC;
+	if (ncpu > 0 && ncpu <= 256)
+		bpf_map__update_elem(e->skel->maps.filter_counters, &k, sizeof(k), zero,
+				     sizeof(zero[0]) * ncpu, 0);
+	e->id_used[k] = 1;
+	e->next_id = k + 1;
+	*id = k;
+	return 0;
+}
+
+int filter_rule_insert(struct filter_engine *e, struct filter_spec *spec)
+{
+	struct filter_spec **specs;
+	int err;
+
+	if (e->nspecs >= e->max_rules)
+		return fail(e, -ENOSPC, "more than max_rules=%u rules", e->max_rules);
+	if (e->nspecs == e->spec_cap) {
+		e->spec_cap = e->spec_cap ? 2 * e->spec_cap : 64;
+		specs = realloc(e->specs, e->spec_cap * sizeof(*specs));
+		if (!specs)
+			return -ENOMEM;
+		e->specs = specs;
+	}
+	err = alloc_id(e, &spec->id);
+	if (err)
+		return fail(e, err, "no free rule id");
+	e->specs[e->nspecs++] = spec;
+	e->dirty = true;
+	return 0;
+}
+
+static int64_t rule_index(struct filter_engine *e, uint32_t id)
+{
+	for (uint32_t i = 0; i < e->nspecs; i++)
+		if (e->specs[i]->id == id)
+			return i;
+	return -1;
+}
+
+struct filter_spec *filter_rule_find(struct filter_engine *e, uint32_t id)
+{
+	int64_t i = rule_index(e, id);
+
+	return i < 0 ? NULL : e->specs[i];
+}
+
+int filter_rule_remove(struct filter_engine *e, uint32_t id)
+{
+	int64_t i = rule_index(e, id);
+
+	if (i < 0)
+		return -ENOENT;
+	filter_spec_free(e->specs[i]);
+	memmove(e->specs + i, e->specs + i + 1, (e->nspecs - i - 1) * sizeof(*e->specs));
+	e->nspecs--;
+	e->id_used[id] = 0;
+	e->dirty = true;
+	return 0;
+}
+
+int filter_rule_stats(struct filter_engine *e, uint32_t id, uint64_t *packets, uint64_t *bytes)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	struct filter_counter *v;
+
+	*packets = *bytes = 0;
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	err = bpf_map__lookup_elem(e->skel->maps.filter_counters, &id, sizeof(id), v,
+				   ncpu * sizeof(*v), 0);
+	for (int i = 0; !err && i < ncpu; i++) {
+		*packets += v[i].packets;
+		*bytes += v[i].bytes;
+	}
+	free(v);
+	return err;
+}
+
+int filter_stats(struct filter_engine *e, uint64_t stats[FILTER_NSTATS])
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	uint64_t *v;
+
+	memset(stats, 0, FILTER_NSTATS * sizeof(*stats));
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint32_t k = 0; !err && k < FILTER_NSTATS; k++) {
+		err = bpf_map__lookup_elem(e->skel->maps.filter_stats, &k, sizeof(k), v,
+					   ncpu * sizeof(*v), 0);
+		for (int i = 0; !err && i < ncpu; i++)
+			stats[k] += v[i];
+	}
+	free(v);
+	return err;
+}
+
+static int write_ctl(struct filter_engine *e)
+{
+	uint32_t zero = 0;
+
+	return bpf_map__update_elem(e->skel->maps.filter_ctl, &zero, sizeof(zero), &e->ctl,
+				    sizeof(e->ctl), 0);
+}
+
+int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t flow_source)
+{
+	e->ctl.log_source = log_source;
+	e->ctl.flow_source = flow_source;
+	if (flow_source)
+		e->ctl.flags |= FILTER_CTL_FLOWS;
+	else
+		e->ctl.flags &= ~FILTER_CTL_FLOWS;
+	return write_ctl(e);
+}
+
+/* Flips the live generation and waits until no program can still be using
+ * the old one: updating a map-in-map waits for an RCU grace period. */
+int filter_flip(struct filter_engine *e, uint32_t gen)
+{
+	uint32_t zero = 0;
+	int err;
+
+	e->ctl.gen = gen;
+	err = write_ctl(e);
+	if (err)
+		return fail(e, err, "switch to the new rule set");
+	err = bpf_map__update_elem(e->skel->maps.filter_sync, &zero, sizeof(zero), &e->sync_fd,
+				   sizeof(e->sync_fd), 0);
+	return err ? fail(e, err, "wait for the old rule set to drain") : 0;
+}
+
+/* ---- fw:test ---- */
+
+int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns)
+{
+	uint8_t out[sizeof(struct filter_test_meta) + 4096];
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = iif };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = repeat,
+		    .ctx_in = iif ? &ctx : NULL, .ctx_size_in = iif ? sizeof(ctx) : 0);
+	struct filter_test_meta meta;
+	int err, err2;
+
+	if (len > 4096)
+		return fail(e, -EMSGSIZE, "packet: %u bytes (4096 at most)", len);
+	e->ctl.flags |= repeat <= 1 ? FILTER_CTL_TESTMETA : 0;
+	err = write_ctl(e);
+	err = err ?: bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.filter_xdp), &o);
+	e->ctl.flags &= ~FILTER_CTL_TESTMETA;
+	err2 = write_ctl(e);
+	if (err || err2)
+		return fail(e, err ?: err2, "BPF_PROG_TEST_RUN");
+	*verdict = o.retval == XDP_DROP ? FILTER_DROP : FILTER_PASS;
+	*rule_id = ~0U;
+	*ns = o.duration;
+	memcpy(&meta, out, sizeof(meta));
+	if (repeat <= 1 && o.data_size_out >= sizeof(meta) + len && meta.magic == FILTER_TEST_MAGIC)
+		*rule_id = meta.rule_id;
+	return 0;
+}
+
+/* ---- sets ---- */
+
+int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
+		      uint32_t max_entries)
+{
+	int slot, fd, err;
+
+	for (slot = 0; slot < FILTER_MAX_SETS; slot++)
+		if (e->sets[slot].fd < 0)
+			break;
+	if (slot == FILTER_MAX_SETS)
+		return fail(e, -ENOSPC, "%d sets at most per filter", FILTER_MAX_SETS);
+	fd = new_set_map("lbpf_fw_set", max_entries);
+	if (fd < 0)
+		return fail(e, fd, "create set %s", name);
+	err = bpf_map__update_elem(e->skel->maps.filter_sets, &slot, sizeof(slot), &fd, sizeof(fd), 0);
+	if (err) {
+		close(fd);
+		return fail(e, err, "install set %s", name);
+	}
+	snprintf(e->sets[slot].name, sizeof(e->sets[slot].name), "%s", name);
+	e->sets[slot].fd = fd;
+	e->sets[slot].type = type;
+	e->sets[slot].ttl_ns = ttl_ns;
+	return slot;
+}
+
+static void set_key_of(struct filter_set_key *k, const struct filter_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	if (p->family == 4) {
+		k->addr[10] = k->addr[11] = 0xff;
+		memcpy(k->addr + 12, p->addr, 4);
+		k->prefixlen = 96 + p->len;
+	} else {
+		memcpy(k->addr, p->addr, 16);
+		k->prefixlen = p->len;
+	}
+}
+
+int filter_set_add(struct filter_engine *e, int slot, const struct filter_prefix *p,
+		   uint64_t ttl_ns)
+{
+	struct filter_set_key k;
+	uint64_t expiry = ttl_ns ? lbpf_now() + ttl_ns : 0;
+
+	set_key_of(&k, p);
+	return bpf_map_update_elem(e->sets[slot].fd, &k, &expiry, 0) ? -errno : 0;
+}
+
+int filter_set_remove(struct filter_engine *e, int slot, const struct filter_prefix *p)
+{
+	struct filter_set_key k;
+
+	set_key_of(&k, p);
+	return bpf_map_delete_elem(e->sets[slot].fd, &k) ? -errno : 0;
+}
+
+int filter_set_has(struct filter_engine *e, int slot, const struct filter_prefix *p)
+{
+	struct filter_set_key k;
+	uint64_t expiry;
+
+	set_key_of(&k, p);
+	if (bpf_map_lookup_elem(e->sets[slot].fd, &k, &expiry))
+		return errno == ENOENT ? 0 : -errno;
+	return expiry == 0 || expiry > lbpf_now();
+}
+
+static void prefix_of(struct filter_prefix *p, const struct filter_set_key *k)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(p, 0, sizeof(*p));
+	if (k->prefixlen >= 96 && !memcmp(k->addr, mapped, 12)) {
+		p->family = 4;
+		p->len = k->prefixlen - 96;
+		memcpy(p->addr, k->addr + 12, 4);
+	} else {
+		p->family = 6;
+		p->len = k->prefixlen;
+		memcpy(p->addr, k->addr, 16);
+	}
+}
+
+/* Visits every entry; fn may not delete. Returns entries visited or -errno. */
+static int set_walk(int fd, void (*fn)(void *ctx, const struct filter_set_key *k, uint64_t exp),
+		    void *ctx)
+{
+	struct filter_set_key k, next;
+	uint64_t expiry;
+	int n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(fd, &next, &expiry) == 0) {
+			fn(ctx, &next, expiry);
+			n++;
+		}
+		k = next;
+		prev = &k;
+	}
+	return n;
+}
+
+struct foreach_ctx {
+	void (*fn)(void *ctx, const struct filter_prefix *p, uint64_t expiry);
+	void *ctx;
+	uint64_t now;
+};
+
+static void foreach_live(void *ctx, const struct filter_set_key *k, uint64_t expiry)
+{
+	struct foreach_ctx *c = ctx;
+	struct filter_prefix p;
+
+	if (expiry && expiry <= c->now)
+		return;
+	prefix_of(&p, k);
+	c->fn(c->ctx, &p, expiry);
+}
+
+int filter_set_foreach(struct filter_engine *e, int slot,
+		       void (*fn)(void *ctx, const struct filter_prefix *p, uint64_t expiry),
+		       void *ctx)
+{
+	struct foreach_ctx c = { fn, ctx, lbpf_now() };
+
+	return set_walk(e->sets[slot].fd, foreach_live, &c);
+}
+
+struct sweep_ctx {
+	struct filter_set_key *keys;
+	size_t n, cap;
+	uint64_t now;
+};
+
+static void collect_expired(void *ctx, const struct filter_set_key *k, uint64_t expiry)
+{
+	struct sweep_ctx *c = ctx;
+	struct filter_set_key *keys;
+
+	if (!expiry || expiry > c->now)
+		return;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 256;
+		keys = realloc(c->keys, c->cap * sizeof(*keys));
+		if (!keys)
+			return;
+		c->keys = keys;
+	}
+	c->keys[c->n++] = *k;
+}
+
+int filter_set_sweep(struct filter_engine *e)
+{
+	int removed = 0;
+
+	for (int slot = 0; slot < FILTER_MAX_SETS; slot++) {
+		struct sweep_ctx c = { .now = lbpf_now() };
+
+		if (e->sets[slot].fd < 0)
+			continue;
+		set_walk(e->sets[slot].fd, collect_expired, &c);
+		for (size_t i = 0; i < c.n; i++)
+			removed += bpf_map_delete_elem(e->sets[slot].fd, &c.keys[i]) == 0;
+		free(c.keys);
+	}
+	return removed;
+}
+
+int filter_flow_decide(struct filter_engine *e, const struct filter_flow_key *key, uint32_t state)
+{
+	struct filter_flow f = { .state = state, .ts = lbpf_now() };
+
+	return bpf_map__update_elem(e->skel->maps.filter_flows, key, sizeof(*key), &f, sizeof(f), 0);
+}

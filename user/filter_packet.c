@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * Addresses and packets for the packet filter: CIDR parsing and formatting,
+ * protocol names, and the Ethernet frames fw:test builds from a table.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+
+int filter_parse_prefix(const char *text, struct filter_prefix *p)
+{
+	char buf[64], *slash, *end;
+	long len;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, p->addr) == 1)
+		p->family = 4;
+	else if (inet_pton(AF_INET6, buf, p->addr) == 1)
+		p->family = 6;
+	else
+		return -EINVAL;
+	len = p->family == 4 ? 32 : 128;
+	if (slash) {
+		errno = 0;
+		len = strtol(slash + 1, &end, 10);
+		if (errno || end == slash + 1 || *end || len < 0 || len > (p->family == 4 ? 32 : 128))
+			return -EINVAL;
+	}
+	p->len = len;
+	return 0;
+}
+
+const char *filter_format_addr(int family, const uint8_t *addr, char *buf, size_t size)
+{
+	if (!inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, size))
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+static const struct {
+	const char *name;
+	int number;
+} protocols[] = {
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
+	{ "icmpv6", 58 }, { "sctp", 132 },
+};
+
+int filter_proto_number(const char *name)
+{
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(protocols[i].name, name))
+			return protocols[i].number;
+	return -1;
+}
+
+const char *filter_proto_name(int proto)
+{
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (protocols[i].number == proto)
+			return protocols[i].name;
+	return NULL;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+/* The L4 header of the test packet; returns its length. */
+static int build_l4(const struct filter_packet_desc *d, uint8_t *l4)
+{
+	int proto = d->proto < 0 ? 6 : d->proto;
+
+	if (proto == 6) {
+		put16(l4, d->sport);
+		put16(l4 + 2, d->dport);
+		l4[12] = 5 << 4;
+		l4[13] = d->tcp_flags;
+		put16(l4 + 14, 65535);
+		return 20;
+	}
+	if (proto == 17) {
+		put16(l4, d->sport);
+		put16(l4 + 2, d->dport);
+		put16(l4 + 4, 8);
+		return 8;
+	}
+	if (proto == 1 || proto == 58) {
+		l4[0] = proto == 1 ? 8 : 128; /* echo request */
+		return 8;
+	}
+	return 0;
+}
+
+int filter_packet_build(const struct filter_packet_desc *d, uint8_t *buf, size_t size)
+{
+	int proto = d->proto < 0 ? 6 : d->proto, l3 = d->src.family == 6 ? 40 : 20, l4len, total;
+	uint8_t *ip = buf + 14;
+
+	if (size < 1514 || (d->src.family != d->dst.family))
+		return -EINVAL;
+	memset(buf, 0, 1514);
+	memcpy(buf, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12);
+	put16(buf + 12, d->src.family == 6 ? 0x86dd : 0x0800);
+	l4len = build_l4(d, ip + l3);
+	total = 14 + l3 + l4len;
+	if (d->len > (uint32_t)total)
+		total = d->len > 1514 ? 1514 : d->len;
+	if (d->src.family == 6) {
+		ip[0] = 0x60;
+		put16(ip + 4, total - 14 - 40);
+		ip[6] = proto;
+		ip[7] = 64;
+		memcpy(ip + 8, d->src.addr, 16);
+		memcpy(ip + 24, d->dst.addr, 16);
+	} else {
+		ip[0] = 0x45;
+		put16(ip + 2, total - 14);
+		ip[8] = 64;
+		ip[9] = proto;
+		memcpy(ip + 12, d->src.addr, 4);
+		memcpy(ip + 16, d->dst.addr, 4);
+	}
+	return total;
+}

@@ -1,0 +1,1152 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * lbpf.filter{hook=...} -> fw: packet-filtering policies compiled to BPF maps
+ * (user/filter_*.c) that drive one rule engine at XDP, tc or netfilter.
+ * fw:rule{} -> rule, fw:set() -> set, fw:on_log(fn), fw:on_new_flow(fn),
+ * fw:test(pkt). Rule changes are compiled at the next fw:commit(), fw:test()
+ * or when the script yields to the loop, whichever comes first; each commit
+ * swaps the whole rule set atomically. A bad argument raises an error that
+ * names the field and changes nothing.
+ */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lbpf/lbpf.h>
+#include <lbpf/record.h>
+
+#include "filter.h"
+
+struct lfilter {
+	struct filter_engine *e;
+	lbpf_runtime_t *rt;
+	lbpf_object_t *object;
+	lbpf_timer_node_t commit_node;
+	lbpf_timer_node_t sweep_node;
+	int rules_ref;             /* table: rule id -> rule userdata */
+	int log_ref, flow_ref;     /* callbacks */
+	int log_source, flow_source;
+	bool held;
+	char where[96];            /* "xdp on veth0" */
+};
+
+struct lrule {
+	lbpf_object_t *fw;
+	uint32_t id;
+	bool removed;
+};
+
+struct lset {
+	lbpf_object_t *fw;
+	int slot;
+};
+
+static const lbpf_class_t filter_class, rule_class, set_class;
+
+LBPF_PRIVATECHECKER(checkfilter, struct lfilter, &filter_class)
+LBPF_PRIVATECHECKER(checkrule, struct lrule, &rule_class)
+LBPF_PRIVATECHECKER(checkset, struct lset, &set_class)
+
+static const char *const action_names[] = { "pass", "drop", "count", "ratelimit", NULL };
+
+/* The filter a rule or set belongs to; raises when it was closed. */
+static struct lfilter *owner(lua_State *L, lbpf_object_t *fw)
+{
+	if (!fw->private || atomic_load(&fw->released))
+		luaL_error(L, "the filter is closed");
+	return fw->private;
+}
+
+/* ---- parsing: every error names its field ---- */
+
+/* Frees a spec under construction when parsing raises. */
+struct spec_guard {
+	struct filter_spec *spec;
+};
+
+static int guard_gc(lua_State *L)
+{
+	struct spec_guard *g = lua_touserdata(L, 1);
+
+	filter_spec_free(g->spec);
+	g->spec = NULL;
+	return 0;
+}
+
+static struct spec_guard *push_guard(lua_State *L)
+{
+	struct spec_guard *g = lua_newuserdatauv(L, sizeof(*g), 0);
+
+	g->spec = NULL;
+	if (luaL_newmetatable(L, "lbpf.filter.guard")) {
+		lua_pushcfunction(L, guard_gc);
+		lua_setfield(L, -2, "__gc");
+	}
+	lua_setmetatable(L, -2);
+	return g;
+}
+
+static void *grow(lua_State *L, void *p, size_t n, size_t size)
+{
+	void *q = realloc(p, (n + 1) * size);
+
+	if (!q)
+		luaL_error(L, "out of memory");
+	return q;
+}
+
+static void parse_one_address(lua_State *L, const char *field, int ix, struct filter_prefix **list,
+			      uint32_t *n)
+{
+	const char *text = lua_tostring(L, ix);
+	struct filter_prefix p;
+
+	if (lua_type(L, ix) != LUA_TSTRING || filter_parse_prefix(text, &p))
+		luaL_error(L, "%s: malformed address or CIDR '%s'", field,
+			   text ? text : luaL_typename(L, ix));
+	*list = grow(L, *list, *n, sizeof(p));
+	(*list)[(*n)++] = p;
+}
+
+/* src/dst: a CIDR, an address, a list of them, or a set of this filter. */
+static void parse_addresses(lua_State *L, struct lfilter *f, const char *field, int ix,
+			    struct filter_prefix **list, uint32_t *n, int *setslot)
+{
+	lbpf_object_t *o = lbpf_testobject(L, ix);
+
+	if (o && o->class == &set_class) {
+		struct lset *s = o->private;
+
+		if (s->fw->private != f)
+			luaL_error(L, "%s: the set belongs to another filter", field);
+		*setslot = s->slot;
+		return;
+	}
+	if (lua_istable(L, ix) && !o) {
+		lua_Integer len = luaL_len(L, ix);
+
+		if (len == 0)
+			luaL_error(L, "%s: empty list", field);
+		for (lua_Integer i = 1; i <= len; i++) {
+			lua_geti(L, ix, i);
+			parse_one_address(L, field, lua_gettop(L), list, n);
+			lua_pop(L, 1);
+		}
+		return;
+	}
+	parse_one_address(L, field, ix, list, n);
+}
+
+static uint16_t check_port(lua_State *L, const char *field, int ix)
+{
+	int isnum;
+	lua_Integer v = lua_tointegerx(L, ix, &isnum);
+
+	if (!isnum)
+		luaL_error(L, "%s: expected a port number, got %s", field, luaL_typename(L, ix));
+	if (v < 0 || v > 65535)
+		luaL_error(L, "%s: port %I out of range 0..65535", field, (LUAI_UACINT)v);
+	return v;
+}
+
+static void add_port_range(lua_State *L, const char *field, int ix, struct filter_range **list,
+			   uint32_t *n)
+{
+	struct filter_range r;
+
+	if (lua_istable(L, ix)) {
+		if (luaL_len(L, ix) != 2)
+			luaL_error(L, "%s: a range is {lo, hi}", field);
+		lua_geti(L, ix, 1);
+		r.lo = check_port(L, field, -1);
+		lua_geti(L, ix, 2);
+		r.hi = check_port(L, field, -1);
+		lua_pop(L, 2);
+		if (r.lo > r.hi)
+			luaL_error(L, "%s: range {%d, %d} is reversed", field, r.lo, r.hi);
+	} else {
+		r.lo = r.hi = check_port(L, field, ix);
+	}
+	*list = grow(L, *list, *n, sizeof(r));
+	(*list)[(*n)++] = r;
+}
+
+/* sport/dport: a port, {lo, hi}, or {list = {port or {lo, hi}, ...}}. */
+static void parse_ports(lua_State *L, const char *field, int ix, struct filter_range **list,
+			uint32_t *n)
+{
+	int top = lua_gettop(L);
+
+	if (lua_istable(L, ix) && lua_getfield(L, ix, "list") != LUA_TNIL) {
+		int lix = lua_gettop(L);
+		lua_Integer len;
+
+		luaL_argcheck(L, lua_istable(L, lix), 1, "list must be a table");
+		len = luaL_len(L, lix);
+		if (len == 0)
+			luaL_error(L, "%s: empty list", field);
+		for (lua_Integer i = 1; i <= len; i++) {
+			lua_geti(L, lix, i);
+			add_port_range(L, field, lua_gettop(L), list, n);
+			lua_pop(L, 1);
+		}
+	} else {
+		add_port_range(L, field, ix, list, n);
+	}
+	lua_settop(L, top);
+}
+
+static int parse_proto(lua_State *L, int ix)
+{
+	int isnum, proto;
+	lua_Integer v = lua_tointegerx(L, ix, &isnum);
+
+	if (isnum) {
+		if (v < 0 || v > 255)
+			luaL_error(L, "proto: %I out of range 0..255", (LUAI_UACINT)v);
+		return v;
+	}
+	proto = lua_type(L, ix) == LUA_TSTRING ? filter_proto_number(lua_tostring(L, ix)) : -1;
+	if (proto < 0)
+		luaL_error(L, "proto: unknown protocol '%s' (tcp, udp, icmp, icmpv6, or a number)",
+			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
+	return proto;
+}
+
+static uint32_t check_ifname(lua_State *L, const char *field, int ix)
+{
+	const char *name = lua_tostring(L, ix);
+	unsigned idx = name ? if_nametoindex(name) : 0;
+
+	if (lua_type(L, ix) != LUA_TSTRING || !idx)
+		luaL_error(L, "%s: no interface '%s'", field, name ? name : luaL_typename(L, ix));
+	return idx;
+}
+
+static void parse_iif(lua_State *L, int ix, struct filter_spec *s)
+{
+	lua_Integer len = lua_istable(L, ix) ? luaL_len(L, ix) : 0;
+
+	if (!lua_istable(L, ix)) {
+		s->iif = grow(L, s->iif, 0, sizeof(*s->iif));
+		s->iif[s->niif++] = check_ifname(L, "iif", ix);
+		return;
+	}
+	for (lua_Integer i = 1; i <= len; i++) {
+		lua_geti(L, ix, i);
+		s->iif = grow(L, s->iif, s->niif, sizeof(*s->iif));
+		s->iif[s->niif++] = check_ifname(L, "iif", -1);
+		lua_pop(L, 1);
+	}
+}
+
+static uint64_t check_positive(lua_State *L, const char *field, int ix)
+{
+	int isnum;
+	lua_Integer v = lua_tointegerx(L, ix, &isnum);
+
+	if (!isnum || v <= 0)
+		luaL_error(L, "%s: expected a positive integer", field);
+	return v;
+}
+
+static void parse_log(lua_State *L, int ix, struct filter_spec *s)
+{
+	if (lua_isboolean(L, ix)) {
+		s->log = lua_toboolean(L, ix);
+		return;
+	}
+	if (!lua_istable(L, ix))
+		luaL_error(L, "log: expected true or {sample = N}");
+	s->log = true;
+	if (lua_getfield(L, ix, "sample") != LUA_TNIL)
+		s->sample = check_positive(L, "log.sample", -1);
+	lua_pop(L, 1);
+}
+
+static int check_action(lua_State *L, int ix)
+{
+	const char *name = lua_tostring(L, ix);
+
+	for (int i = 0; name && action_names[i]; i++)
+		if (!strcmp(name, action_names[i]))
+			return i;
+	return luaL_error(L, "action: expected pass, drop, count or ratelimit, got '%s'",
+			  name ? name : luaL_typename(L, ix));
+}
+
+/* Fills s from one field of the rule table (key at -2, value at -1). */
+static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, const char *key)
+{
+	int v = lua_gettop(L);
+
+	if (!strcmp(key, "src"))
+		parse_addresses(L, f, "src", v, &s->src, &s->nsrc, &s->srcset);
+	else if (!strcmp(key, "dst"))
+		parse_addresses(L, f, "dst", v, &s->dst, &s->ndst, &s->dstset);
+	else if (!strcmp(key, "sport"))
+		parse_ports(L, "sport", v, &s->sport, &s->nsport);
+	else if (!strcmp(key, "dport"))
+		parse_ports(L, "dport", v, &s->dport, &s->ndport);
+	else if (!strcmp(key, "proto"))
+		s->proto = parse_proto(L, v);
+	else if (!strcmp(key, "tcp")) {
+		if (lua_type(L, v) != LUA_TSTRING || strcmp(lua_tostring(L, v), "syn"))
+			luaL_error(L, "tcp: only \"syn\" (new connections) is supported");
+		s->syn = true;
+	} else if (!strcmp(key, "iif"))
+		parse_iif(L, v, s);
+	else if (!strcmp(key, "action"))
+		s->action = check_action(L, v);
+	else if (!strcmp(key, "pps"))
+		s->pps = check_positive(L, "pps", v);
+	else if (!strcmp(key, "bps"))
+		s->bps = check_positive(L, "bps", v);
+	else if (!strcmp(key, "burst"))
+		s->burst = check_positive(L, "burst", v);
+	else if (!strcmp(key, "log"))
+		parse_log(L, v, s);
+	else if (!strcmp(key, "comment")) {
+		if (lua_type(L, v) != LUA_TSTRING)
+			luaL_error(L, "comment: expected a string");
+		s->comment = strdup(lua_tostring(L, v));
+	} else
+		luaL_error(L, "rule: unknown field '%s'", key);
+}
+
+/* Checks what only the whole rule can tell. */
+static void check_spec(lua_State *L, struct filter_spec *s)
+{
+	bool ports = s->nsport || s->ndport;
+	int fam = 0;
+
+	if (s->syn && s->proto >= 0 && s->proto != 6)
+		luaL_error(L, "tcp: \"syn\" needs proto tcp");
+	if (ports && s->proto >= 0 && s->proto != 6 && s->proto != 17)
+		luaL_error(L, "%s: ports need proto tcp or udp", s->nsport ? "sport" : "dport");
+	if (s->action == FILTER_RATELIMIT && !s->pps && !s->bps)
+		luaL_error(L, "ratelimit: needs a rate (pps or bps)");
+	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps))
+		luaL_error(L, "%s: only for action = \"ratelimit\"", s->pps ? "pps" : "bps");
+	for (uint32_t i = 0; i < s->nsrc; i++)
+		fam |= 1 << s->src[i].family;
+	for (uint32_t i = 0; s->nsrc && i < s->ndst; i++)
+		if (!(fam & (1 << s->dst[i].family)))
+			luaL_error(L, "dst: no address family in common with src");
+	if (s->action == FILTER_RATELIMIT && !s->burst)
+		s->burst = 5;
+}
+
+/* ---- fw methods ---- */
+
+static void commit_due(lbpf_loop_t *loop, lbpf_timer_node_t *node)
+{
+	struct lfilter *f = container_of(node, struct lfilter, commit_node);
+
+	if (f->e->dirty && filter_commit(f->e))
+		lbpf_log(f->rt, "filter %s: %s", f->where, f->e->error);
+}
+
+/* Marks the rule set changed: it is compiled when the script yields. */
+static void changed(struct lfilter *f)
+{
+	f->e->dirty = true;
+	if (!lbpf_timer_armed(&f->commit_node))
+		lbpf_loop_timer_at(lbpf_runtime_getloop(f->rt), &f->commit_node, lbpf_now());
+}
+
+static void commit_now(lua_State *L, struct lfilter *f)
+{
+	int err;
+
+	if (!f->e->dirty)
+		return;
+	lbpf_loop_timer_cancel(lbpf_runtime_getloop(f->rt), &f->commit_node);
+	err = filter_commit(f->e);
+	if (err)
+		lbpf_throw(L, err, "%s", f->e->error);
+}
+
+/* fw:rule{...} -> rule */
+static int filter_rule(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+	struct spec_guard *g;
+	lbpf_object_t *object;
+	struct lrule *r;
+	int err;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	g = push_guard(L);
+	g->spec = calloc(1, sizeof(*g->spec));
+	if (!g->spec)
+		return luaL_error(L, "out of memory");
+	*g->spec = (struct filter_spec){ .proto = -1, .srcset = -1, .dstset = -1 };
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			return luaL_error(L, "rule: fields are named (src=, dport=, ...)");
+		parse_field(L, f, g->spec, lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
+	check_spec(L, g->spec);
+	err = filter_rule_insert(f->e, g->spec);
+	if (err)
+		lbpf_throw(L, err, "rule: %s", f->e->error);
+	object = lbpf_newobject(L, &rule_class, sizeof(*r));
+	r = object->private;
+	r->fw = lbpf_getobject(f->object);
+	r->id = g->spec->id;
+	g->spec = NULL;
+	lbpf_pushref(L, f->rules_ref);
+	lua_pushvalue(L, -2);
+	lua_rawseti(L, -2, r->id);
+	lua_pop(L, 1);
+	changed(f);
+	return 1;
+}
+
+/* fw:default("pass" | "drop") */
+static int filter_default(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+	static const char *const names[] = { "pass", "drop", NULL };
+
+	f->e->default_action = luaL_checkoption(L, 2, NULL, names);
+	changed(f);
+	return 0;
+}
+
+/* fw:commit(): compiles pending changes now (raises on failure) */
+static int filter_commit_method(lua_State *L)
+{
+	commit_now(L, checkfilter(L, 1));
+	return 0;
+}
+
+/* fw:rules() -> {rule, ...} in match order */
+static int filter_rules(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+
+	lua_createtable(L, f->e->nspecs, 0);
+	lbpf_pushref(L, f->rules_ref);
+	for (uint32_t i = 0; i < f->e->nspecs; i++) {
+		lua_rawgeti(L, -1, f->e->specs[i]->id);
+		lua_rawseti(L, -3, i + 1);
+	}
+	lua_pop(L, 1);
+	return 1;
+}
+
+static void setfield_int(lua_State *L, const char *k, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, k);
+}
+
+/* fw:stats() -> {passed=, dropped=, default=, nonip=, ratelimited=, flow=, log_lost=, rules=} */
+static int filter_stats_method(lua_State *L)
+{
+	static const char *const names[FILTER_NSTATS] = {
+		"passed", "dropped", "default", "nonip", "ratelimited", "flow", "log_lost",
+	};
+	struct lfilter *f = checkfilter(L, 1);
+	uint64_t stats[FILTER_NSTATS];
+	int err = filter_stats(f->e, stats);
+
+	if (err)
+		lbpf_throw(L, err, "read the filter statistics");
+	lua_createtable(L, 0, FILTER_NSTATS + 1);
+	for (int i = 0; i < FILTER_NSTATS; i++)
+		setfield_int(L, names[i], stats[i]);
+	setfield_int(L, "rules", f->e->nspecs);
+	return 1;
+}
+
+static void push_addr(lua_State *L, const struct filter_pkt *p, const uint8_t *addr)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	lua_pushstring(L, filter_format_addr(p->family, addr, buf, sizeof(buf)));
+}
+
+static void push_proto(lua_State *L, int proto)
+{
+	const char *name = filter_proto_name(proto);
+
+	if (name)
+		lua_pushstring(L, name);
+	else
+		lua_pushinteger(L, proto);
+}
+
+/* Pushes the rule's comment, or its id when it has none. */
+static void push_rule_name(lua_State *L, struct lfilter *f, uint32_t id)
+{
+	struct filter_spec *s = id == ~0U ? NULL : filter_rule_find(f->e, id);
+
+	if (s && s->comment)
+		lua_pushstring(L, s->comment);
+	else if (id == ~0U)
+		lua_pushstring(L, "default");
+	else
+		lua_pushinteger(L, id);
+}
+
+/* The Lua view of a report: pkt.src, dst, sport, dport, proto, len, iif, ... */
+static void push_report(lua_State *L, struct lfilter *f, const struct lbpf_record *hdr,
+			const struct filter_report *r)
+{
+	const struct filter_pkt *p = &r->pkt;
+	char name[IF_NAMESIZE];
+
+	lua_createtable(L, 0, 12);
+	push_addr(L, p, p->src);
+	lua_setfield(L, -2, "src");
+	push_addr(L, p, p->dst);
+	lua_setfield(L, -2, "dst");
+	if (p->has_ports) {
+		setfield_int(L, "sport", p->sport);
+		setfield_int(L, "dport", p->dport);
+	}
+	push_proto(L, p->proto);
+	lua_setfield(L, -2, "proto");
+	setfield_int(L, "len", p->len);
+	if (p->iif && if_indextoname(p->iif, name))
+		lua_pushstring(L, name);
+	else
+		lua_pushinteger(L, p->iif);
+	lua_setfield(L, -2, "iif");
+	push_rule_name(L, f, r->rule_id);
+	lua_setfield(L, -2, "rule");
+	lua_pushstring(L, r->kind == FILTER_REC_FLOW ? "new" : action_names[r->action & 3]);
+	lua_setfield(L, -2, "action");
+	setfield_int(L, "ts", hdr->ts);
+	lua_pushlstring(L, (const char *)r->bytes, r->caplen < FILTER_LOG_BYTES ? r->caplen :
+											   FILTER_LOG_BYTES);
+	lua_setfield(L, -2, "bytes");
+}
+
+static const struct filter_report *report_of(const void *data, size_t size)
+{
+	if (size < sizeof(struct lbpf_record) + sizeof(struct filter_report))
+		return NULL;
+	return (const void *)((const uint8_t *)data + sizeof(struct lbpf_record));
+}
+
+static void on_log_record(void *ctx, const void *data, size_t size)
+{
+	struct lfilter *f = ctx;
+	const struct filter_report *r = report_of(data, size);
+	lua_State *L = lbpf_runtime_state(f->rt);
+
+	if (!r || f->log_ref == LUA_NOREF)
+		return;
+	lbpf_pushref(L, f->log_ref);
+	push_report(L, f, data, r);
+	lbpf_call(L, 1);
+}
+
+/* Applies what on_new_flow returned; the task's stack: fw, key, result. */
+static int flow_finish(lua_State *L, int status, lua_KContext ctx)
+{
+	struct lfilter *f = checkfilter(L, 1);
+	size_t len;
+	const char *key = lua_tolstring(L, 2, &len), *v = lua_tostring(L, 3);
+	uint32_t state = FILTER_FLOW_RULES;
+
+	if (v && !strcmp(v, "drop"))
+		state = FILTER_FLOW_DROP;
+	else if (v && !strcmp(v, "pass"))
+		state = FILTER_FLOW_PASS;
+	else if (!lua_isnil(L, 3))
+		return luaL_error(L, "on_new_flow: return \"drop\", \"pass\" or nil");
+	if (len == sizeof(struct filter_flow_key))
+		filter_flow_decide(f->e, (const void *)key, state);
+	return 0;
+}
+
+/* The task body: fw, key, fn, pkt -> fn(pkt), then flow_finish. */
+static int flow_task(lua_State *L)
+{
+	lua_callk(L, 1, 1, 0, flow_finish);
+	return flow_finish(L, LUA_OK, 0);
+}
+
+static void on_flow_record(void *ctx, const void *data, size_t size)
+{
+	struct lfilter *f = ctx;
+	const struct filter_report *r = report_of(data, size);
+	lua_State *L = lbpf_runtime_state(f->rt);
+	struct filter_flow_key key = { 0 };
+
+	if (!r || f->flow_ref == LUA_NOREF)
+		return;
+	key.family = r->pkt.family;
+	key.proto = r->pkt.proto;
+	key.sport = r->pkt.has_ports ? r->pkt.sport : 0;
+	key.dport = r->pkt.has_ports ? r->pkt.dport : 0;
+	memcpy(key.src, r->pkt.src, 16);
+	memcpy(key.dst, r->pkt.dst, 16);
+	lua_pushcfunction(L, flow_task);
+	lbpf_cloneobject(L, f->object);
+	lua_pushlstring(L, (const char *)&key, sizeof(key));
+	lbpf_pushref(L, f->flow_ref);
+	push_report(L, f, data, r);
+	lbpf_call(L, 4);
+}
+
+/* Sets or clears (fn = nil) one callback and its ring buffer subscription. */
+static void set_callback(lua_State *L, struct lfilter *f, int *ref, int *source,
+			 lbpf_record_fn fn)
+{
+	int id;
+
+	if (!lua_isnoneornil(L, 2))
+		luaL_checktype(L, 2, LUA_TFUNCTION);
+	luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+	*ref = LUA_NOREF;
+	if (*source > 0)
+		lbpf_ringbuf_unsubscribe(f->rt, *source);
+	*source = 0;
+	if (!lua_isnoneornil(L, 2)) {
+		id = lbpf_ringbuf_subscribe(f->rt, fn, f);
+		if (id < 0)
+			lbpf_throw(L, id, "subscribe to the ring buffer");
+		*source = id;
+		lua_pushvalue(L, 2);
+		*ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lbpf_try(L, filter_set_sources(f->e, f->log_source, f->flow_source));
+}
+
+/* fw:on_log(fn | nil): fn(pkt) for each logged packet */
+static int filter_on_log(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+
+	set_callback(L, f, &f->log_ref, &f->log_source, on_log_record);
+	return 0;
+}
+
+/* fw:on_new_flow(fn | nil): fn(pkt) -> "drop" | "pass" | nil, cached per flow */
+static int filter_on_new_flow(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+
+	set_callback(L, f, &f->flow_ref, &f->flow_source, on_flow_record);
+	return 0;
+}
+
+/* Default test addresses follow the family of whichever address is given. */
+static void test_address(lua_State *L, int ix, const char *field, struct filter_prefix *p,
+			 int other_family)
+{
+	if (lua_getfield(L, ix, field) == LUA_TNIL) {
+		filter_parse_prefix(other_family == 6 ? (field[0] == 's' ? "2001:db8::1" : "2001:db8::2")
+						     : (field[0] == 's' ? "192.0.2.1" : "192.0.2.2"),
+				    p);
+	} else if (lua_type(L, -1) != LUA_TSTRING || filter_parse_prefix(lua_tostring(L, -1), p) ||
+		   p->len != (p->family == 4 ? 32 : 128)) {
+		luaL_error(L, "%s: expected an address, got '%s'", field, luaL_tolstring(L, -1, NULL));
+	}
+	lua_pop(L, 1);
+}
+
+static uint16_t test_port(lua_State *L, int ix, const char *field)
+{
+	uint16_t port = 0;
+
+	if (lua_getfield(L, ix, field) != LUA_TNIL)
+		port = check_port(L, field, -1);
+	lua_pop(L, 1);
+	return port;
+}
+
+/* Builds the frame of fw:test's table form; returns its length. */
+static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif)
+{
+	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10 };
+	int family = 4, n;
+
+	if (lua_getfield(L, ix, "src") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
+		family = 6;
+	if (lua_getfield(L, ix, "dst") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
+		family = 6;
+	lua_pop(L, 2);
+	test_address(L, ix, "src", &d.src, family);
+	test_address(L, ix, "dst", &d.dst, family);
+	if (lua_getfield(L, ix, "proto") != LUA_TNIL)
+		d.proto = parse_proto(L, lua_gettop(L));
+	if (lua_getfield(L, ix, "tcp") != LUA_TNIL)
+		d.tcp_flags = !strcmp(luaL_checkstring(L, -1), "syn") ? 0x02 : 0x10;
+	if (lua_getfield(L, ix, "len") != LUA_TNIL)
+		d.len = check_positive(L, "len", -1);
+	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
+		*iif = check_ifname(L, "iif", -1);
+	lua_pop(L, 4);
+	d.sport = test_port(L, ix, "sport");
+	d.dport = test_port(L, ix, "dport");
+	if (d.src.family != d.dst.family)
+		luaL_error(L, "dst: not the family of src");
+	n = filter_packet_build(&d, buf, size);
+	if (n < 0)
+		luaL_error(L, "packet: cannot build it");
+	return n;
+}
+
+/* fw:test(pkt [, {repeat = N}]) -> verdict, rule | nil, ns per run */
+static int filter_test_method(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+	uint8_t frame[1514];
+	const void *data = frame;
+	size_t len;
+	uint32_t iif = 0, repeat = 1, rule_id, ns;
+	int verdict, err;
+
+	if (lua_type(L, 2) == LUA_TSTRING) {
+		data = lua_tolstring(L, 2, &len);
+		luaL_argcheck(L, len >= 14, 2, "pkt: an Ethernet frame is at least 14 bytes");
+	} else {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		len = test_frame(L, 2, frame, sizeof(frame), &iif);
+	}
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
+		repeat = check_positive(L, "repeat", -1);
+	commit_now(L, f);
+	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns);
+	if (err)
+		lbpf_throw(L, err, "test: %s", f->e->error);
+	lua_pushstring(L, verdict == FILTER_DROP ? "drop" : "pass");
+	if (rule_id == ~0U) {
+		lua_pushnil(L);
+	} else {
+		lbpf_pushref(L, f->rules_ref);
+		lua_rawgeti(L, -1, rule_id);
+		lua_remove(L, -2);
+	}
+	lua_pushinteger(L, ns);
+	return 3;
+}
+
+/* ---- sets ---- */
+
+static void sweep_due(lbpf_loop_t *loop, lbpf_timer_node_t *node)
+{
+	struct lfilter *f = container_of(node, struct lfilter, sweep_node);
+
+	filter_set_sweep(f->e);
+	lbpf_loop_timer_at(loop, node, node->deadline + 1000000000ULL);
+}
+
+/* fw:set(name, {type = "ipv4" | "ipv6" | "cidr", ttl = s, max = n}) -> set */
+static int filter_set_method(lua_State *L)
+{
+	static const char *const types[] = { "cidr", "ipv4", "ipv6", NULL };
+	static const int type_family[] = { 0, 4, 6 };
+	struct lfilter *f = checkfilter(L, 1);
+	const char *name = luaL_checkstring(L, 2);
+	int type = 0, slot;
+	uint64_t ttl = 0, max = 1 << 21;
+	lbpf_object_t *object;
+	struct lset *s;
+
+	if (lua_istable(L, 3)) {
+		if (lua_getfield(L, 3, "type") != LUA_TNIL)
+			type = type_family[luaL_checkoption(L, -1, NULL, types)];
+		if (lua_getfield(L, 3, "ttl") != LUA_TNIL)
+			ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+		if (lua_getfield(L, 3, "max") != LUA_TNIL)
+			max = check_positive(L, "max", -1);
+		lua_pop(L, 3);
+	}
+	slot = filter_set_create(f->e, name, type, ttl, max);
+	if (slot < 0)
+		lbpf_throw(L, slot, "set %s: %s", name, f->e->error);
+	object = lbpf_newobject(L, &set_class, sizeof(*s));
+	s = object->private;
+	s->fw = lbpf_getobject(f->object);
+	s->slot = slot;
+	if (f->held && !lbpf_timer_armed(&f->sweep_node))
+		lbpf_loop_timer_at(lbpf_runtime_getloop(f->rt), &f->sweep_node,
+				   lbpf_now() + 1000000000ULL);
+	return 1;
+}
+
+/* The set's entry at ix, checked against the set's type. */
+static void set_entry(lua_State *L, struct lfilter *f, struct lset *s, int ix,
+		      struct filter_prefix *p)
+{
+	const struct filter_set *set = &f->e->sets[s->slot];
+	const char *text = luaL_checkstring(L, ix);
+
+	if (filter_parse_prefix(text, p))
+		luaL_error(L, "set %s: malformed address or CIDR '%s'", set->name, text);
+	if (set->type && (p->family != set->type || p->len != (p->family == 4 ? 32 : 128)))
+		luaL_error(L, "set %s: '%s' is not an IPv%d address", set->name, text, set->type);
+}
+
+/* set:add(addr [, {ttl = s}]) */
+static int set_add(lua_State *L)
+{
+	struct lset *s = checkset(L, 1);
+	struct lfilter *f = owner(L, s->fw);
+	struct filter_prefix p;
+	uint64_t ttl = f->e->sets[s->slot].ttl_ns;
+	int err;
+
+	set_entry(L, f, s, 2, &p);
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "ttl") != LUA_TNIL)
+		ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+	err = filter_set_add(f->e, s->slot, &p, ttl);
+	if (err)
+		lbpf_throw(L, err, "set %s: add %s", f->e->sets[s->slot].name, lua_tostring(L, 2));
+	return 0;
+}
+
+/* set:remove(addr) -> true if it was there */
+static int set_remove(lua_State *L)
+{
+	struct lset *s = checkset(L, 1);
+	struct lfilter *f = owner(L, s->fw);
+	struct filter_prefix p;
+
+	set_entry(L, f, s, 2, &p);
+	lua_pushboolean(L, filter_set_remove(f->e, s->slot, &p) == 0);
+	return 1;
+}
+
+/* set:has(addr) -> boolean (expired entries are absent) */
+static int set_has(lua_State *L)
+{
+	struct lset *s = checkset(L, 1);
+	struct lfilter *f = owner(L, s->fw);
+	struct filter_prefix p;
+	int r;
+
+	set_entry(L, f, s, 2, &p);
+	r = filter_set_has(f->e, s->slot, &p);
+	if (r < 0)
+		lbpf_throw(L, r, "set %s: lookup", f->e->sets[s->slot].name);
+	lua_pushboolean(L, r);
+	return 1;
+}
+
+static void push_entry(void *ctx, const struct filter_prefix *p, uint64_t expiry)
+{
+	lua_State *L = ctx;
+	char buf[INET6_ADDRSTRLEN];
+
+	filter_format_addr(p->family, p->addr, buf, sizeof(buf));
+	if (p->len != (p->family == 4 ? 32 : 128))
+		lua_pushfstring(L, "%s/%d", buf, p->len);
+	else
+		lua_pushstring(L, buf);
+	lua_rawseti(L, -2, luaL_len(L, -2) + 1);
+}
+
+/* set:entries() -> {addr or cidr, ...} */
+static int set_entries(lua_State *L)
+{
+	struct lset *s = checkset(L, 1);
+	struct lfilter *f = owner(L, s->fw);
+
+	lua_newtable(L);
+	filter_set_foreach(f->e, s->slot, push_entry, L);
+	return 1;
+}
+
+static void set_release(void *private)
+{
+	lbpf_putobject(((struct lset *)private)->fw);
+}
+
+/* ---- rules ---- */
+
+/* rule:remove() */
+static int rule_remove(lua_State *L)
+{
+	struct lrule *r = checkrule(L, 1);
+	struct lfilter *f = owner(L, r->fw);
+
+	if (r->removed)
+		return 0;
+	filter_rule_remove(f->e, r->id);
+	r->removed = true;
+	lbpf_pushref(L, f->rules_ref);
+	lua_pushnil(L);
+	lua_rawseti(L, -2, r->id);
+	changed(f);
+	return 0;
+}
+
+/* rule:stats() -> {packets=, bytes=} */
+static int rule_stats(lua_State *L)
+{
+	struct lrule *r = checkrule(L, 1);
+	struct lfilter *f = owner(L, r->fw);
+	uint64_t packets = 0, bytes = 0;
+
+	if (!r->removed)
+		lbpf_try(L, filter_rule_stats(f->e, r->id, &packets, &bytes));
+	lua_createtable(L, 0, 2);
+	setfield_int(L, "packets", packets);
+	setfield_int(L, "bytes", bytes);
+	return 1;
+}
+
+/* rule:id() -> the stable id; rule:comment() -> string | nil */
+static int rule_id(lua_State *L)
+{
+	lua_pushinteger(L, checkrule(L, 1)->id);
+	return 1;
+}
+
+static int rule_comment(lua_State *L)
+{
+	struct lrule *r = checkrule(L, 1);
+	struct filter_spec *s = r->removed ? NULL : filter_rule_find(owner(L, r->fw)->e, r->id);
+
+	lua_pushstring(L, s ? s->comment : NULL);
+	return 1;
+}
+
+static void rule_release(void *private)
+{
+	lbpf_putobject(((struct lrule *)private)->fw);
+}
+
+/* ---- lbpf.filter{} ---- */
+
+static int opt_field(lua_State *L, const char *k)
+{
+	return lua_getfield(L, 1, k);
+}
+
+static int parse_chain(lua_State *L)
+{
+	static const char *const chains[] = { "prerouting", "input", "forward", "output",
+					      "postrouting", NULL };
+	const char *name = opt_field(L, "chain") == LUA_TNIL ? "input" : lua_tostring(L, -1);
+
+	for (int i = 0; name && chains[i]; i++)
+		if (!strcmp(name, chains[i]))
+			return lua_pop(L, 1), i;
+	return luaL_error(L, "chain: expected prerouting, input, forward, output or postrouting");
+}
+
+static int parse_family(lua_State *L)
+{
+	const char *name = opt_field(L, "family") == LUA_TNIL ? "inet" : lua_tostring(L, -1);
+
+	lua_pop(L, 1);
+	if (name && !strcmp(name, "ipv4"))
+		return 4;
+	if (name && !strcmp(name, "ipv6"))
+		return 6;
+	if (name && !strcmp(name, "inet"))
+		return 0;
+	return luaL_error(L, "family: expected ipv4, ipv6 or inet");
+}
+
+/* Attaches as the options say; raises with the engine's message. */
+static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind hook)
+{
+	const char *dev = opt_field(L, "dev") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	int ifindex = dev ? (int)if_nametoindex(dev) : 0, err = 0, prio;
+	const char *mode;
+
+	if (dev && !ifindex)
+		luaL_error(L, "dev: no interface '%s'", dev);
+	if (hook == FILTER_HOOK_XDP) {
+		mode = opt_field(L, "mode") == LUA_TNIL ? "auto" : lua_tostring(L, -1);
+		if (!mode || (strcmp(mode, "auto") && strcmp(mode, "native") && strcmp(mode, "generic")))
+			luaL_error(L, "mode: expected auto, native or generic");
+		snprintf(f->where, sizeof(f->where), "xdp on %s", dev ? dev : "(no device)");
+		if (dev)
+			err = filter_attach_xdp(f->e, ifindex, mode);
+	} else if (hook == FILTER_HOOK_TC) {
+		const char *dir = opt_field(L, "direction") == LUA_TNIL ? "ingress" : lua_tostring(L, -1);
+
+		if (!dir || (strcmp(dir, "ingress") && strcmp(dir, "egress")))
+			luaL_error(L, "direction: expected ingress or egress");
+		snprintf(f->where, sizeof(f->where), "tc %s on %s", dir, dev ? dev : "(no device)");
+		if (dev)
+			err = filter_attach_tc(f->e, ifindex, !strcmp(dir, "egress"));
+	} else {
+		int chain = parse_chain(L), family = parse_family(L);
+
+		static const char *const chains[] = { "prerouting", "input", "forward", "output",
+						      "postrouting" };
+
+		prio = opt_field(L, "priority") == LUA_TNIL ? -100 : (int)luaL_checkinteger(L, -1);
+		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d", chains[chain], prio);
+		err = filter_attach_nf(f->e, family, chain, prio);
+	}
+	if (err)
+		lbpf_throw(L, err, "%s: %s", f->where, f->e->error);
+}
+
+static enum filter_hook_kind check_hook(lua_State *L)
+{
+	const char *hook = opt_field(L, "hook") == LUA_TSTRING ? lua_tostring(L, -1) : "";
+
+	if (!strcmp(hook, "xdp"))
+		return FILTER_HOOK_XDP;
+	if (!strcmp(hook, "tc"))
+		return FILTER_HOOK_TC;
+	if (!strcmp(hook, "netfilter"))
+		return FILTER_HOOK_NF;
+	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
+}
+
+/* lbpf.filter{hook=, dev=, mode=, direction=, chain=, family=, priority=,
+ * max_rules=, attach=} -> fw */
+static int filter_new(lua_State *L)
+{
+	struct filter_engine_opts o = { .max_rules = 4096 };
+	lbpf_object_t *object;
+	struct lfilter *f;
+	char msg[512];
+	bool attach;
+	int err;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	o.hook = check_hook(L);
+	if (opt_field(L, "max_rules") != LUA_TNIL)
+		o.max_rules = check_positive(L, "max_rules", -1);
+	if (o.max_rules > FILTER_MAX_RULES)
+		luaL_error(L, "max_rules: %d at most", FILTER_MAX_RULES);
+	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
+	attach = attach && !filter_dry_run_hook;
+	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
+	lua_settop(L, 1);
+	object = lbpf_newobject(L, &filter_class, sizeof(*f));
+	f = object->private;
+	f->rt = lbpf_toruntime(L);
+	f->object = object;
+	f->commit_node.fn = commit_due;
+	f->sweep_node.fn = sweep_due;
+	f->log_ref = f->flow_ref = f->rules_ref = LUA_NOREF;
+	lua_newtable(L);
+	f->rules_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	err = filter_engine_open(&f->e, &o, msg, sizeof(msg));
+	if (err)
+		lbpf_throw(L, err, "filter: %s%s", msg,
+			   err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+	lbpf_try(L, filter_commit(f->e));
+	if (filter_dry_run_hook)
+		filter_dry_run_hook(filter_dry_run_ctx, f->e);
+	if (attach) {
+		filter_attach(L, f, o.hook);
+		lua_settop(L, 2);
+	}
+	if (f->e->hook != FILTER_HOOK_NONE) {
+		f->held = true;
+		lbpf_loop_hold(lbpf_runtime_getloop(f->rt), 1);
+		lbpf_registerobject(L, 2, object);
+	}
+	return 1;
+}
+
+/* fw:detach(): idempotent; the rules and maps stay usable (fw:test) */
+static int filter_detach_method(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+
+	filter_detach(f->e);
+	if (f->held) {
+		f->held = false;
+		lbpf_loop_hold(lbpf_runtime_getloop(f->rt), -1);
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(f->rt), &f->sweep_node);
+	}
+	lbpf_unregisterobject(L, lbpf_checkobject(L, 1, &filter_class));
+	return 0;
+}
+
+static void filter_release(void *private)
+{
+	struct lfilter *f = private;
+	lbpf_loop_t *loop = lbpf_runtime_getloop(f->rt);
+	lua_State *L = lbpf_runtime_state(f->rt);
+
+	lbpf_loop_timer_cancel(loop, &f->commit_node);
+	lbpf_loop_timer_cancel(loop, &f->sweep_node);
+	if (f->log_source > 0)
+		lbpf_ringbuf_unsubscribe(f->rt, f->log_source);
+	if (f->flow_source > 0)
+		lbpf_ringbuf_unsubscribe(f->rt, f->flow_source);
+	if (f->held)
+		lbpf_loop_hold(loop, -1);
+	filter_engine_free(f->e);
+	f->e = NULL;
+	if (!lbpf_runtime_closing(f->rt)) {
+		luaL_unref(L, LUA_REGISTRYINDEX, f->rules_ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, f->log_ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, f->flow_ref);
+	}
+}
+
+static const luaL_Reg filter_methods[] = {
+	{ "rule", filter_rule },
+	{ "default", filter_default },
+	{ "commit", filter_commit_method },
+	{ "rules", filter_rules },
+	{ "stats", filter_stats_method },
+	{ "set", filter_set_method },
+	{ "on_log", filter_on_log },
+	{ "on_new_flow", filter_on_new_flow },
+	{ "test", filter_test_method },
+	{ "detach", filter_detach_method },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg rule_methods[] = {
+	{ "remove", rule_remove },
+	{ "stats", rule_stats },
+	{ "id", rule_id },
+	{ "comment", rule_comment },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg set_methods[] = {
+	{ "add", set_add },
+	{ "remove", set_remove },
+	{ "has", set_has },
+	{ "entries", set_entries },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t filter_class = {
+	.name = "lbpf.filter",
+	.methods = filter_methods,
+	.release = filter_release,
+	.opt = LBPF_OPT_SINGLE,
+};
+
+static const lbpf_class_t rule_class = {
+	.name = "lbpf.filter.rule",
+	.methods = rule_methods,
+	.release = rule_release,
+	.opt = LBPF_OPT_SINGLE,
+};
+
+static const lbpf_class_t set_class = {
+	.name = "lbpf.filter.set",
+	.methods = set_methods,
+	.release = set_release,
+	.opt = LBPF_OPT_SINGLE,
+};
+
+static const luaL_Reg filter_lib[] = {
+	{ "filter", filter_new },
+	{ NULL, NULL },
+};
+
+static const lbpf_class_t *const filter_classes[] = { &filter_class, &rule_class, &set_class,
+						      NULL };
+
+LBPF_NEWLIB(filter, filter_lib, filter_classes)
