@@ -158,33 +158,49 @@ static int body_traceback(lua_State *L)
 	return 1;
 }
 
-/* package.path gets the script's folder, then lbpf's lua/ folder: the source
- * tree's when running from a build folder, else the installed one. */
-static void set_path(lua_State *L, const char *script)
+static bool is_luadir(const char *dir)
 {
-	char exe[PATH_MAX], dir[PATH_MAX], luadir[PATH_MAX + 16] = LBPF_DATADIR "/lua";
+	char probe[PATH_MAX + 64];
+	struct stat st;
+
+	snprintf(probe, sizeof(probe), "%s/lbpf", dir);
+	return stat(probe, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* lbpf's lua/ folder: $LBPF_LUA_PATH, else the source tree's when running
+ * from a build folder, else an installation relative to the binary (a
+ * DESTDIR staging or a moved prefix), else the configured one. */
+static void find_luadir(char *out, size_t size)
+{
+	static const char *const relative[] = { "lua", "../lua", "../../lua", "../share/lbpf/lua" };
+	char exe[PATH_MAX];
 	const char *env = getenv("LBPF_LUA_PATH");
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	luaL_Buffer b;
+	size_t i;
 
 	if (env) {
-		snprintf(luadir, sizeof(luadir), "%s", env);
-	} else if (n > 0) {
-		struct stat st;
-		int up;
-
+		snprintf(out, size, "%s", env);
+		return;
+	}
+	if (n > 0) {
 		exe[n] = '\0';
-		snprintf(dir, sizeof(dir), "%s", dirname(exe));
-		for (up = 0; up < 3; up++) {
-			snprintf(luadir, sizeof(luadir), "%s/lua/lbpf", dir);
-			if (stat(luadir, &st) == 0 && S_ISDIR(st.st_mode)) {
-				snprintf(luadir, sizeof(luadir), "%s/lua", dir);
-				break;
-			}
-			strcat(dir, "/..");
-			snprintf(luadir, sizeof(luadir), "%s", LBPF_DATADIR "/lua");
+		dirname(exe);
+		for (i = 0; i < sizeof(relative) / sizeof(relative[0]); i++) {
+			snprintf(out, size, "%s/%s", exe, relative[i]);
+			if (is_luadir(out))
+				return;
 		}
 	}
+	snprintf(out, size, "%s", LBPF_DATADIR "/lua");
+}
+
+/* package.path gets the script's folder, then lbpf's lua/ folder. */
+static void set_path(lua_State *L, const char *script)
+{
+	char dir[PATH_MAX], luadir[PATH_MAX + 32];
+	luaL_Buffer b;
+
+	find_luadir(luadir, sizeof(luadir));
 	lua_getglobal(L, "package");
 	luaL_buffinit(L, &b);
 	if (script) {
