@@ -202,10 +202,8 @@ static void set_uses(struct probe *p)
 /* Opens the object, sizes its maps, shares the runtime's ring buffer, loads. */
 static int probe_load(struct probe *p)
 {
-	int err, rb = lbpf_ringbuf_fd(p->rt);
+	int err;
 
-	if (rb < 0)
-		return rb;
 	p->skel = probe_bpf__open();
 	if (!p->skel)
 		return -errno;
@@ -226,9 +224,15 @@ static int probe_load(struct probe *p)
 		bpf_map__set_max_entries(p->skel->maps.stacks, 16384);
 	if (p->latency)
 		bpf_map__set_max_entries(p->skel->maps.starts, 16384);
-	err = bpf_map__reuse_fd(p->skel->maps.lbpf_events, rb);
-	if (err)
-		return err;
+	/* only a probe with a callback shares the runtime's ring buffer; one
+	 * that counts keeps the object's small placeholder, never written */
+	if (p->source > 0) {
+		err = bpf_map__reuse_fd(p->skel->maps.lbpf_events, lbpf_ringbuf_fd(p->rt));
+		if (err)
+			return err;
+	} else {
+		bpf_map__set_max_entries(p->skel->maps.lbpf_events, 4096);
+	}
 	autoload(p);
 	set_uses(p);
 	lbpf_libbpf_log_clear();

@@ -143,7 +143,7 @@ static const struct command commands[] = {
 	  "lbpf.exit(), Ctrl-C/SIGTERM, or nothing is left to wait for. On exit the on_exit\n"
 	  "handlers run and every probe, link and map is released.\n"
 	  "  --strict          an error in a callback stops the script (exit 1)\n"
-	  "  --ringbuf SIZE    size of the event ring buffer (default 8M), as lbpf.config{ringbuf=}\n"
+	  "  --ringbuf SIZE    size of the event ring buffer (default 4M), as lbpf.config{ringbuf=}\n"
 	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)" },
 	{ "test", lbpf_cmd_test, "lbpf test POLICY.lua CAPTURE.pcap",
 	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"

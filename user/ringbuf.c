@@ -19,7 +19,7 @@
 
 #include "internal.h"
 
-#define DEFAULT_SIZE (8u << 20)
+#define DEFAULT_SIZE (4u << 20)
 #define PERIOD_MIN 1000000ull   /* 1 ms */
 #define PERIOD_MAX 32000000ull  /* 32 ms */
 
