@@ -36,7 +36,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-funct
 BPF_SRCS  := $(sort $(wildcard bpf/*.bpf.c))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BINDINGS  := $(sort $(wildcard user/l*.c))
-CORE_SRCS := $(filter-out user/main.c user/lbpfd.c $(BINDINGS),$(sort $(wildcard user/*.c)))
+DAEMON_SRCS := $(sort $(wildcard user/daemon*.c))
+CORE_SRCS := $(filter-out user/main.c $(DAEMON_SRCS) $(BINDINGS),$(sort $(wildcard user/*.c)))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(CORE_SRCS) $(BINDINGS)) $(BUILD)/user/bindings.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -46,7 +47,7 @@ HEADERS   := $(wildcard include/lbpf/*.h user/*.h)
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BUILD)/lbpf $(UNIT_BINS) $(BUILD)/tests/helpers
+all: $(BUILD)/lbpf $(BUILD)/lbpfd $(UNIT_BINS) $(BUILD)/tests/helpers
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS) $(wildcard bpf/*.h) | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -83,6 +84,9 @@ $(BUILD)/liblbpf.a: $(LIB_OBJS)
 $(BUILD)/lbpf: $(BUILD)/user/main.o $(BUILD)/liblbpf.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/lbpfd: $(patsubst user/%.c,$(BUILD)/user/%.o,$(DAEMON_SRCS)) $(BUILD)/liblbpf.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/liblbpf.a | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(BUILD)/liblbpf.a $(LDLIBS)
 
@@ -116,8 +120,9 @@ check:
 bench: deps all
 	./scripts/bench/run.sh
 
-install: $(BUILD)/lbpf
+install: $(BUILD)/lbpf $(BUILD)/lbpfd
 	install -Dm755 $(BUILD)/lbpf $(DESTDIR)$(BINDIR)/lbpf
+	install -Dm755 $(BUILD)/lbpfd $(DESTDIR)$(BINDIR)/lbpfd
 	install -d $(DESTDIR)$(DATADIR)/lua/lbpf $(DESTDIR)$(DATADIR)/examples
 	install -m644 lua/lbpf/*.lua $(DESTDIR)$(DATADIR)/lua/lbpf/
 	install -m644 lua/examples/*.lua $(DESTDIR)$(DATADIR)/examples/

@@ -11,6 +11,11 @@
 /* object.c: releases every registered (attached) object, while the Lua
  * state still works: what exit does before lua_close. */
 void lbpf_releaseregistered(lua_State *L);
+/* An optional observer of object lifetimes (the daemon mirrors them in a
+ * pinned map): called, from the thread that does it, when an object is
+ * registered (attached) and when it is released. NULL by default. */
+enum lbpf_object_event { LBPF_OBJECT_ATTACHED, LBPF_OBJECT_RELEASED };
+extern void (*lbpf_object_observer)(lbpf_object_t *object, enum lbpf_object_event event);
 
 /* eventloop.c */
 lbpf_loop_t *lbpf_loop_new(lbpf_runtime_t *rt);
@@ -42,6 +47,11 @@ extern char lbpf_exit_sentinel;
 struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt);
 bool lbpf_runtime_strict(lbpf_runtime_t *rt);
 void lbpf_runtime_count_error(lbpf_runtime_t *rt);
+/* Around every resume of a task (task.c): arms the instruction limit on co,
+ * and counts a resume that returned or yielded (ending a run of errors). */
+void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co);
+void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt);
+void lbpf_runtime_count_call(lbpf_runtime_t *rt);
 /* Reports a Lua error value at the top of co (with a traceback of co). */
 void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what);
 /* lbpf.on_exit(fn): the Lua function, kept by the runtime. */

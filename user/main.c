@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lbpf/daemon.h>
+
 #include "internal.h"
 
 struct command {
@@ -17,7 +19,16 @@ struct command {
 static const struct command commands[];
 
 int lbpf_cmd_features(int argc, char **argv); /* user/features.c */
+
 int lbpf_cmd_test(int argc, char **argv); /* user/pcaptest.c */
+
+/* user/client.c: commands that talk to lbpfd */
+int lbpf_cmd_load(int argc, char **argv);
+int lbpf_cmd_unload(int argc, char **argv);
+int lbpf_cmd_reload(int argc, char **argv);
+int lbpf_cmd_list(int argc, char **argv);
+int lbpf_cmd_logs(int argc, char **argv);
+int lbpf_cmd_status(int argc, char **argv);
 
 struct run_options {
 	bool strict;
@@ -148,6 +159,24 @@ static const struct command commands[] = {
 	{ "test", lbpf_cmd_test, "lbpf test POLICY.lua CAPTURE.pcap",
 	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"
 	  "packet of a pcap capture (through BPF_PROG_TEST_RUN), then a summary." },
+	{ "load", lbpf_cmd_load, "lbpf load FILE [--name NAME] [--memory SIZE] [-- ARGS...]",
+	  "Hands a policy to lbpfd, which runs it in its own runtime. Replies once the body ran;\n"
+	  "on an error prints it (file:line) and exits 1, leaving nothing attached.\n"
+	  "  --memory SIZE     memory limit of the policy's Lua state (lbpfd's default: 64M)\n"
+	  "All daemon commands take --socket PATH (or LBPF_SOCKET; default " LBPF_DAEMON_SOCKET ")." },
+	{ "unload", lbpf_cmd_unload, "lbpf unload NAME",
+	  "Stops a policy (its on_exit handlers run, everything it attached is released)." },
+	{ "reload", lbpf_cmd_reload, "lbpf reload NAME [FILE]",
+	  "Starts the policy again (from FILE if given) in a new runtime, and stops the old one\n"
+	  "only once the new body ran. On failure the old one keeps running." },
+	{ "list", lbpf_cmd_list, "lbpf list [--json] [--offline]",
+	  "Shows the loaded policies: state, uptime, events, errors, lost events, memory.\n"
+	  "  --offline         read the pinned runtimes map (LBPF_BPFFS, default " LBPF_DAEMON_BPFFS ")\n"
+	  "                    instead of asking lbpfd: works while it is down" },
+	{ "logs", lbpf_cmd_logs, "lbpf logs NAME [-f]",
+	  "Shows the last lines a policy printed, and its errors; -f follows." },
+	{ "status", lbpf_cmd_status, "lbpf status [--json]",
+	  "Shows lbpfd's version, uptime and the kernel's features." },
 	{ "features", lbpf_cmd_features, "lbpf features",
 	  "Probes what this kernel supports: program and map types, helpers and attach points\n"
 	  "(tracepoints, kprobes, uprobes, netfilter links). It loads tiny programs; it does not\n"

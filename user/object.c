@@ -15,6 +15,8 @@
 #define CLASS_FIELD "__lbpfclass"
 static const char registered_key = 'r';
 
+void (*lbpf_object_observer)(lbpf_object_t *object, enum lbpf_object_event event);
+
 lbpf_object_t *lbpf_createobject(const lbpf_class_t *class, size_t size)
 {
 	lbpf_object_t *object = calloc(1, sizeof(*object));
@@ -55,6 +57,8 @@ void lbpf_releaseobject(lbpf_object_t *object)
 
 	if (!object || atomic_exchange(&object->released, true))
 		return;
+	if (lbpf_object_observer)
+		lbpf_object_observer(object, LBPF_OBJECT_RELEASED);
 	monitor = object->class->opt & LBPF_OPT_MONITOR;
 	if (monitor)
 		pthread_mutex_lock(&object->mutex);
@@ -274,6 +278,8 @@ void lbpf_registerobject(lua_State *L, int ix, lbpf_object_t *object)
 	lua_pushvalue(L, ix);
 	lua_rawsetp(L, -2, object);
 	lua_pop(L, 1);
+	if (lbpf_object_observer)
+		lbpf_object_observer(object, LBPF_OBJECT_ATTACHED);
 }
 
 void lbpf_unregisterobject(lua_State *L, lbpf_object_t *object)

@@ -143,15 +143,19 @@ static void push_part(lua_State *L, struct probe *p, const struct lbpf_agg_key *
 	case LBPF_SRC_KSTACK:
 	case LBPF_SRC_USTACK: {
 		luaL_Buffer b;
-		int n, j;
+		int n, j, frames;
 
 		probe_push_stack(L, p, (int)v, ref->source == LBPF_SRC_USTACK, -1);
-		if (lua_isnil(L, -1))
+		if (lua_isnil(L, -1)) { /* no stack (id < 0: the error): the id keeps a key */
+			lua_pop(L, 1);
+			lua_pushinteger(L, v);
 			return;
-		n = (int)lua_rawlen(L, -1);
+		}
+		frames = lua_absindex(L, -1); /* luaL_buffinit may push above it */
+		n = (int)lua_rawlen(L, frames);
 		luaL_buffinit(L, &b);
 		for (j = 1; j <= n; j++) {
-			lua_rawgeti(L, -1 - (j > 1 ? 0 : 0), j);
+			lua_rawgeti(L, frames, j);
 			luaL_addvalue(&b);
 			if (j < n)
 				luaL_addchar(&b, '\n');

@@ -31,6 +31,9 @@ struct lbpf_runtime {
 	char *error;
 	size_t memory;
 	uint64_t errors;
+	uint64_t calls;
+	unsigned errors_in_row;
+	uint64_t budget_left;      /* instructions left to the running resume */
 	int exit_code;
 	atomic_bool stopping;
 	bool closing;
@@ -73,6 +76,10 @@ struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt) { return rt->sched; }
 struct lbpf_ringbuf **lbpf_runtime_ringbuf_slot(lbpf_runtime_t *rt) { return &rt->ringbuf; }
 size_t lbpf_runtime_memory(lbpf_runtime_t *rt) { return rt->memory; }
 uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt) { return rt->errors; }
+uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt) { return rt->calls; }
+int lbpf_runtime_exit_code(lbpf_runtime_t *rt) { return rt->exit_code; }
+void lbpf_runtime_count_call(lbpf_runtime_t *rt) { rt->calls++; }
+void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt) { rt->errors_in_row = 0; }
 bool lbpf_runtime_closing(lbpf_runtime_t *rt) { return rt->closing; }
 bool lbpf_runtime_strict(lbpf_runtime_t *rt) { return rt->opts.strict; }
 bool lbpf_runtime_stopping(lbpf_runtime_t *rt) { return atomic_load(&rt->stopping); }
@@ -134,12 +141,81 @@ static const char *error_text(lua_State *L, lua_State *co)
 	return lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
 }
 
+/* The instruction limit: a count hook every slice of the budget. It also
+ * ends a callback that spins while the runtime is asked to stop. */
+#define LIMIT_SLICE 100000
+
+static void limit_hook(lua_State *L, lua_Debug *ar)
+{
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+
+	if (lbpf_runtime_stopping(rt) && !rt->closing)
+		luaL_error(L, "interrupted: the runtime is stopping");
+	if (rt->budget_left <= LIMIT_SLICE)
+		luaL_error(L, "instruction limit of %I exceeded (a callback that does not return?)",
+			   (lua_Integer)rt->opts.instruction_limit);
+	rt->budget_left -= LIMIT_SLICE;
+}
+
+void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co)
+{
+	uint64_t limit = rt->opts.instruction_limit;
+
+	if (!limit)
+		return;
+	rt->budget_left = limit;
+	lua_sethook(co, limit_hook, LUA_MASKCOUNT, limit < LIMIT_SLICE ? (int)limit : LIMIT_SLICE);
+}
+
+/* Lua's preallocated memory error: with a limit set, the limit was hit. */
+static bool over_memory_limit(lbpf_runtime_t *rt, lua_State *co)
+{
+	return rt->opts.memory_limit && lua_type(co, -1) == LUA_TSTRING &&
+	       !strcmp(lua_tostring(co, -1), "not enough memory");
+}
+
+/* Stops the runtime with the memory limit as its error. Allocates no Lua
+ * memory: there is none left. */
+static void fail_memory(lbpf_runtime_t *rt)
+{
+	char msg[96];
+	size_t limit = rt->opts.memory_limit;
+
+	if (limit % (1 << 20) == 0)
+		snprintf(msg, sizeof(msg), "memory limit %zuM exceeded", limit >> 20);
+	else
+		snprintf(msg, sizeof(msg), "memory limit %zu bytes exceeded", limit);
+	set_error(rt, msg);
+	lbpf_log(rt, "stopping: %s", msg);
+	lbpf_runtime_exit(rt, 1);
+}
+
+/* Counts an error in a row; the runtime stops at opts.max_errors. */
+static void count_in_row(lbpf_runtime_t *rt)
+{
+	char *last;
+
+	if (!rt->opts.max_errors || ++rt->errors_in_row < rt->opts.max_errors)
+		return;
+	last = rt->error ? strdup(rt->error) : NULL;
+	free(rt->error);
+	if (asprintf(&rt->error, "stopped after %u callback errors in a row; the last: %s",
+		     rt->errors_in_row, last ? last : "?") < 0)
+		rt->error = NULL;
+	free(last);
+	lbpf_log(rt, "stopping: %u callback errors in a row", rt->errors_in_row);
+	lbpf_runtime_exit(rt, 1);
+}
+
 void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 {
-	const char *msg = error_text(rt->L, co);
+	const char *msg;
 
-	luaL_traceback(rt->L, co, msg, 0);
 	rt->errors++;
+	if (over_memory_limit(rt, co))
+		return fail_memory(rt);
+	msg = error_text(rt->L, co);
+	luaL_traceback(rt->L, co, msg, 0);
 	lbpf_log(rt, "error in %s: %s", what, lua_tostring(rt->L, -1));
 	set_error(rt, lua_tostring(rt->L, -1));
 	lua_pop(rt->L, 1);
@@ -147,6 +223,7 @@ void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 		lbpf_log(rt, "stopping: --strict makes callback errors fatal");
 		lbpf_runtime_exit(rt, 1);
 	}
+	count_in_row(rt);
 }
 
 /* Message handler for the body: adds the traceback, leaves exit alone. */
@@ -237,6 +314,24 @@ static void set_args(lua_State *L, const char *script, const lbpf_runtime_opts_t
 	lua_setglobal(L, "arg");
 }
 
+/* print() of a runtime with a log sink: one call, one entry in the log. */
+static int log_print(lua_State *L)
+{
+	int i, n = lua_gettop(L);
+	luaL_Buffer b;
+
+	luaL_buffinit(L, &b);
+	for (i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	log_line(lbpf_toruntime(L), lua_tostring(L, -1));
+	return 0;
+}
+
 static int open_state(lbpf_runtime_t *rt, const char *script)
 {
 	lua_State *L = lua_newstate(runtime_alloc, rt);
@@ -245,6 +340,10 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 		return -ENOMEM;
 	rt->L = L;
 	luaL_openlibs(L);
+	if (rt->opts.log) {
+		lua_pushcfunction(L, log_print);
+		lua_setglobal(L, "print");
+	}
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, luaopen_lbpf);
 	lua_setfield(L, -2, "lbpf");
@@ -336,11 +435,18 @@ int lbpf_runtime_start(lbpf_runtime_t *rt)
 	for (nargs = 0; nargs < rt->opts.argc; nargs++)
 		lua_pushstring(L, rt->opts.argv[nargs]);
 	lbpf_runtime_lock(rt);
+	lbpf_runtime_arm_limit(rt, L);
 	status = lua_pcall(L, nargs, 0, -nargs - 2);
+	lua_sethook(L, NULL, 0, 0);
 	lbpf_runtime_unlock(rt);
 	if (status == LUA_OK || lua_touserdata(L, -1) == &lbpf_exit_sentinel) {
 		lua_settop(L, 0);
 		return 0;
+	}
+	if (over_memory_limit(rt, L)) {
+		fail_memory(rt);
+		lua_settop(L, 0);
+		return -ENOMEM;
 	}
 	set_error(rt, error_text(L, L));
 	lua_settop(L, 0);

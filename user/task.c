@@ -159,8 +159,10 @@ static void coro_get(struct lbpf_sched *s, struct lbpf_task *t)
 	*(struct lbpf_task **)lua_getextraspace(t->co) = t;
 }
 
-/* Returns the coroutine to the pool, closing whatever it left open. */
-static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset)
+/* Returns the coroutine to the pool, closing whatever it left open. One that
+ * raised is not reused: an error thrown by a hook (the instruction limit)
+ * leaves hooks disabled on its thread, and no Lua API turns them back on. */
+static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset, bool reuse)
 {
 	lua_State *co = t->co;
 
@@ -172,7 +174,7 @@ static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset)
 #endif
 	lua_settop(co, 0);
 	*(struct lbpf_task **)lua_getextraspace(co) = NULL;
-	if (s->ncoros < POOL_MAX)
+	if (reuse && s->ncoros < POOL_MAX)
 		s->coros[s->ncoros++] = (struct coroutine){ co, t->co_ref };
 	else if (!lbpf_runtime_closing(s->rt))
 		luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
@@ -199,7 +201,7 @@ static void task_finish(struct lbpf_task *t, enum task_state state, bool reset)
 		s->live = t->live_next;
 	if (t->live_next)
 		t->live_next->live_prev = t->live_prev;
-	coro_put(s, t, reset);
+	coro_put(s, t, reset, state != TASK_FAILED);
 	t->state = state;
 	if (t->object) {
 		bool orphan = t->orphan;
@@ -233,8 +235,11 @@ static int task_resume(struct lbpf_task *t)
 	t->nargs = 0;
 	t->state = TASK_RUNNING;
 	s->current = t;
+	lbpf_runtime_arm_limit(s->rt, t->co);
 	status = lua_resume(t->co, s->L, nargs, &nres);
 	s->current = prev;
+	if (status == LUA_OK || status == LUA_YIELD)
+		lbpf_runtime_resumed_ok(s->rt);
 	if (status == LUA_YIELD) {
 		lua_pop(t->co, nres);
 		if (t->state == TASK_CANCELLED || t->orphan)
@@ -294,6 +299,7 @@ int lbpf_call(lua_State *L, int nargs)
 		return -1;
 	}
 	memset(t, 0, sizeof(*t));
+	lbpf_runtime_count_call(s->rt);
 	task_live(s, t);
 	coro_get(s, t);
 	lua_xmove(L, t->co, nargs + 1);

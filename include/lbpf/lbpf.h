@@ -159,9 +159,16 @@ typedef struct lbpf_runtime_opts {
 	size_t memory_limit;       /* bytes, 0 = unlimited */
 	int argc;                  /* script arguments, for the global `arg` */
 	char **argv;
-	/* where log lines go; NULL = stderr */
+	/* where log lines go; NULL = stderr. When set, print() goes there too. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* Lua instructions one resume of a callback (or the body) may run before
+	 * it raises; 0 = no limit. Also lets lbpf_runtime_stop() interrupt a
+	 * callback that spins. */
+	uint64_t instruction_limit;
+	/* callback errors in a row that stop the runtime with exit code 1;
+	 * 0 = never */
+	unsigned max_errors;
 } lbpf_runtime_opts_t;
 
 /* Creates a runtime: a lua_State with the standard libraries, `lbpf`
@@ -175,8 +182,9 @@ int lbpf_runtime_new(lbpf_runtime_t **rt, const char *script, const lbpf_runtime
 /* Loads inline code as the runtime's body (what `lbpf -e` does). 0 / -EINVAL. */
 int lbpf_runtime_loadstring(lbpf_runtime_t *rt, const char *code, const char *chunkname);
 
-/* Runs the loaded body once (set-up). 0, or -EINVAL when it raised; the
- * message with traceback is in lbpf_runtime_error(). */
+/* Runs the loaded body once (set-up). 0, or -EINVAL when it raised (-ENOMEM
+ * when it went over opts.memory_limit); the message with traceback is in
+ * lbpf_runtime_error(). */
 int lbpf_runtime_start(lbpf_runtime_t *rt);
 
 /* Runs the event loop until exit(), a signal, stop, or nothing is left to wait
@@ -202,6 +210,10 @@ void lbpf_runtime_unlock(lbpf_runtime_t *rt);
 size_t lbpf_runtime_memory(lbpf_runtime_t *rt);
 /* Counters of callback errors since start. */
 uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt);
+/* Callbacks dispatched (lbpf_call) since start. */
+uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt);
+/* The exit code so far (1 after a fatal error, a limit, or --strict). */
+int lbpf_runtime_exit_code(lbpf_runtime_t *rt);
 /* Sets the exit code and stops the loop after the current callback. */
 void lbpf_runtime_exit(lbpf_runtime_t *rt, int code);
 bool lbpf_runtime_stopping(lbpf_runtime_t *rt);

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+#
+# lbpfd's benchmark, printed as a markdown table:
+#   - `lbpf load` of a one-probe policy until it runs (target <= 50 ms), next to
+#     `lbpf run` of the same policy until its body ran, and bpftrace's start-up
+#     when bpftrace is installed;
+#   - lbpfd's RSS with 100 such policies loaded (target <= 100 MB);
+#   - events dispatched per second across 8 policies vs 1, each counting
+#     getppid() calls in a Lua callback (target >= 80% of the 1-policy rate).
+#   scripts/bench/daemon.sh            (`make bench` runs it)
+# Environment: BUILD (build), LBPF_BENCH_RUNS (10), LBPF_BENCH_CALLS (200000).
+#
+# A benchmark, not a test: it exits 0 whatever the numbers, non-zero only when
+# something it ran crashed. Uses its own socket, state and bpffs folders.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+
+BUILD=${BUILD:-build}
+LBPF=$PWD/$BUILD/lbpf
+LBPFD=$PWD/$BUILD/lbpfd
+LOOP=$PWD/$BUILD/tests/helpers/getppid_loop
+RUNS=${LBPF_BENCH_RUNS:-10}
+CALLS=${LBPF_BENCH_CALLS:-200000}
+W=$(mktemp -d /tmp/lbpf-bench-daemon.XXXXXX)
+BPFFS=/sys/fs/bpf/lbpf-bench-$$
+export LBPF_SOCKET=$W/lbpfd.sock LBPF_BPFFS=$BPFFS
+crashed=0
+
+for f in "$LBPF" "$LBPFD" "$LOOP"; do
+	[ -x "$f" ] || { echo "daemon.sh: $f is missing: run make first" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "daemon.sh: needs root" >&2; exit 1; }
+
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+	rm -rf "$W" "$BPFFS"
+}
+trap cleanup EXIT
+
+"$LBPFD" --socket "$W/lbpfd.sock" --state-dir "$W/state" --bpffs "$BPFFS" 2>"$W/lbpfd.log" &
+DPID=$!
+for _ in $(seq 100); do "$LBPF" status >/dev/null 2>&1 && break; sleep 0.05; done
+
+cat > "$W/probe.lua" <<'EOF'
+lbpf.config{ringbuf = "256K"}
+local n = 0
+lbpf.tracepoint("syscalls:" .. (... or "sys_enter_getppid"), function() n = n + 1 end)
+EOF
+
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# lbpf load until "running", then unload
+load_times() {
+	local i t0
+	for i in $(seq "$RUNS"); do
+		t0=$(date +%s%N)
+		"$LBPF" load "$W/probe.lua" --name "t$i" >/dev/null || { crashed=1; return; }
+		ms "$t0"
+		"$LBPF" unload "t$i" >/dev/null
+	done | median
+}
+
+# lbpf run until the body ran (it prints, then exits through lbpf.exit)
+run_times() {
+	local i t0
+	for i in $(seq "$RUNS"); do
+		t0=$(date +%s%N)
+		"$LBPF" run -e "$(cat "$W/probe.lua"); lbpf.exit(0)" >/dev/null 2>&1 || crashed=1
+		ms "$t0"
+	done | median
+}
+
+bpftrace_time() {
+	command -v bpftrace >/dev/null || { echo "n/a"; return; }
+	local t0
+	t0=$(date +%s%N)
+	timeout 20 bpftrace -e 'tracepoint:syscalls:sys_enter_getppid { @n = count(); } BEGIN { exit(); }' \
+		>/dev/null 2>&1
+	ms "$t0"
+}
+
+# a tracepoint takes at most 64 BPF programs: two tracepoints, 50 policies each
+rss_with_100() {
+	local i tp
+	for i in $(seq 100); do
+		tp=sys_enter_getppid
+		[ $((i % 2)) -eq 0 ] && tp=sys_enter_getpid
+		"$LBPF" load "$W/probe.lua" --name "p$i" -- "$tp" >/dev/null || { crashed=1; break; }
+	done
+	awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$DPID/status"
+	printf ' (%s loaded)' "$("$LBPF" list --json | grep -o '"state":"running"' | wc -l)"
+	for i in $(seq 100); do "$LBPF" unload "p$i" >/dev/null; done
+}
+
+# events/s dispatched by N policies for CALLS getppid() calls
+dispatch_rate() {
+	local n=$1 i t0 total want elapsed
+	for i in $(seq "$n"); do "$LBPF" load "$W/probe.lua" --name "d$i" >/dev/null || crashed=1; done
+	want=$((n * CALLS))
+	t0=$(date +%s%N)
+	"$LOOP" "$CALLS" >/dev/null
+	for _ in $(seq 600); do
+		total=$("$LBPF" list --json | grep -o '"events":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+		[ "${total:-0}" -ge "$want" ] && break
+		sleep 0.05
+	done
+	elapsed=$(( $(date +%s%N) - t0 ))
+	for i in $(seq "$n"); do "$LBPF" unload "d$i" >/dev/null; done
+	echo $(( ${total:-0} * 1000000000 / elapsed ))
+}
+
+load_ms=$(load_times)
+run_ms=$(run_times)
+bt_ms=$(bpftrace_time)
+rss=$(rss_with_100)
+one=$(dispatch_rate 1)
+eight=$(dispatch_rate 8)
+ratio=$(( one > 0 ? eight * 100 / one : 0 ))
+
+echo "## lbpfd ($(nproc) CPUs, kernel $(uname -r))"
+echo
+echo "| measure | lbpf | reference | target |"
+echo "|---|---|---|---|"
+echo "| one-probe policy until running (median of $RUNS) | lbpf load: ${load_ms} ms | lbpf run: ${run_ms} ms, bpftrace: ${bt_ms} ms | <= 50 ms |"
+echo "| lbpfd RSS with 100 one-probe policies | ${rss} | - | <= 100 MB |"
+echo "| events/s dispatched, 1 policy | ${one} | - | - |"
+echo "| events/s dispatched, 8 policies (sum) | ${eight} (${ratio}% of 1) | - | >= 80% |"
+exit $crashed

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+#
+# Root tests of lbpfd and the lbpf commands that talk to it: load, list, logs,
+# unload, reload, status, list --offline, metrics, the protocol's handling of
+# bad input, isolation of policies (a spinning callback, a memory hog), and a
+# kill -9 + restart that brings the policies back.
+#
+# The daemon runs on a temporary socket, state folder and bpffs folder, never
+# the system's. What a policy attached is checked through the BPF links held
+# by lbpfd itself (link_id lines of /proc/PID/fdinfo).
+. "$(dirname "$0")/../lib.sh"
+
+W=/tmp/lbpf-test-daemon
+BPFFS=/sys/fs/bpf/lbpf-test-daemon
+SOCK=$W/lbpfd.sock
+PORT=$((19500 + $$ % 400))
+LBPFD=${LBPFD:-$BUILD/lbpfd}
+export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
+
+# Kills the daemons this file started (by pid, checked by name), removes the
+# work folder and the pinned maps; also runs first, for an earlier run's.
+cleanup() {
+	local pid
+	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
+		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	done
+	rm -rf "$W" "$BPFFS"
+}
+t_cleanup cleanup
+mkdir -p "$W"
+
+# Starts lbpfd unless it runs; waits for its socket.
+start_daemon() {
+	local i
+	"$LBPF" status >/dev/null 2>&1 && return 0
+	"$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" \
+		--metrics "127.0.0.1:$PORT" --instructions 50000000 --max-errors 5 \
+		>>"$W/lbpfd.log" 2>&1 &
+	echo $! >> "$W/lbpfd.pid"
+	for i in $(seq 100); do
+		"$LBPF" status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	t_fail "lbpfd did not answer within 5 s: $(tail -5 "$W/lbpfd.log")"
+}
+
+daemon_pid() { tail -1 "$W/lbpfd.pid"; }
+
+# Number of BPF links lbpfd holds.
+links() { grep -h '^link_id:' /proc/"$(daemon_pid)"/fdinfo/* 2>/dev/null | wc -l; }
+
+# wait_list NAME TEXT: waits up to 10 s until NAME's line in `lbpf list` has TEXT.
+wait_list() {
+	local i
+	for i in $(seq 100); do
+		"$LBPF" list 2>/dev/null | grep -A1 "^$1 " | grep -q "$2" && return 0
+		sleep 0.1
+	done
+	t_fail "policy $1 never showed '$2': $("$LBPF" list 2>&1 | head -20)"
+}
+
+write_policies() {
+	cat > "$W/probe.lua" <<'EOF'
+print("probe policy loaded", ...)
+local hits = lbpf.metric.counter("probe_getppid_total", "getppid calls seen")
+lbpf.tracepoint("syscalls:sys_enter_getppid", function(ev) hits:inc() end)
+lbpf.every(200, function() print("getppid calls so far: " .. hits:value()) end)
+EOF
+	cat > "$W/bad.lua" <<'EOF'
+local p = lbpf.tracepoint("syscalls:sys_enter_getppid", function() end)
+print("never printed")
+local x = = 1
+EOF
+	cat > "$W/fails.lua" <<'EOF'
+local p = lbpf.tracepoint("syscalls:sys_enter_getppid", function() end)
+error("policy refuses to start")
+EOF
+	# the worst lateness of a 10 ms timer over each 500 ms, in the log
+	cat > "$W/ticker.lua" <<'EOF'
+local period, last, worst = 10, lbpf.now(), 0
+lbpf.every(period, function()
+	local now = lbpf.now()
+	worst = math.max(worst, (now - last) / 1e6 - period)
+	last = now
+end)
+lbpf.every(500, function() print(string.format("late %.2f", worst)); worst = 0 end)
+EOF
+	echo 'lbpf.every(50, function() while true do end end)' > "$W/spin.lua"
+	cat > "$W/hog.lua" <<'EOF'
+local t = {}
+lbpf.every(5, function() for i = 1, 20000 do t[#t + 1] = ("x"):rep(64) .. i end end)
+EOF
+}
+
+# Without a daemon the commands say so in one line and exit 1.
+test_no_daemon() {
+	t_need_root
+	local out rc=0
+	out=$(LBPF_SOCKET=$W/none.sock "$LBPF" list 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "exit code $rc, want 1"
+	[ "$out" = "lbpf: lbpfd is not running (no socket at $W/none.sock)" ] || t_fail "said: $out"
+	"$LBPF" run -e 'print("run works without a daemon")' | grep -q "without a daemon" ||
+		t_fail "lbpf run failed without a daemon"
+}
+
+# A policy with a tracepoint loads, runs, counts events and its print() output
+# reaches `lbpf logs`; status answers.
+test_load_list_logs() {
+	t_need_root
+	start_daemon
+	local out
+	out=$("$LBPF" load "$W/probe.lua" -- one two 2>&1) || t_fail "load failed: $out"
+	t_expect_contains "$out" "probe: running"
+	"$HELPERS/getppid_loop" 2000 >/dev/null
+	wait_list probe running
+	sleep 0.5
+	out=$("$LBPF" list)
+	t_expect_contains "$out" "lbpf.probe" "list"
+	[ "$("$LBPF" list --json | grep -o '"events":[0-9]*' | head -1 | cut -d: -f2)" -gt 0 ] ||
+		t_fail "no events counted: $("$LBPF" list --json)"
+	out=$("$LBPF" logs probe)
+	t_expect_contains "$out" "probe policy loaded	one	two" "logs"
+	t_expect_contains "$out" "getppid calls so far" "logs"
+	out=$("$LBPF" status)
+	t_expect_contains "$out" "lbpfd $("$LBPF" --version | cut -d' ' -f2)" "status"
+	t_expect_contains "$out" "tracepoint" "status"
+}
+
+# A syntax error and an error in the body: exit 1 with file:line, no policy
+# left, and the probe the failing body attached is gone.
+test_load_errors() {
+	t_need_root
+	start_daemon
+	local before out rc=0
+	before=$(links)
+	out=$("$LBPF" load "$W/bad.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "syntax error: exit code $rc, want 1"
+	t_expect_contains "$out" "bad.lua:3:" "syntax error"
+	rc=0
+	out=$("$LBPF" load "$W/fails.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "runtime error: exit code $rc, want 1"
+	t_expect_contains "$out" "fails.lua:2: policy refuses to start" "runtime error"
+	"$LBPF" list | grep -qE '^(bad|fails) ' && t_fail "a failed load stayed listed"
+	[ "$(links)" -eq "$before" ] || t_fail "links held: $(links), before: $before"
+	rc=0
+	out=$("$LBPF" load "$W/nothere.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "missing file: exit code $rc"
+	rc=0
+	out=$("$LBPF" load "$W/probe.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] && t_expect_contains "$out" "loaded already" "a second load"
+}
+
+# A callback that spins delays another policy's 10 ms timer by a bounded
+# amount (measured from the other policy's log), then fails with its reason.
+test_spin_isolation() {
+	t_need_root
+	start_daemon
+	local worst
+	"$LBPF" load "$W/ticker.lua" >/dev/null || t_fail "ticker did not load"
+	sleep 1.2
+	"$LBPF" load "$W/spin.lua" >/dev/null || t_fail "spin did not load"
+	sleep 3
+	worst=$("$LBPF" logs ticker | tail -5 | awk '{ if ($2 > w) w = $2 } END { print w + 0 }')
+	echo "# worst lateness of the 10 ms timer while another policy spins: $worst ms"
+	awk -v w="$worst" 'BEGIN { exit !(w < 25) }' ||
+		t_fail "the ticker was $worst ms late (bound: 25 ms): $("$LBPF" logs ticker | tail -6)"
+	wait_list spin failed
+	"$LBPF" list | grep -A1 '^spin ' | grep -q "callback errors in a row" ||
+		t_fail "no reason: $("$LBPF" list)"
+	"$LBPF" logs spin | grep -q "instruction limit of 50000000 exceeded" ||
+		t_fail "no limit error in the log: $("$LBPF" logs spin | tail -3)"
+	"$LBPF" unload spin >/dev/null
+	"$LBPF" unload ticker >/dev/null
+}
+
+# Going over --memory fails the policy with the reason; the daemon goes on.
+test_memory_limit() {
+	t_need_root
+	start_daemon
+	"$LBPF" load "$W/hog.lua" --memory 1M >/dev/null || t_fail "hog did not load"
+	wait_list hog failed
+	"$LBPF" list | grep -A1 '^hog ' | grep -q "memory limit 1M exceeded" ||
+		t_fail "no reason: $("$LBPF" list)"
+	wait_list probe running
+	"$LBPF" unload hog >/dev/null || t_fail "unload of a failed policy"
+}
+
+# Reload keeps the old runtime when the new one fails, and swaps otherwise;
+# unload releases the links.
+test_reload_unload() {
+	t_need_root
+	start_daemon
+	local out rc=0 before
+	cp "$W/probe.lua" "$W/probe2.lua"
+	echo 'local broken = = 1' >> "$W/probe2.lua"
+	out=$("$LBPF" reload probe "$W/probe2.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "a failed reload exited $rc"
+	t_expect_contains "$out" "running policy was kept" "reload"
+	t_expect_contains "$out" "probe2.lua:5:" "reload"
+	"$LBPF" list --json | grep -q '"name":"probe","state":"running"' || t_fail "old one gone"
+	"$LBPF" list --json | grep -q '"generation":1,' || t_fail "generation changed"
+	"$LBPF" reload probe >/dev/null || t_fail "reload failed"
+	"$LBPF" list --json | grep -q '"generation":2,' || t_fail "not reloaded: $("$LBPF" list --json)"
+	"$LBPF" load "$W/probe.lua" --name gone >/dev/null || t_fail "second load"
+	before=$(links)
+	"$LBPF" unload gone >/dev/null || t_fail "unload failed"
+	[ "$(links)" -lt "$before" ] || t_fail "unload left the link: $(links) of $before"
+	"$LBPF" list | grep -q '^gone ' && t_fail "unloaded policy still listed"
+	rc=0
+	"$LBPF" unload gone 2>/dev/null || rc=$?
+	[ $rc -eq 1 ] || t_fail "unload of an unknown policy exited $rc"
+}
+
+# Prometheus text over HTTP, per policy and declared by a policy.
+test_metrics() {
+	t_need_root
+	command -v curl >/dev/null || t_skip "curl is not installed (scripts/deps.sh installs it)"
+	start_daemon
+	local out
+	"$HELPERS/getppid_loop" 1000 >/dev/null
+	sleep 0.3
+	out=$(curl -sf "http://127.0.0.1:$PORT/metrics") || t_fail "curl failed"
+	t_expect_contains "$out" 'lbpf_policy_events_total{policy="probe"}' "metrics"
+	t_expect_contains "$out" 'lbpf_policy_memory_bytes{policy="probe"}' "metrics"
+	t_expect_contains "$out" '# TYPE probe_getppid_total counter' "metrics"
+	echo "$out" | grep -qE '^probe_getppid_total\{policy="probe"\} [1-9]' ||
+		t_fail "declared counter: $(echo "$out" | grep probe_getppid)"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" = 404 ] ||
+		t_fail "no 404"
+}
+
+# Bad protocol input gets an error reply or is dropped, and the daemon lives.
+test_protocol() {
+	t_need_root
+	command -v python3 >/dev/null || t_skip "python3 is needed to send raw protocol bytes"
+	start_daemon
+	local out
+	out=$(python3 - "$SOCK" <<'EOF'
+import socket, sys
+def talk(data, shut=True, wait=15):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1]); s.sendall(data)
+    if shut: s.shutdown(socket.SHUT_WR)
+    s.settimeout(wait); out = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d: break
+            out += d
+    except socket.timeout: out += b"<timeout>"
+    s.close()
+    return out.decode()
+print("1", talk(b'{"op":\n'))
+print("2", talk(b'[1]\n{"op":"nope"}\n{"op":"list"}\n').replace("\n", " "))
+print("3", talk(b'x' * (1 << 20) + b'yy\n'))
+print("4", talk(b'{"op":"li'))
+print("5", talk(b'{"op":"li', shut=False))
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"op":"load","file":"/nonexistent.lua"}\n'); s.close()
+print("6", talk(b'{"op":"status"}\n'))
+EOF
+) || t_fail "python failed: $out"
+	t_expect_contains "$out" "1 {\"ok\":false,\"error\":\"malformed request: byte 7" "malformed"
+	t_expect_contains "$out" "unknown op 'nope'" "unknown op"
+	t_expect_contains "$out" '"policies":[' "a good line after bad ones"
+	t_expect_contains "$out" "3 {\"ok\":false,\"error\":\"request too long" "oversize"
+	t_expect_contains "$out" "4 {\"ok\":false,\"error\":\"incomplete request" "half-sent"
+	t_expect_contains "$out" "5 {\"ok\":false,\"error\":\"incomplete request: no end of line" "idle"
+	t_expect_contains "$out" '6 {"ok":true,"version"' "alive after a vanished client"
+}
+
+# kill -9: list --offline reads the pinned map while it is down; a restart
+# brings the policies back from the state folder.
+test_restart() {
+	t_need_root
+	start_daemon
+	local out rc=0 i
+	kill -KILL "$(daemon_pid)"
+	# gone, or a zombie whose last thread has exited (closing its files)
+	for i in $(seq 200); do
+		[ -e "/proc/$(daemon_pid)" ] || break
+		grep -q '^State:.*Z' "/proc/$(daemon_pid)/status" 2>/dev/null &&
+			[ "$(ls "/proc/$(daemon_pid)/task" 2>/dev/null | wc -l)" -le 1 ] && break
+		sleep 0.05
+	done
+	out=$("$LBPF" list 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "list with the daemon down exited $rc"
+	t_expect_contains "$out" "lbpfd is not running" "list"
+	out=$("$LBPF" list --offline) || t_fail "list --offline failed"
+	echo "$out" | grep -E '^probe +running +2 .* gone$' >/dev/null ||
+		t_fail "offline list: $out"
+	start_daemon
+	wait_list probe running
+	"$LBPF" list --json | grep -q '"generation":2,' || t_fail "generation lost"
+	"$HELPERS/getppid_loop" 1000 >/dev/null
+	wait_list probe lbpf.probe
+	"$LBPF" logs probe | grep -q "probe policy loaded	one	two" || t_fail "args lost on restart"
+	"$LBPF" list --offline | grep -E '^probe +running .* running$' >/dev/null ||
+		t_fail "offline list after restart: $("$LBPF" list --offline)"
+}
+
+write_policies
+t_run no_daemon test_no_daemon
+t_run load_list_logs test_load_list_logs
+t_run load_errors test_load_errors
+t_run spin_isolation test_spin_isolation
+t_run memory_limit test_memory_limit
+t_run reload_unload test_reload_unload
+t_run metrics test_metrics
+t_run protocol test_protocol
+t_run restart test_restart

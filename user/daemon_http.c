@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * lbpfd --metrics ADDR: the Prometheus text format over HTTP/1.0 (GET
+ * /metrics). Per policy: events, errors, lost events and memory; then the
+ * metrics policies declared with lbpf.metric.counter/gauge, labelled with
+ * their policy. The connections themselves are handled in daemon.c.
+ */
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon_internal.h"
+#include "metric.h"
+
+/* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6). Returns the fd or -errno. */
+int metrics_listen(const char *addr)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	int fd = -1, one = 1, err;
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		fd = err;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void printf_raw(struct json_writer *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void printf_raw(struct json_writer *w, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	json_raw(w, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* One family of per-policy numbers: HELP, TYPE, and a line per policy. */
+static void policy_family(struct json_writer *w, const char *name, const char *type,
+			  const char *help, int which)
+{
+	struct policy *p;
+
+	printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (p = daemon_g.policies; p; p = p->next) {
+		uint64_t events, errors;
+		size_t memory;
+		unsigned long long v;
+
+		policy_numbers(p, &events, &errors, &memory);
+		v = which == 0 ? events : which == 1 ? errors : which == 2 ? atomic_load(&p->lost)
+									   : memory;
+		printf_raw(w, "%s{policy=\"%s\"} %llu\n", name, p->name, v);
+	}
+}
+
+struct declared {
+	char *name, *help, policy[LBPF_DAEMON_NAME_MAX];
+	enum lbpf_metric_type type;
+	double value;
+};
+
+struct collection {
+	struct declared *v;
+	size_t n, cap;
+};
+
+/* Called under the daemon lock and the metrics lock. */
+static void collect(void *ctx, const struct lbpf_metric *m)
+{
+	struct collection *c = ctx;
+	struct runner *r;
+
+	for (r = daemon_g.runners; r && r->rt != m->rt; r = r->next)
+		;
+	if (!r)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct declared *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n] = (struct declared){ strdup(m->name), strdup(m->help), "", m->type,
+					lbpf_metric_value(m) };
+	snprintf(c->v[c->n].policy, sizeof(c->v[c->n].policy), "%s", r->policy->name);
+	if (c->v[c->n].name && c->v[c->n].help)
+		c->n++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct declared *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	return d ? d : strcmp(x->policy, y->policy);
+}
+
+static void declared_families(struct json_writer *w)
+{
+	struct collection c = { 0 };
+	size_t i;
+
+	pthread_mutex_lock(&daemon_g.lock);
+	lbpf_metric_foreach(collect, &c);
+	pthread_mutex_unlock(&daemon_g.lock);
+	qsort(c.v, c.n, sizeof(*c.v), by_name);
+	for (i = 0; i < c.n; i++) {
+		struct declared *d = &c.v[i];
+
+		if (i == 0 || strcmp(d->name, c.v[i - 1].name))
+			printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
+				   d->type == LBPF_METRIC_COUNTER ? "counter" : "gauge");
+		printf_raw(w, "%s{policy=\"%s\"} %.17g\n", d->name, d->policy, d->value);
+	}
+	for (i = 0; i < c.n; i++) {
+		free(c.v[i].name);
+		free(c.v[i].help);
+	}
+	free(c.v);
+}
+
+/* The body of GET /metrics. */
+static void render(struct json_writer *w)
+{
+	policy_family(w, "lbpf_policy_events_total", "counter",
+		      "Callbacks the policy's runtime dispatched (events and timers).", 0);
+	policy_family(w, "lbpf_policy_errors_total", "counter", "Errors in the policy's callbacks.",
+		      1);
+	policy_family(w, "lbpf_policy_lost_total", "counter",
+		      "Events lost because the policy's ring buffer was full.", 2);
+	policy_family(w, "lbpf_policy_memory_bytes", "gauge", "Lua memory the policy uses.", 3);
+	declared_families(w);
+}
+
+/* The whole HTTP response to a request head. */
+void metrics_respond(const char *request, struct json_writer *w)
+{
+	struct json_writer body = { 0 };
+	bool get = !strncmp(request, "GET ", 4), found;
+	const char *path = request + 4;
+
+	found = get && (!strncmp(path, "/metrics ", 9) || !strncmp(path, "/metrics?", 9) ||
+			!strncmp(path, "/metrics\r", 9));
+	if (found)
+		render(&body);
+	else
+		json_raw(&body, get ? "not found: try /metrics\n" : "only GET is served\n",
+			 get ? 24 : 19);
+	printf_raw(w, "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		      "Connection: close\r\n\r\n",
+		   found ? "200 OK" : get ? "404 Not Found" : "405 Method Not Allowed",
+		   found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain",
+		   body.len);
+	if (body.data)
+		json_raw(w, body.data, body.len);
+	json_writer_free(&body);
+}

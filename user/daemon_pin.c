@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The two maps lbpfd pins under its bpffs folder, so that the lifetimes of
+ * runtimes and of the objects they own can be read while the daemon is down
+ * (`lbpf list --offline`) and, later, by BPF programs:
+ *   runtimes: runtime id -> struct lbpf_runtime_entry
+ *   objects:  object id  -> struct lbpf_object_entry
+ * An object's id is its address, unique among live objects. Objects are
+ * mirrored through the object model's observer when they attach and when
+ * they are released; the scheduler's own objects are left out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "daemon_internal.h"
+
+/* Opens the pinned map at path when it has the right shape, else creates
+ * and pins a new one. Returns the fd or -errno (logged). */
+static int pin_open(const char *path, const char *name, size_t value_size)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(path), err;
+
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_HASH &&
+	    info.key_size == 8 && info.value_size == value_size)
+		return fd;
+	if (fd >= 0) {
+		close(fd);
+		unlink(path); /* an older layout */
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, 8, value_size, LBPF_PIN_MAX_ENTRIES, NULL);
+	if (fd < 0 || bpf_obj_pin(fd, path) < 0) {
+		err = -errno;
+		fprintf(stderr, "lbpfd: cannot %s map %s: %s\n", fd < 0 ? "create" : "pin", path,
+			strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Empties a map: what an earlier daemon left describes runtimes that are gone. */
+static void pin_clear(int fd)
+{
+	uint64_t key;
+
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
+		if (bpf_map_delete_elem(fd, &key) < 0)
+			break;
+}
+
+static bool mirrored(const lbpf_object_t *object)
+{
+	static const char *const skipped[] = { "lbpf.task", "lbpf.timer", "lbpf.watch" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(skipped); i++)
+		if (!strcmp(object->class->name, skipped[i]))
+			return false;
+	return true;
+}
+
+/* The runner of a runtime, under the daemon lock; NULL if none. */
+static struct runner *runner_of(lbpf_runtime_t *rt)
+{
+	struct runner *r;
+
+	for (r = daemon_g.runners; r; r = r->next)
+		if (r->rt == rt)
+			return r;
+	return NULL;
+}
+
+/* Adds kind to the runner's list of attached kinds ("lbpf.probe,..."). */
+static void note_kind(struct runner *r, const char *kind)
+{
+	char *kinds;
+
+	if (r->kinds && strstr(r->kinds, kind))
+		return;
+	if (asprintf(&kinds, "%s%s%s", r->kinds ? r->kinds : "", r->kinds ? "," : "", kind) < 0)
+		return;
+	free(r->kinds);
+	r->kinds = kinds;
+}
+
+static void observe(lbpf_object_t *object, enum lbpf_object_event event)
+{
+	uint64_t key = (uint64_t)(uintptr_t)object;
+	struct lbpf_object_entry e = { 0 };
+	struct runner *r;
+
+	if (!mirrored(object))
+		return;
+	if (event == LBPF_OBJECT_RELEASED) {
+		bpf_map_delete_elem(daemon_g.objects_map, &key);
+		return;
+	}
+	pthread_mutex_lock(&daemon_g.lock);
+	r = object->owner ? runner_of(object->owner) : NULL;
+	e.runtime_id = r ? r->id : 0;
+	if (r)
+		note_kind(r, object->class->name);
+	pthread_mutex_unlock(&daemon_g.lock);
+	snprintf(e.kind, sizeof(e.kind), "%s", object->class->name);
+	e.refs = atomic_load(&object->refs);
+	bpf_map_update_elem(daemon_g.objects_map, &key, &e, BPF_ANY);
+}
+
+int pin_init(void)
+{
+	char path[4096];
+	const char *dir = daemon_g.opts.bpffs;
+
+	daemon_g.runtimes_map = daemon_g.objects_map = -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "lbpfd: cannot create %s: %s (is bpffs mounted at /sys/fs/bpf?)\n",
+			dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_RUNTIMES);
+	daemon_g.runtimes_map = pin_open(path, "lbpf_runtimes", sizeof(struct lbpf_runtime_entry));
+	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_OBJECTS);
+	daemon_g.objects_map = pin_open(path, "lbpf_objects", sizeof(struct lbpf_object_entry));
+	if (daemon_g.runtimes_map < 0 || daemon_g.objects_map < 0)
+		return daemon_g.runtimes_map < 0 ? daemon_g.runtimes_map : daemon_g.objects_map;
+	pin_clear(daemon_g.runtimes_map);
+	pin_clear(daemon_g.objects_map);
+	lbpf_object_observer = observe;
+	return 0;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void pin_runtime(struct runner *r, enum lbpf_runtime_state state)
+{
+	struct lbpf_runtime_entry e = { 0 };
+
+	if (daemon_g.runtimes_map < 0)
+		return;
+	if (bpf_map_lookup_elem(daemon_g.runtimes_map, &r->id, &e) < 0) {
+		snprintf(e.name, sizeof(e.name), "%s", r->policy->name);
+		e.generation = r->policy->generation;
+		e.pid = getpid();
+		e.created_ns = realtime_ns();
+	}
+	e.state = state;
+	if (bpf_map_update_elem(daemon_g.runtimes_map, &r->id, &e, BPF_ANY) < 0)
+		fprintf(stderr, "lbpfd: runtimes map: update %s: %s\n", e.name, strerror(errno));
+}
+
+void pin_runtime_delete(uint64_t id)
+{
+	if (daemon_g.runtimes_map >= 0)
+		bpf_map_delete_elem(daemon_g.runtimes_map, &id);
+}
+
+void pin_close(void)
+{
+	lbpf_object_observer = NULL;
+	if (daemon_g.runtimes_map >= 0)
+		close(daemon_g.runtimes_map);
+	if (daemon_g.objects_map >= 0)
+		close(daemon_g.objects_map);
+	daemon_g.runtimes_map = daemon_g.objects_map = -1;
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The state folder: for each loaded policy a copy of its script and a JSON
+ * record of how it was loaded, written atomically (temporary file, rename),
+ * read back when lbpfd starts.
+ *   STATE_DIR/policies/NAME.lua
+ *   STATE_DIR/policies/NAME.json  {"name","file","args","memory","generation"}
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon_internal.h"
+
+static char *state_path(const char *name, const char *ext)
+{
+	char *path;
+
+	if (asprintf(&path, "%s/policies/%s%s", daemon_g.opts.state_dir, name, ext) < 0)
+		return NULL;
+	return path;
+}
+
+char *state_script_path(const char *name)
+{
+	return state_path(name, ".lua");
+}
+
+int state_init(void)
+{
+	char *dir;
+	int err = 0;
+
+	if (asprintf(&dir, "%s/policies", daemon_g.opts.state_dir) < 0)
+		return -ENOMEM;
+	if ((mkdir(daemon_g.opts.state_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		err = -errno;
+		fprintf(stderr, "lbpfd: cannot create %s: %s\n", dir, strerror(-err));
+	}
+	free(dir);
+	return err;
+}
+
+/* Writes data to path through a temporary file and a rename. */
+static int write_atomic(const char *path, const char *data, size_t len)
+{
+	char tmp[4200];
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) < 0)
+		err = -errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		fprintf(stderr, "lbpfd: cannot write %s: %s\n", path, strerror(-err));
+	}
+	return err;
+}
+
+static int copy_script(const char *from, const char *to)
+{
+	FILE *f;
+	char *data = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int err;
+
+	if (!strcmp(from, to))
+		return 0;
+	if (!(f = fopen(from, "re")))
+		return -errno;
+	len = getdelim(&data, &cap, '\0', f);
+	fclose(f);
+	err = len < 0 ? -EIO : write_atomic(to, data, len);
+	free(data);
+	return err;
+}
+
+static char *metadata(struct policy *p)
+{
+	struct json_writer w = { 0 };
+	int i;
+
+	json_object_begin(&w);
+	json_kv_string(&w, "name", p->name);
+	json_kv_string(&w, "file", p->file);
+	json_key(&w, "args");
+	json_array_begin(&w);
+	for (i = 0; i < p->nargs; i++)
+		json_string(&w, p->args[i]);
+	json_array_end(&w);
+	json_kv_integer(&w, "memory", (long long)p->memory);
+	json_kv_integer(&w, "generation", p->generation);
+	json_object_end(&w);
+	json_raw(&w, "\n", 1);
+	if (w.failed)
+		json_writer_free(&w);
+	return w.data;
+}
+
+int state_save(struct policy *p, const char *code_path)
+{
+	char *script = state_path(p->name, ".lua"), *meta = state_path(p->name, ".json");
+	char *data = metadata(p);
+	int err = -ENOMEM;
+
+	if (script && meta && data) {
+		err = copy_script(code_path, script);
+		if (!err)
+			err = write_atomic(meta, data, strlen(data));
+	}
+	free(script);
+	free(meta);
+	free(data);
+	return err;
+}
+
+void state_remove(const char *name)
+{
+	char *script = state_path(name, ".lua"), *meta = state_path(name, ".json");
+
+	if (meta)
+		unlink(meta);
+	if (script)
+		unlink(script);
+	free(script);
+	free(meta);
+}
+
+/* The arguments of a record, as a NULL-terminated array; NULL on error. */
+static char **record_args(const struct json *rec, int *n)
+{
+	const struct json *args = json_get(rec, "args");
+	char **v;
+	size_t i;
+
+	*n = 0;
+	if (!args || args->type != JSON_ARRAY || !(v = calloc(args->len + 1, sizeof(*v))))
+		return NULL;
+	for (i = 0; i < args->len; i++) {
+		if (args->items[i]->type != JSON_STRING) {
+			free(v);
+			return NULL;
+		}
+		v[(*n)++] = args->items[i]->string;
+	}
+	return v;
+}
+
+/* Loads the policy of one record again. */
+static void restore_one(const char *path)
+{
+	char err[128], *text = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "re");
+	ssize_t len = f ? getdelim(&text, &cap, '\0', f) : -1;
+	struct json *rec = len > 0 ? json_parse(text, len, err, sizeof(err)) : NULL;
+	const char *name = json_get_string(rec, "name"), *file = json_get_string(rec, "file");
+	double memory = 0, generation = 0;
+	char **args = NULL;
+	int nargs;
+
+	if (f)
+		fclose(f);
+	json_get_number(rec, "memory", &memory);
+	json_get_number(rec, "generation", &generation);
+	if (!rec || !name || !file || !(args = record_args(rec, &nargs)) || policy_find(name))
+		fprintf(stderr, "lbpfd: ignoring %s: not a valid policy record%s%s\n", path,
+			rec ? "" : ": ", rec ? "" : err);
+	else
+		daemon_restore(name, file, args, nargs, (size_t)memory, (uint32_t)generation);
+	free(args);
+	json_free(rec);
+	free(text);
+}
+
+void state_restore(void)
+{
+	char *dir, path[4200];
+	struct dirent *de;
+	DIR *d;
+
+	if (asprintf(&dir, "%s/policies", daemon_g.opts.state_dir) < 0)
+		return;
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d))) {
+			size_t n = strlen(de->d_name);
+
+			if (n > 5 && !strcmp(de->d_name + n - 5, ".json")) {
+				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+				restore_one(path);
+			}
+		}
+		closedir(d);
+	}
+	free(dir);
+}
