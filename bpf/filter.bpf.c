@@ -45,12 +45,19 @@ struct filter_record {
 	struct filter_report r;
 };
 
+/* n = min(len, FILTER_LOG_BYTES), computed so that an older verifier (6.1), which
+ * learns nothing from "n != 0", still sees n >= 1: it refuses a size of 0. */
 static __always_inline void copy_bytes(const struct hook_ctx *h, __u8 *buf, __u32 len)
 {
-	__u32 n = len < FILTER_LOG_BYTES ? len : FILTER_LOG_BYTES;
+	__u64 n; /* 64 bits: a compare on a zero-extended copy would not bound n */
 
-	if (n == 0)
+	if (len == 0)
 		return;
+	n = (__u64)len - 1;
+	asm volatile("" : "+r"(n)); /* keep clang from folding this back into min(len, 64) */
+	if (n > FILTER_LOG_BYTES - 1)
+		n = FILTER_LOG_BYTES - 1;
+	n += 1;
 	if (h->hook == HOOK_XDP)
 		bpf_xdp_load_bytes(h->ctx, 0, buf, n);
 	else if (h->hook == HOOK_TC)
@@ -127,7 +134,7 @@ static __always_inline void apply_rule(const struct hook_ctx *h, const struct fi
 static __always_inline int filter_decide(const struct hook_ctx *h, struct filter_pkt *p,
 					 __u32 *rule_id)
 {
-	struct filter_search s = {};
+	struct filter_search *s;
 	struct filter_ctl *ctl;
 	struct filter_gen *g;
 	struct filter_rule *r;
@@ -152,30 +159,35 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 			return v;
 		}
 	}
-	s.gen = ctl->gen & 1;
-	key = s.gen;
+	key = 0;
+	s = bpf_map_lookup_elem(&filter_scratch, &key);
+	if (!s)
+		return FILTER_PASS;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->gen = ctl->gen & 1;
+	key = s->gen;
 	g = bpf_map_lookup_elem(&filter_gens, &key);
 	if (!g)
 		return FILTER_PASS;
 	if (g->nrules) {
-		l0 = filter_classify(&s, g, p);
-		filter_search(&s, l0, g->nrules);
+		l0 = filter_classify(s, g, p);
+		filter_search(s, l0, g->nrules);
 	} else {
-		s.result = -1;
+		s->result = -1;
 	}
 	for (chain = 0; chain < FILTER_MAX_CHAIN; chain++) {
-		if (chain >= s.nhits)
+		if (chain >= s->nhits)
 			break;
-		key = s.gen * rule_cap + s.hits[chain];
+		key = s->gen * rule_cap + s->hits[chain];
 		r = bpf_map_lookup_elem(&filter_rules, &key);
 		if (r)
 			apply_rule(h, p, ctl, r);
 	}
-	if (s.result < 0) {
+	if (s->result < 0) {
 		filter_stat(FILTER_STAT_DEFAULT);
 		return g->default_action == FILTER_DROP ? FILTER_DROP : FILTER_PASS;
 	}
-	key = s.gen * rule_cap + (__u32)s.result;
+	key = s->gen * rule_cap + (__u32)s->result;
 	r = bpf_map_lookup_elem(&filter_rules, &key);
 	if (!r)
 		return FILTER_PASS;

@@ -244,7 +244,10 @@ static __always_inline __u32 addr6_class(const struct filter_gen *g, __u32 gen, 
 	return iv ? iv->cls : 0;
 }
 
-/* The search state, on the stack of the entry point (bpf_loop's ctx). */
+/* The search state, in a per-CPU scratch slot: on the stack it would take
+ * half of the 512 bytes, which a 6.1 verifier then refuses once a callee's
+ * frame is added. bpf_loop gets a stack cell pointing to it, since 6.1's
+ * bpf_loop takes only a stack pointer as its context. */
 struct filter_search {
 	__u32 gen;
 	__u32 mask;           /* fields to AND */
@@ -261,6 +264,17 @@ struct filter_search {
 	__u64 l1[FILTER_NFIELDS];
 	__u32 off[FILTER_NFIELDS];
 	__u32 base[FILTER_NFIELDS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct filter_search);
+} filter_scratch SEC(".maps");
+
+struct filter_search_ctx {
+	struct filter_search *s;
 };
 
 static __always_inline __u64 pool_word(__u32 gen, __u32 off)
@@ -374,9 +388,11 @@ static __always_inline long search_match(struct filter_search *s, __u32 pos)
  * rules, the whole search is one step. */
 static long search_step(__u64 index, void *ctx)
 {
-	struct filter_search *s = ctx;
+	struct filter_search *s = ((struct filter_search_ctx *)ctx)->s;
 	__u32 i, j;
 
+	if (!s)
+		return 1;
 	if (!s->leaf && !s->cand1) {
 		if (!s->cand0)
 			return 1;
@@ -403,6 +419,8 @@ static long search_step(__u64 index, void *ctx)
  * before it (s->hits). */
 static __always_inline void filter_search(struct filter_search *s, __u64 l0, __u32 nrules)
 {
+	struct filter_search_ctx c = { s };
+
 	s->result = -1;
 	if (!s->mask) { /* no rule constrains anything: every rule matches */
 		for (__u32 pos = 0; pos < FILTER_MAX_CHAIN + 1 && pos < nrules; pos++)
@@ -411,7 +429,7 @@ static __always_inline void filter_search(struct filter_search *s, __u64 l0, __u
 		return;
 	}
 	s->cand0 = l0;
-	bpf_loop(FILTER_MAX_RULES + FILTER_LEAF_WORDS + FILTER_L1_WORDS + 1, search_step, s, 0);
+	bpf_loop(FILTER_MAX_RULES + FILTER_LEAF_WORDS + FILTER_L1_WORDS + 1, search_step, &c, 0);
 }
 
 static __always_inline void set_key_of(struct filter_set_key *k, const struct filter_pkt *p,

@@ -162,8 +162,10 @@ build_common() {
 		path=$(PATH=$PATH:/sbin:/usr/sbin command -v "$tool") || continue
 		copy_with_libs "$root" "$(readlink -f "$path")" "/usr/bin/$tool"
 	done
-	# Applet links where no real program was copied.
+	# Applet links where no real program was copied (busybox's ip in /usr/sbin
+	# would shadow the real one in /usr/bin, and it has no netns).
 	"$root/usr/bin/busybox" --list-full | while read -r f; do
+		[ -e "$root/usr/bin/${f##*/}" ] && continue
 		[ -e "$root/$f" ] || [ -L "$root/$f" ] || ln -s /usr/bin/busybox "$root/$f"
 	done
 	[ -e "$root/usr/bin/bash" ] || ln -s busybox "$root/usr/bin/bash"
