@@ -332,6 +332,22 @@ static int log_print(lua_State *L)
 	return 0;
 }
 
+/* Lua code that never returns to the loop would never see the signalfd, so
+ * a count hook looks at it every million instructions (a few ms) and unwinds
+ * the code with exit's sentinel when Ctrl-C or SIGTERM came. */
+static void signal_hook(lua_State *L, lua_Debug *ar)
+{
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	struct signalfd_siginfo si;
+
+	if (rt->signalfd < 0 || read(rt->signalfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	lbpf_log(rt, "interrupted by signal %u", si.ssi_signo);
+	lbpf_runtime_exit(rt, 0);
+	lua_pushlightuserdata(L, &lbpf_exit_sentinel);
+	lua_error(L);
+}
+
 static int open_state(lbpf_runtime_t *rt, const char *script)
 {
 	lua_State *L = lua_newstate(runtime_alloc, rt);
@@ -340,6 +356,9 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 		return -ENOMEM;
 	rt->L = L;
 	luaL_openlibs(L);
+	/* on the main state before any coroutine exists, so all inherit it */
+	if (rt->opts.signals)
+		lua_sethook(L, signal_hook, LUA_MASKCOUNT, 1000000);
 	if (rt->opts.log) {
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");
@@ -461,21 +480,6 @@ static void on_signal(lbpf_loop_t *loop, int fd, int events, void *arg)
 		lbpf_runtime_exit(arg, 0);
 }
 
-/* Lua code that never returns to the loop would never see the signalfd, so
- * a count hook looks at it every million instructions (a few ms) and unwinds
- * the code with exit's sentinel when Ctrl-C or SIGTERM came. */
-static void signal_hook(lua_State *L, lua_Debug *ar)
-{
-	lbpf_runtime_t *rt = lbpf_toruntime(L);
-	struct signalfd_siginfo si;
-
-	if (rt->signalfd < 0 || read(rt->signalfd, &si, sizeof(si)) != sizeof(si))
-		return;
-	lbpf_log(rt, "interrupted by signal %u", si.ssi_signo);
-	lbpf_runtime_exit(rt, 0);
-	lua_pushlightuserdata(L, &lbpf_exit_sentinel);
-	lua_error(L);
-}
 
 /* SIGINT and SIGTERM arrive through a signalfd in the loop. */
 static int signals_begin(lbpf_runtime_t *rt)
@@ -494,7 +498,6 @@ static int signals_begin(lbpf_runtime_t *rt)
 	rt->signalfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (rt->signalfd < 0)
 		return -errno;
-	lua_sethook(rt->L, signal_hook, LUA_MASKCOUNT, 1000000);
 	return lbpf_loop_add(rt->loop, rt->signalfd, LBPF_READ, false, on_signal, rt);
 }
 
