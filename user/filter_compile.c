@@ -159,7 +159,8 @@ static int sweep(struct compiler *c, struct event *ev, size_t n)
 	int err;
 
 	c->niv = 0;
-	qsort(ev, n, sizeof(*ev), event_cmp);
+	if (n) /* qsort(NULL, 0) is undefined */
+		qsort(ev, n, sizeof(*ev), event_cmp);
 	err = push_interval(c, 0, 0);
 	while (!err && i < n) {
 		at = ev[i].at;

@@ -47,6 +47,8 @@ extern char lbpf_exit_sentinel;
 struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt);
 bool lbpf_runtime_strict(lbpf_runtime_t *rt);
 void lbpf_runtime_count_error(lbpf_runtime_t *rt);
+/* The options rt was made with (a child runtime inherits its limits and log). */
+const lbpf_runtime_opts_t *lbpf_runtime_options(lbpf_runtime_t *rt);
 /* Around every resume of a task (task.c): arms the instruction limit on co,
  * and counts a resume that returned or yielded (ending a run of errors). */
 void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co);

@@ -99,11 +99,14 @@ static const luaL_Reg metric_methods[] = {
 	{ NULL, NULL },
 };
 
+/* Shareable: values are atomic, so child runtimes and other policies may
+ * update a metric through lbpf.shared or rt:resume; it is still exported
+ * under the runtime that declared it, and closed when that runtime ends. */
 static const lbpf_class_t metric_class = {
 	.name = "lbpf.metric",
 	.methods = metric_methods,
 	.release = metric_release,
-	.opt = LBPF_OPT_SINGLE | LBPF_OPT_EXTERNAL,
+	.opt = LBPF_OPT_MONITOR | LBPF_OPT_EXTERNAL,
 };
 
 static const luaL_Reg metric_lib[] = {
