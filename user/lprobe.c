@@ -658,6 +658,9 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 		find_functions(L, p);
 	else
 		find_symbols(L, p, 2);
+	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
+		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
+			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
 	probe_compile(L, p, opts);
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)

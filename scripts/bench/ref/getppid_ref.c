@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The plain libbpf consumer of scripts/bench/tracing.sh:
+ *   getppid_ref PID N
+ * loads getppid.bpf.c filtered to PID, prints "attached", then consumes with
+ * ring_buffer__poll() until N records were delivered or lost (or SIGINT or
+ * SIGTERM), prints "delivered D lost L", and waits for the signal (so its
+ * peak RSS can still be read).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <linux/types.h>
+#include "getppid.h"
+#include "getppid.skel.h"
+
+static volatile sig_atomic_t stop;
+static unsigned long long delivered;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	const struct getppid_record *r = data;
+
+	if (size == sizeof(*r) && r->pid)
+		delivered++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct getppid_bpf *skel;
+	struct ring_buffer *rb = NULL;
+	unsigned long long n;
+	int err = 1;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: getppid_ref PID N\n");
+		return 2;
+	}
+	n = strtoull(argv[2], NULL, 10);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	skel = getppid_bpf__open();
+	if (!skel)
+		return 1;
+	skel->rodata->target_pid = atoi(argv[1]);
+	if (getppid_bpf__load(skel) || getppid_bpf__attach(skel))
+		goto cleanup;
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	if (!rb)
+		goto cleanup;
+	printf("attached\n");
+	fflush(stdout);
+	while (!stop && delivered + skel->bss->lost < n)
+		if (ring_buffer__poll(rb, 100) < 0)
+			break;
+	ring_buffer__consume(rb);
+	printf("delivered %llu lost %llu\n", delivered, (unsigned long long)skel->bss->lost);
+	fflush(stdout);
+	while (!stop)
+		usleep(20000);
+	err = 0;
+cleanup:
+	ring_buffer__free(rb);
+	getppid_bpf__destroy(skel);
+	return err;
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+#
+# The tracing benchmark (issue 3), every row measured in this one run on this
+# machine. Workload: tests/helpers/getppid_bench makes N (2,000,000) getppid()
+# calls in a tight loop; the probe is the tracepoint syscalls:sys_enter_getppid
+# filtered to the workload's pid. Rows:
+#   - no tracing;
+#   - a plain libbpf C consumer (scripts/bench/ref/: 32-byte records, 4 MiB ring,
+#     ring_buffer__poll with default wake-ups), built here into $BUILD/bench/;
+#   - lbpf with a Lua callback counting events (default settings);
+#   - lbpf with opts.count = "probe" (no Lua call per event);
+#   - bpftrace printf of pid, tid, comm, when bpftrace is installed.
+# Columns: the workload's call rate, events delivered, events lost, and the
+# tracer's peak RSS (VmHWM). Then start to attached (exec until the probe's
+# first event, whose timestamp the tracer prints, while a process calls
+# getppid() every ~100 µs) and the targets, each met or missed.
+#   scripts/bench/tracing.sh          (`make bench` runs it, via scripts/bench/run.sh)
+#
+# Environment:
+#   BUILD                   build folder (build)
+#   LBPF                    the binary to measure ($BUILD/lbpf)
+#   LBPF_BENCH_CALLS        getppid() calls of the workload (2000000)
+#   LBPF_BENCH_RUNS         runs per start-up measurement; the median is shown (10)
+#   LBPF_BENCH_NO_INSTALL   set: do not install bpftrace when it is missing
+#
+# A benchmark, not a test: it exits 0 whatever the numbers, and non-zero only
+# when something it ran crashed or reported nothing. About a minute (bpftrace
+# alone takes ~25 s at its rate).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+
+BUILD=${BUILD:-build}
+LBPF=${LBPF:-$BUILD/lbpf}
+N=${LBPF_BENCH_CALLS:-2000000}
+RUNS=${LBPF_BENCH_RUNS:-10}
+WORKLOAD=$BUILD/tests/helpers/getppid_bench
+TIMER=$BUILD/tests/helpers/exec_timer
+PACED=$BUILD/tests/helpers/trace_target
+OUT=$BUILD/bench
+TP=syscalls:sys_enter_getppid
+crashed=0
+
+echo "$ scripts/bench/tracing.sh"
+for f in "$LBPF" "$WORKLOAD" "$TIMER" "$PACED"; do
+	[ -x "$f" ] || { echo "tracing.sh: $f is missing: run make first" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "tracing.sh: needs root" >&2; exit 1; }
+if ! command -v bpftrace >/dev/null && [ -z "${LBPF_BENCH_NO_INSTALL:-}" ]; then
+	./scripts/deps.sh bpftrace >&2 || echo "tracing.sh: could not install bpftrace" >&2
+fi
+have() { command -v "$1" >/dev/null; }
+oops() {	# oops WHAT: something crashed; the run goes on, the exit code says so
+	echo "tracing.sh: $*" >&2
+	crashed=1
+}
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+children=()
+trap 'for p in "${children[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+
+# ---- the tracers ----
+
+# The libbpf reference, built the way libbpf-bootstrap builds a tool.
+build_ref() {
+	local src=scripts/bench/ref
+	have clang && have bpftool && have gcc || return 1
+	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ivmlinux/x86 -I$src \
+		-c $src/getppid.bpf.c -o "$OUT/getppid.bpf.o" &&
+	bpftool gen skeleton "$OUT/getppid.bpf.o" name getppid_bpf > "$OUT/getppid.skel.h" &&
+	gcc -O2 -g -Wall -I$src -I"$OUT" $src/getppid_ref.c -lbpf -lelf -lz -o "$OUT/getppid_ref"
+}
+REF=
+if build_ref > "$WORK/build.log" 2>&1; then
+	REF=$OUT/getppid_ref
+else
+	oops "could not build the libbpf reference: $(tail -n 3 "$WORK/build.log")"
+fi
+
+# Both lbpf scripts take PID N, print "delivered D lost L" once all N events
+# are accounted for (or at exit, when they are not), and run until stopped.
+cat > "$OUT/tracing_callback.lua" <<'EOF'
+local pid, n = tonumber(arg[1]), tonumber(arg[2])
+local seen = 0
+local p = lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = pid } },
+	function() seen = seen + 1 end)
+local reported
+local function report()
+	if not reported then
+		reported = true
+		print(("delivered %d lost %d"):format(seen, p:stats().lost))
+		io.stdout:flush()
+	end
+end
+lbpf.every(20, function() if seen + p:stats().lost >= n then report() end end)
+lbpf.on_exit(report)
+EOF
+cat > "$OUT/tracing_count.lua" <<'EOF'
+local pid, n = tonumber(arg[1]), tonumber(arg[2])
+local p = lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = pid }, count = "probe" })
+local reported
+local function report()
+	if not reported then
+		reported = true
+		local counted = p:counts()["tracepoint:syscalls:sys_enter_getppid"] or 0
+		print(("delivered %d lost %d"):format(counted, p:stats().lost))
+		io.stdout:flush()
+	end
+end
+lbpf.every(20, function()
+	if (p:counts()["tracepoint:syscalls:sys_enter_getppid"] or 0) >= n then report() end
+end)
+lbpf.on_exit(report)
+EOF
+# start to attached: the first event's timestamp, then exit
+cat > "$OUT/tracing_startup.lua" <<'EOF'
+lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = tonumber(arg[1]) } }, function(ev)
+	print(ev.ts)
+	lbpf.exit()
+end)
+EOF
+
+# start_tracer KIND PID OUTFILE: starts a tracer of PID's getppid() calls in
+# the background; sets tracer_pid.
+start_tracer() {
+	local kind=$1 pid=$2 out=$3 cmd
+	case $kind in
+	ref) cmd=("$REF" "$pid" "$N") ;;
+	lua) cmd=("$LBPF" run "$OUT/tracing_callback.lua" "$pid" "$N") ;;
+	count) cmd=("$LBPF" run "$OUT/tracing_count.lua" "$pid" "$N") ;;
+	bpftrace) cmd=(bpftrace -e "tracepoint:$TP /pid == $pid/ { printf(\"%d %d %s\\n\", pid, tid, comm); }") ;;
+	esac
+	"${cmd[@]}" > "$out" 2> "$out.err" &
+	tracer_pid=$!
+	children+=("$tracer_pid")
+}
+
+# attached PID: waits (30 s at most) until process PID has a BPF program on
+# the tracepoint, as `bpftool perf` lists them; the same test for every tracer.
+attached() {
+	local i
+	for ((i = 0; i < 1500; i++)); do
+		bpftool perf show 2>/dev/null | grep -Eq "^pid $1 .*tracepoint +${TP#*:}\$" && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.02
+	done
+	return 1
+}
+
+# settled FILE: waits until FILE stops growing (0.5 s), 60 s at most.
+settled() {
+	local size=-1 now i
+	for ((i = 0; i < 120; i++)); do
+		now=$(stat -c %s "$1")
+		[ "$now" = "$size" ] && return 0
+		size=$now
+		sleep 0.5
+	done
+}
+
+# measure KIND: one row. Starts the workload waiting on a FIFO, the tracer on
+# its pid, waits until the probe is attached, releases the workload, and then
+# collects. Sets rate, delivered, lost, rss_kb ("" when not measured).
+measure() {
+	local kind=$1 fifo=$WORK/go wl_out=$WORK/$1.workload tr_out=$WORK/$1.tracer wl_pid pid i
+	rate='' delivered='' lost='' rss_kb=''
+	rm -f "$fifo"
+	mkfifo "$fifo"
+	"$WORKLOAD" -w "$N" < "$fifo" > "$wl_out" &
+	wl_pid=$!
+	children+=("$wl_pid")
+	exec 4> "$fifo"
+	for ((i = 0; i < 500; i++)); do [ -s "$wl_out" ] && break; sleep 0.01; done
+	pid=$(head -n 1 "$wl_out")
+	if [ "$kind" != none ]; then
+		start_tracer "$kind" "$pid" "$tr_out"
+		if ! attached "$tracer_pid"; then
+			oops "$kind: never attached: $(tail -c 300 "$tr_out.err")"
+			exec 4>&-
+			kill -KILL "$tracer_pid" "$wl_pid" 2>/dev/null
+			wait "$tracer_pid" "$wl_pid" 2>/dev/null
+			return
+		fi
+	fi
+	echo go >&4
+	exec 4>&-
+	wait "$wl_pid"
+	rate=$(awk 'NR == 2 { print $2 }' "$wl_out")
+	[ -n "$rate" ] || oops "$kind: the workload reported nothing"
+	[ "$kind" = none ] && return
+	if [ "$kind" = bpftrace ]; then
+		settled "$tr_out"
+	else
+		for ((i = 0; i < 1000; i++)); do grep -q '^delivered' "$tr_out" && break; sleep 0.02; done
+	fi
+	rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$tracer_pid/status" 2>/dev/null)
+	kill -INT "$tracer_pid" 2>/dev/null
+	wait "$tracer_pid" 2>/dev/null
+	if [ "$kind" = bpftrace ]; then
+		delivered=$(grep -c "^$pid $pid trace\|^$pid $pid getppid" "$tr_out")
+		lost=$(cat "$tr_out" "$tr_out.err" | awk '/Lost [0-9]+ events/ { for (i = 1; i <= NF; i++) if ($i == "Lost") n += $(i + 1) } END { print n + 0 }')
+	else
+		read -r _ delivered _ lost < <(grep -m 1 '^delivered' "$tr_out")
+	fi
+	[ -n "$delivered" ] || oops "$kind: the tracer reported nothing: $(tail -c 300 "$tr_out.err")"
+}
+
+# ---- start to attached ----
+
+# startup CMD...: median ns from exec to the first event (printed by CMD as its
+# timestamp) while a paced getppid loop runs; see tests/helpers/exec_timer.c.
+startup() {
+	local out
+	out=$("$TIMER" -n "$RUNS" -t 20 -- "$@" 2> "$WORK/timer.err") ||
+		{ oops "start-up of $1: $(cat "$WORK/timer.err")"; return; }
+	echo "${out%% *}"
+}
+
+# ---- formatting ----
+
+fmt_rate() { awk -v r="$1" 'BEGIN { if (r == "") print "-"; else printf "%.2f M/s\n", r / 1e6 }'; }
+fmt_ms() { awk -v ns="$1" 'BEGIN { if (ns == "") print "-"; else printf "%.0f ms\n", ns / 1e6 }'; }
+fmt_mb() { awk -v kb="$1" 'BEGIN { if (kb == "") print "-"; else printf "%.1f MB\n", kb / 1024 }'; }
+fmt_n() { [ -n "$1" ] && echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' || echo -; }
+# met WHAT OP VALUE LIMIT: "met" or "missed" ("-" without a value)
+met() {
+	awk -v v="$2" -v op="$1" -v l="$3" 'BEGIN {
+		if (v == "" || l == "") { print "-"; exit }
+		ok = op == "<=" ? v + 0 <= l + 0 : v + 0 >= l + 0
+		print ok ? "met" : "missed" }'
+}
+
+# ---- the run ----
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+others=$(bpftool perf show 2>/dev/null | grep -c "tracepoint \+${TP#*:}\$")
+declare -A R D L M
+kinds=(none)
+[ -n "$REF" ] && kinds+=(ref)
+kinds+=(lua count)
+have bpftrace && kinds+=(bpftrace)
+for kind in "${kinds[@]}"; do
+	measure "$kind"
+	R[$kind]=$rate D[$kind]=$delivered L[$kind]=$lost M[$kind]=$rss_kb
+done
+
+# start to attached: a getppid() call every ~100 µs hits the probe
+"$PACED" paced 1000000000 100 > /dev/null &
+loop=$!
+disown "$loop" # no "Killed" notice when it is stopped below
+children+=("$loop")
+start_lbpf=$(startup "$LBPF" run "$OUT/tracing_startup.lua" "$loop")
+start_bt=
+have bpftrace && start_bt=$(startup bpftrace -e \
+	"tracepoint:$TP /pid == $loop/ { printf(\"%llu\\n\", nsecs); exit(); }")
+kill -KILL "$loop" 2>/dev/null
+
+# ---- the tables ----
+
+label() {
+	case $1 in
+	none) echo "no tracing" ;;
+	ref) echo "libbpf C, ring_buffer__poll, default wake-ups (32-byte records)" ;;
+	lua) echo "lbpf, Lua callback counting events (default settings)" ;;
+	count) echo "lbpf, opts.count = \"probe\" (no Lua per event)" ;;
+	bpftrace) echo "bpftrace printf of pid, tid, comm" ;;
+	esac
+}
+versions="lbpf $("$LBPF" --version | awk '{ print $2 }'), libbpf $(pkg-config --modversion libbpf 2>/dev/null || echo '?')"
+have bpftrace && versions+=", $(bpftrace --version 2>/dev/null)"
+echo "# $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)," \
+	"kernel $(uname -r), $(date -u +%Y-%m-%d); $versions"
+echo "# workload: $(fmt_n "$N") getppid() calls; probe: tracepoint:$TP filtered to its pid;" \
+	"load average before the run: $load"
+[ "$others" -gt 0 ] && echo "# note: $others BPF program(s) of other processes were attached to $TP during the run"
+echo
+echo "| consumer | workload calls/s | events delivered | lost | tracer RSS (peak) |"
+echo "|---|---|---|---|---|"
+for kind in "${kinds[@]}"; do
+	printf '| %s | %s | %s | %s | %s |\n' "$(label "$kind")" "$(fmt_rate "${R[$kind]}")" \
+		"$(fmt_n "${D[$kind]}")" "$(fmt_n "${L[$kind]}")" "$(fmt_mb "${M[$kind]}")"
+done
+[ -z "$REF" ] && echo "| libbpf C | not built (clang, bpftool, gcc) | - | - | - |"
+have bpftrace || echo "| bpftrace | not installed | - | - | - |"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f\n", a / b }'; }
+lua_rate=${R[lua]:-}
+lua_zero_lost=$([ "${L[lua]:-x}" = 0 ] && [ "${D[lua]:-}" = "$N" ] && echo 1 || echo 0)
+vs_bt=$(ratio "$lua_rate" "${R[bpftrace]:-}")
+vs_ref=$(ratio "$lua_rate" "${R[ref]:-}")
+echo
+echo "| target | lbpf | reference | met? |"
+echo "|---|---|---|---|"
+printf '| Lua callback ≥ 1.0 M events/s, 0 lost | %s, %s lost | - | %s |\n' "$(fmt_rate "$lua_rate")" \
+	"$(fmt_n "${L[lua]:-}")" "$([ "$lua_zero_lost" = 1 ] && met '>=' "$lua_rate" 1e6 || echo missed)"
+printf '| Lua callback ≥ 10× bpftrace | %s× | bpftrace %s | %s |\n' "${vs_bt:--}" \
+	"$(fmt_rate "${R[bpftrace]:-}")" "$(met '>=' "$vs_bt" 10)"
+printf '| Lua callback ≥ 2× plain libbpf | %s× | libbpf %s | %s |\n' "${vs_ref:--}" \
+	"$(fmt_rate "${R[ref]:-}")" "$(met '>=' "$vs_ref" 2)"
+printf '| opts.count ≥ 2.5 M/s | %s | no tracing %s | %s |\n' "$(fmt_rate "${R[count]:-}")" \
+	"$(fmt_rate "${R[none]:-}")" "$(met '>=' "${R[count]:-}" 2.5e6)"
+printf '| lbpf run, one probe: start to attached ≤ 50 ms (median of %d) | %s | bpftrace %s | %s |\n' \
+	"$RUNS" "$(fmt_ms "$start_lbpf")" "$(fmt_ms "$start_bt")" "$(met '<=' "$start_lbpf" 50e6)"
+printf '| RSS ≤ 16 MB (peak, Lua callback run) | %s | bpftrace %s | %s |\n' "$(fmt_mb "${M[lua]:-}")" \
+	"$(fmt_mb "${M[bpftrace]:-}")" "$(met '<=' "${M[lua]:-}" 16384)"
+exit $crashed
