@@ -91,17 +91,27 @@ struct hit {
 	__s64 rc;
 };
 
+/* x86-64's struct pt_regs as the uapi fixes it. Reading it through this
+ * layout instead of vmlinux.h's CO-RE-relocated one spares libbpf parsing the
+ * kernel's BTF at every load: about 12 ms and 10 MB. */
+struct lbpf_pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+
 /* The verifier wants constant offsets from the context pointer, so the
  * registers are read once, in straight-line code, and used from h->args. */
-static __always_inline void read_regs(struct hit *h, struct pt_regs *regs)
+static __always_inline void read_regs(struct hit *h, void *ctx)
 {
-	h->args[0] = PT_REGS_PARM1(regs);
-	h->args[1] = PT_REGS_PARM2(regs);
-	h->args[2] = PT_REGS_PARM3(regs);
-	h->args[3] = PT_REGS_PARM4(regs);
-	h->args[4] = PT_REGS_PARM5(regs);
-	h->args[5] = regs->r9; /* libbpf 1.1 has no PT_REGS_PARM6 */
-	h->rc = PT_REGS_RC(regs);
+	const struct lbpf_pt_regs *regs = ctx;
+
+	h->args[0] = regs->di;
+	h->args[1] = regs->si;
+	h->args[2] = regs->dx;
+	h->args[3] = regs->cx;
+	h->args[4] = regs->r8;
+	h->args[5] = regs->r9;
+	h->rc = regs->ax;
 }
 
 static __always_inline __s64 read_arg(struct hit *h, __u32 n)
@@ -380,20 +390,20 @@ int lbpf_tracepoint(void *ctx)
 }
 
 SEC("kprobe")
-int lbpf_entry(struct pt_regs *ctx)
+int lbpf_entry(void *ctx)
 {
 	return handle(ctx, KIND_ENTRY);
 }
 
 SEC("kprobe")
-int lbpf_return(struct pt_regs *ctx)
+int lbpf_return(void *ctx)
 {
 	return handle(ctx, KIND_RETURN);
 }
 
 /* The entry half of a latency pair: remembers when this thread entered. */
 SEC("kprobe")
-int lbpf_start(struct pt_regs *ctx)
+int lbpf_start(void *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_ns();
