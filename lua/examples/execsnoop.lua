@@ -14,8 +14,11 @@ local function cmdline(pid)
 	if not f then
 		return nil
 	end
-	local s = f:read("a")
+	local s = f:read("a") -- nil when the process is already gone
 	f:close()
+	if not s then
+		return nil
+	end
 	s = s:gsub("%z$", ""):gsub("%z", " ")
 	return s ~= "" and s or nil
 end
