@@ -163,7 +163,11 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	s = bpf_map_lookup_elem(&filter_scratch, &key);
 	if (!s)
 		return FILTER_PASS;
-	__builtin_memset(s, 0, sizeof(*s));
+	/* the per-field arrays are written before they are read (only fields in
+	 * the mask are); the scalars start afresh */
+	s->mask = s->wild = s->i = s->w = s->nhits = 0;
+	s->result = -1;
+	s->cand0 = s->cand1 = s->leaf = 0;
 	s->gen = ctl->gen & 1;
 	key = s->gen;
 	g = bpf_map_lookup_elem(&filter_gens, &key);
