@@ -33,16 +33,19 @@ struct daemon daemon_g;
 static const char usage[] =
 	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR:PORT]\n"
 	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
-	"             [--memory SIZE] [--foreground]\n"
+	"             [--memory SIZE] [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
 	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
-	"  --bpffs DIR         where the runtimes and objects maps are pinned (" LBPF_DAEMON_BPFFS ")\n"
+	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
+	"                      filters are pinned (" LBPF_DAEMON_BPFFS ")\n"
 	"  --metrics ADDR      serve Prometheus metrics, e.g. 127.0.0.1:9464\n"
 	"  --group GROUP       members of GROUP may use the socket too (mode 0660)\n"
 	"  --workers N         threads running the policies (2)\n"
 	"  --instructions N    Lua instructions a callback may run at once (100000000)\n"
 	"  --max-errors N      callback errors in a row that fail a policy (10)\n"
 	"  --memory SIZE       default memory limit of a policy (64M)\n"
+	"  --fail-open         packet filters end with lbpfd (stop, crash) instead of enforcing\n"
+	"                      until it is back\n"
 	"  --foreground        accepted for compatibility: lbpfd never forks; it logs to stderr\n";
 
 static uint64_t now_ns(void)
@@ -79,6 +82,7 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 	case 'm': o->metrics = arg; return 0;
 	case 'g': o->group = arg; return 0;
 	case 'f': return 0;
+	case 'F': o->fail_open = true; return 0;
 	case 'h': fputs(usage, stdout); return 1;
 	case 'w':
 		if (parse_number("--workers", arg, 1, 64, &n))
@@ -116,6 +120,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		{ "max-errors", required_argument, NULL, 'e' },
 		{ "memory", required_argument, NULL, 'M' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "fail-open", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -123,7 +128,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 
 	*o = (struct daemon_options){
 		LBPF_DAEMON_SOCKET, LBPF_DAEMON_STATE_DIR, LBPF_DAEMON_BPFFS, NULL, NULL,
-		2, 100000000ull, 10, 64u << 20,
+		2, 100000000ull, 10, 64u << 20, false,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		if ((err = parse_option(c, optarg, o)))
@@ -677,9 +682,12 @@ int main(int argc, char **argv)
 	fprintf(stderr, "lbpfd %s: listening on %s (state %s, maps in %s, %d workers)\n",
 		LBPF_VERSION, daemon_g.opts.socket_path, daemon_g.opts.state_dir,
 		daemon_g.opts.bpffs, daemon_g.opts.workers);
+	filters_startup();
 	state_restore();
 	run();
 	workers_stop();
+	if (daemon_g.opts.fail_open)
+		filters_remove(NULL);
 	pin_close();
 	unlink(daemon_g.opts.socket_path);
 	fprintf(stderr, "lbpfd: stopped\n");

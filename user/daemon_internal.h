@@ -55,6 +55,7 @@ struct policy {
 	uint64_t unload_conn;      /* the connection waiting for the unload */
 	uint64_t started_ns;
 	uint64_t pinned_id;        /* the runner whose entry stays pinned */
+	char *pin_dir;             /* BPFFS/filters/NAME: its runtimes' pinned filters */
 	/* the last numbers of the current runtime, kept when it ends */
 	uint64_t events, errors;
 	size_t memory_used;
@@ -106,6 +107,7 @@ struct daemon_options {
 	uint64_t instruction_limit;
 	unsigned max_errors;
 	size_t default_memory;
+	bool fail_open;            /* filters are unpinned when lbpfd stops or crashed */
 };
 
 /* A message to the main thread. */
@@ -221,6 +223,12 @@ int pin_init(void);
 void pin_runtime(struct runner *r, enum lbpf_runtime_state state);
 void pin_runtime_delete(uint64_t id);
 void pin_close(void);
+/* Packet filters pinned by the policies (fail-static): BPFFS/filters/NAME.
+ * filters_remove detaches and unpins a policy's (NULL: every policy's). */
+void filters_remove(const char *name);
+/* At start: --fail-open removes what a crashed lbpfd left; otherwise only
+ * the filters of policies the state folder does not hold. */
+void filters_startup(void);
 
 /* daemon_http.c: the metrics server */
 int metrics_listen(const char *addr);

@@ -263,6 +263,7 @@ static void load_failed(struct load_job *job, struct policy *p)
 		free(p->reason);
 		p->reason = strdup(job->error);
 	} else {
+		filters_remove(p->name);
 		conn_error_later(job->conn, "%s", job->error);
 		end_followers(p, "load failed");
 		policy_unlink(p);
@@ -340,6 +341,7 @@ static void unload_finish(struct policy *p)
 	struct json_writer w = { 0 };
 
 	pin_runtime_delete(p->pinned_id);
+	filters_remove(p->name);
 	end_followers(p, "unloaded");
 	begin_ok(&w);
 	json_kv_string(&w, "name", p->name);
@@ -379,6 +381,9 @@ static void ended(struct message *msg)
 		p->reason = msg->reason;
 		msg->reason = NULL;
 		pin_runtime(r, msg->state);
+		/* a policy that ended keeps no filter; at a stop they stay (fail-static) */
+		if (!daemon_g.shutting_down && !p->busy)
+			filters_remove(p->name);
 		fprintf(stderr, "lbpfd: policy %s %s: %s\n", p->name, state_names[p->state],
 			p->reason ? p->reason : "");
 	} else {

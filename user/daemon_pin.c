@@ -8,7 +8,12 @@
  * An object's id is its address, unique among live objects. Objects are
  * mirrored through the object model's observer when they attach and when
  * they are released; the scheduler's own objects are left out.
+ *
+ * Also the policies' packet filters: a policy's runtime pins its filters in
+ * BPFFS/filters/NAME/N (lbpf_runtime_opts_t.pin_dir, user/lfilter.c), so
+ * they keep enforcing while lbpfd is down; the next run adopts them.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "daemon_internal.h"
+#include "filter.h"
 
 /* Opens the pinned map at path when it has the right shape, else creates
  * and pins a new one. Returns the fd or -errno (logged). */
@@ -177,4 +183,43 @@ void pin_close(void)
 	if (daemon_g.objects_map >= 0)
 		close(daemon_g.objects_map);
 	daemon_g.runtimes_map = daemon_g.objects_map = -1;
+}
+
+void filters_remove(const char *name)
+{
+	char path[4096];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS "%s%s", daemon_g.opts.bpffs,
+		 name ? "/" : "", name ? name : "");
+	err = filter_pin_remove(path);
+	if (err && err != -ENOENT)
+		fprintf(stderr, "lbpfd: cannot remove the filters pinned in %s: %s\n", path,
+			strerror(-err));
+}
+
+/* Whether the state folder holds a policy of this name. */
+static bool state_has(const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/policies/%s.json", daemon_g.opts.state_dir, name);
+	return access(path, F_OK) == 0;
+}
+
+void filters_startup(void)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	if (daemon_g.opts.fail_open)
+		return filters_remove(NULL);
+	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS, daemon_g.opts.bpffs);
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && !state_has(de->d_name))
+			filters_remove(de->d_name);
+	closedir(d);
 }

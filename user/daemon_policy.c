@@ -25,6 +25,10 @@ struct policy *policy_new(const char *name, const char *file, char **args, int n
 
 	if (!p || !(p->file = strdup(file)) || !(p->args = calloc(nargs + 1, sizeof(char *))))
 		goto cleanup;
+	if (asprintf(&p->pin_dir, "%s/" LBPF_PIN_FILTERS "/%s", daemon_g.opts.bpffs, name) < 0) {
+		p->pin_dir = NULL;
+		goto cleanup;
+	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	for (i = 0; i < nargs; i++) {
 		if (!(p->args[i] = strdup(args[i])))
@@ -54,6 +58,7 @@ void policy_free(struct policy *p)
 	free(p->args);
 	free(p->file);
 	free(p->reason);
+	free(p->pin_dir);
 	free(p);
 }
 
@@ -201,6 +206,7 @@ static void load_run(struct load_job *job)
 		.log = policy_log, .log_ctx = p,
 		.instruction_limit = daemon_g.opts.instruction_limit,
 		.max_errors = daemon_g.opts.max_errors,
+		.pin_dir = p->pin_dir,
 	};
 	char *code = read_file(job->code_path, &job->error), *chunk = NULL;
 	int err;

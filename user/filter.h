@@ -53,6 +53,9 @@ struct filter_engine_opts {
 	enum filter_hook_kind hook;
 	uint32_t max_rules;
 	int ringbuf_fd;            /* the runtime's ring buffer, or -1 */
+	/* lbpfd: pin the XDP or netfilter attachment in this bpffs folder, so
+	 * it outlives the process; NULL = attachments end with the engine */
+	const char *pin_dir;
 };
 
 struct filter_set {
@@ -90,6 +93,13 @@ struct filter_engine {
 	int tc_attach_point;
 	uint32_t tc_handle, tc_priority;
 	int nf_links[2];
+	/* pinned attachments (opts.pin_dir): the engine frees without detaching */
+	char *pin_dir;
+	bool pinned;
+	int xdp_link;
+	/* pinned links of an earlier engine this one replaces in filter_adopt */
+	int adopt_links[2];
+	int nf_family, nf_hooknum, nf_priority;
 	char error[512];
 };
 
@@ -105,6 +115,20 @@ int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress);
 /* family: 4, 6 or 0 (both); hooknum: NF_INET_*; priority: nf hook priority. */
 int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority);
 void filter_detach(struct filter_engine *e);
+
+/* Pinned filters (opts.pin_dir). When the folder holds an earlier engine's
+ * attachment (same hook), attaching only takes note of it; filter_adopt
+ * then replaces it with this engine's program without a gap: XDP swaps the
+ * program of the pinned link, netfilter links the new program at a free
+ * neighbouring priority before unpinning the old links. Call it once the
+ * rules are committed. 0 when there is nothing to adopt. */
+int filter_adopt(struct filter_engine *e);
+static inline bool filter_adopt_pending(const struct filter_engine *e)
+{
+	return e->adopt_links[0] >= 0 || e->adopt_links[1] >= 0;
+}
+/* Detaches and unpins every filter pinned under dir, and removes dir. */
+int filter_pin_remove(const char *dir);
 
 /* The rule list. Insert takes ownership of spec (id assigned here). */
 int filter_rule_insert(struct filter_engine *e, struct filter_spec *spec);

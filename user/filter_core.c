@@ -4,13 +4,16 @@
  * rule-set maps mmap-ed for the compiler), the three attachments, the rule
  * list, counters, sets, flow decisions and BPF_PROG_TEST_RUN. No Lua here.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/if_link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "filter.h"
+#include "internal.h"
 #include "filter.skel.h"
 
 void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
@@ -162,6 +166,103 @@ static int prepare_programs(struct filter_engine *e, const struct filter_engine_
 	return err;
 }
 
+/* ---- pinned attachments (lbpfd) ---- */
+
+static const char *const nf_pin_names[2] = { "nf4", "nf6" };
+
+/* mkdir -p; 0 or -errno. */
+static int make_dirs(const char *dir)
+{
+	char path[PATH_MAX], *slash;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+		if (slash)
+			*slash = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		if (!slash)
+			return 0;
+		*slash = '/';
+	}
+}
+
+static void pin_path(const struct filter_engine *e, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", e->pin_dir, name);
+}
+
+/* Pins fd as name, in place of whatever an earlier engine pinned there. */
+static int pin_link(struct filter_engine *e, const char *name, int fd)
+{
+	char path[PATH_MAX];
+	int err = make_dirs(e->pin_dir);
+
+	pin_path(e, name, path, sizeof(path));
+	unlink(path);
+	if (!err && bpf_obj_pin(fd, path) < 0)
+		err = -errno;
+	if (err)
+		return fail(e, err, "pin the filter at %s: %s", path, strerror(-err));
+	e->pinned = true;
+	return 0;
+}
+
+/* The link pinned as name, or -1. */
+static int pinned_link(const struct filter_engine *e, const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(e, name, path, sizeof(path));
+	return bpf_obj_get(path);
+}
+
+/* The end of an engine whose attachments are pinned: they stay. */
+static void close_pinned(struct filter_engine *e)
+{
+	if (e->xdp_link >= 0)
+		close(e->xdp_link);
+	for (int i = 0; i < 2; i++) {
+		if (e->nf_links[i] >= 0)
+			close(e->nf_links[i]);
+		if (e->adopt_links[i] >= 0)
+			close(e->adopt_links[i]);
+		e->nf_links[i] = e->adopt_links[i] = -1;
+	}
+	e->xdp_link = -1;
+	e->hook = FILTER_HOOK_NONE;
+}
+
+/* An old link loses its pin and its attachment (the new one is in place). */
+static void retire_link(struct filter_engine *e, const char *name, int fd)
+{
+	char path[PATH_MAX];
+
+	pin_path(e, name, path, sizeof(path));
+	unlink(path);
+	bpf_link_detach(fd);
+	close(fd);
+}
+
+/* Retires what an earlier engine pinned as name for another hook (the
+ * policy's n-th filter changed its hook). */
+static void retire_pinned(struct filter_engine *e, const char *name)
+{
+	int fd = pinned_link(e, name);
+
+	if (fd >= 0)
+		retire_link(e, name, fd);
+}
+
+static bool xdp_link_on(int fd, int ifindex)
+{
+	struct bpf_link_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+	       (int)info.xdp.ifindex == ifindex;
+}
+
 int filter_engine_open(struct filter_engine **out, const struct filter_engine_opts *o,
 		       char *errbuf, size_t errlen)
 {
@@ -172,13 +273,16 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 	if (!e)
 		return -ENOMEM;
 	e->nf_links[0] = e->nf_links[1] = -1;
+	e->adopt_links[0] = e->adopt_links[1] = -1;
+	e->xdp_link = -1;
 	e->sync_fd = -1;
 	e->max_rules = o->max_rules;
 	for (int i = 0; i < FILTER_MAX_SETS; i++)
 		e->sets[i].fd = -1;
 	e->id_used = calloc(o->max_rules, 1);
+	e->pin_dir = o->pin_dir ? strdup(o->pin_dir) : NULL;
 	e->skel = filter_bpf__open();
-	if (!e->id_used || !e->skel) {
+	if (!e->id_used || !e->skel || (o->pin_dir && !e->pin_dir)) {
 		err = -errno ?: -ENOMEM;
 		fail(e, err, "open the filter programs");
 		goto cleanup;
@@ -222,7 +326,10 @@ void filter_engine_free(struct filter_engine *e)
 {
 	if (!e)
 		return;
-	filter_detach(e);
+	if (e->pinned || filter_adopt_pending(e))
+		close_pinned(e); /* pinned, or still an earlier engine's: they stay */
+	else
+		filter_detach(e);
 	if (e->skel) {
 		munmap_maps(e);
 		filter_bpf__destroy(e->skel);
@@ -238,25 +345,61 @@ void filter_engine_free(struct filter_engine *e)
 	free(e->iif_keys[1]);
 	free(e->specs);
 	free(e->id_used);
+	free(e->pin_dir);
 	free(e);
 }
 
 /* ---- attachments ---- */
 
+/* A pinned XDP link: adopts the one an earlier engine pinned on the same
+ * device (filter_adopt swaps the program), else creates and pins a link.
+ * Returns the new link's fd, 0 when adopting, or -errno (unformatted). */
+static int xdp_link_pinned(struct filter_engine *e, int ifindex, uint32_t flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags & XDP_FLAGS_MODES);
+	int old = pinned_link(e, "link"), fd;
+
+	if (old >= 0 && xdp_link_on(old, ifindex)) {
+		e->adopt_links[0] = old;
+		return 0;
+	}
+	fd = bpf_link_create(bpf_program__fd(e->skel->progs.filter_xdp), ifindex, BPF_XDP, &o);
+	fd = fd < 0 ? -errno : fd;
+	if (old >= 0 && fd >= 0)
+		retire_link(e, "link", old); /* another device: the new one is in place */
+	else if (old >= 0)
+		close(old);
+	return fd;
+}
+
 int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 {
 	uint32_t flags = XDP_FLAGS_UPDATE_IF_NOEXIST;
-	int err;
+	int err, fd = -1;
 
 	if (!strcmp(mode, "native"))
 		flags |= XDP_FLAGS_DRV_MODE;
 	else if (!strcmp(mode, "generic"))
 		flags |= XDP_FLAGS_SKB_MODE;
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(e->skel->progs.filter_xdp), flags, NULL);
-	if (err)
+	if (e->pin_dir)
+		err = fd = xdp_link_pinned(e, ifindex, flags);
+	else
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(e->skel->progs.filter_xdp), flags,
+				     NULL);
+	if (err < 0)
 		return fail(e, err, "attach XDP (%s mode)%s", mode,
 			    err == -EBUSY || err == -EEXIST ? ": another XDP program is attached" :
 			    err == -EOPNOTSUPP ? ": the driver has no native XDP; try mode=\"generic\"" : "");
+	if (fd > 0) {
+		e->xdp_link = fd;
+		err = pin_link(e, "link", fd);
+		if (err) {
+			bpf_link_detach(fd);
+			return err;
+		}
+		retire_pinned(e, nf_pin_names[0]);
+		retire_pinned(e, nf_pin_names[1]);
+	}
 	e->hook = FILTER_HOOK_XDP;
 	e->ifindex = ifindex;
 	e->xdp_flags = flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST;
@@ -314,33 +457,148 @@ static int nf_link_create(int prog_fd, int pf, int hooknum, int priority)
 	return fd < 0 ? -errno : fd;
 }
 
-int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority)
+/* Links the program at priority, or when that is taken (by the links it
+ * replaces) at a neighbouring one. */
+static int nf_link_near(int prog_fd, int pf, int hooknum, int priority, bool near)
+{
+	static const int steps[] = { 0, 1, -1, 2, -2 };
+	int fd = -EBUSY;
+
+	for (size_t i = 0; i < (near ? ARRAY_SIZE(steps) : 1) && fd == -EBUSY; i++)
+		fd = nf_link_create(prog_fd, pf, hooknum, priority + steps[i]);
+	return fd;
+}
+
+/* Creates the netfilter links (near: beside links being replaced). */
+static int nf_links_create(struct filter_engine *e, bool near)
 {
 	static const int pfs[2] = { 2 /* NFPROTO_IPV4 */, 10 /* NFPROTO_IPV6 */ };
 	int prog_fd = bpf_program__fd(e->skel->progs.filter_nf), i, fd;
 
 	for (i = 0; i < 2; i++) {
-		if (family && family != (i ? 6 : 4))
+		if (e->nf_family && e->nf_family != (i ? 6 : 4))
 			continue;
-		fd = nf_link_create(prog_fd, pfs[i], hooknum, priority);
+		fd = nf_link_near(prog_fd, pfs[i], e->nf_hooknum, e->nf_priority, near);
 		if (fd < 0) {
-			filter_detach(e);
+			for (int j = 0; j < 2; j++) {
+				if (e->nf_links[j] >= 0)
+					close(e->nf_links[j]);
+				e->nf_links[j] = -1;
+			}
 			if (fd == -EINVAL || fd == -EOPNOTSUPP)
 				return fail(e, fd, "create the netfilter link: this kernel has no "
 						   "BPF netfilter links (Linux 6.4 or later is needed)");
 			return fail(e, fd, "create the netfilter link (IPv%d, priority %d)%s",
-				    i ? 6 : 4, priority,
+				    i ? 6 : 4, e->nf_priority,
 				    fd == -EBUSY ? ": another BPF hook has this priority" : "");
 		}
 		e->nf_links[i] = fd;
 	}
+	return 0;
+}
+
+static int nf_links_pin(struct filter_engine *e)
+{
+	int err = 0;
+
+	for (int i = 0; i < 2 && !err; i++)
+		if (e->nf_links[i] >= 0)
+			err = pin_link(e, nf_pin_names[i], e->nf_links[i]);
+	return err;
+}
+
+int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority)
+{
+	int err;
+
+	e->nf_family = family;
+	e->nf_hooknum = hooknum;
+	e->nf_priority = priority;
+	if (e->pin_dir) {
+		e->adopt_links[0] = pinned_link(e, nf_pin_names[0]);
+		e->adopt_links[1] = pinned_link(e, nf_pin_names[1]);
+		if (filter_adopt_pending(e)) {
+			e->hook = FILTER_HOOK_NF; /* linked by filter_adopt */
+			return 0;
+		}
+	}
+	err = nf_links_create(e, false);
+	if (!err && e->pin_dir)
+		err = nf_links_pin(e);
+	if (err) {
+		filter_detach(e);
+		return err;
+	}
+	if (e->pin_dir)
+		retire_pinned(e, "link");
 	e->hook = FILTER_HOOK_NF;
 	return 0;
 }
 
+int filter_adopt(struct filter_engine *e)
+{
+	int err = 0;
+
+	if (!filter_adopt_pending(e))
+		return 0;
+	if (e->hook == FILTER_HOOK_XDP) {
+		if (bpf_link_update(e->adopt_links[0], bpf_program__fd(e->skel->progs.filter_xdp),
+				    NULL) < 0) {
+			err = -errno;
+			return fail(e, err, "replace the pinned XDP program: %s", strerror(-err));
+		}
+		e->xdp_link = e->adopt_links[0];
+		e->adopt_links[0] = -1;
+		e->pinned = true;
+		retire_pinned(e, nf_pin_names[0]);
+		retire_pinned(e, nf_pin_names[1]);
+		return 0;
+	}
+	err = nf_links_create(e, true);
+	for (int i = 0; !err && i < 2; i++) {
+		if (e->adopt_links[i] >= 0)
+			retire_link(e, nf_pin_names[i], e->adopt_links[i]);
+		e->adopt_links[i] = -1;
+	}
+	return err ?: nf_links_pin(e);
+}
+
+/* Detaches and unpins one pinned link, or a folder of them. */
+int filter_pin_remove(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp = opendir(dir);
+	int fd;
+
+	if (!dp)
+		return errno == ENOENT ? 0 : -errno;
+	while ((d = readdir(dp))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			filter_pin_remove(path);
+			continue;
+		}
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+	}
+	closedir(dp);
+	return rmdir(dir) < 0 ? -errno : 0;
+}
+
 void filter_detach(struct filter_engine *e)
 {
-	if (e->hook == FILTER_HOOK_XDP) {
+	if (e->xdp_link >= 0) {
+		retire_link(e, "link", e->xdp_link);
+		e->xdp_link = -1;
+	} else if (e->hook == FILTER_HOOK_XDP && !filter_adopt_pending(e)) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o,
 			    .old_prog_fd = bpf_program__fd(e->skel->progs.filter_xdp));
 		bpf_xdp_detach(e->ifindex, e->xdp_flags | XDP_FLAGS_REPLACE, &o);
@@ -356,10 +614,17 @@ void filter_detach(struct filter_engine *e)
 		}
 	}
 	for (int i = 0; i < 2; i++) {
-		if (e->nf_links[i] >= 0)
+		if (e->nf_links[i] >= 0 && e->pinned)
+			retire_link(e, nf_pin_names[i], e->nf_links[i]);
+		else if (e->nf_links[i] >= 0)
 			close(e->nf_links[i]);
-		e->nf_links[i] = -1;
+		/* fw:detach() before the adoption: the old filter goes too */
+		if (e->adopt_links[i] >= 0)
+			retire_link(e, e->hook == FILTER_HOOK_XDP ? "link" : nf_pin_names[i],
+				    e->adopt_links[i]);
+		e->nf_links[i] = e->adopt_links[i] = -1;
 	}
+	e->pinned = false;
 	e->hook = FILTER_HOOK_NONE;
 }
 

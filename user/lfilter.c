@@ -7,6 +7,12 @@
  * or when the script yields to the loop, whichever comes first; each commit
  * swaps the whole rule set atomically. A bad argument raises an error that
  * names the field and changes nothing.
+ *
+ * In a runtime with a pin folder (lbpfd's policies), the n-th attached
+ * filter is pinned in PIN_DIR/n and outlives the process. When that folder
+ * holds the filter of an earlier run, the new one replaces it at the first
+ * commit after the body ran, so the old rules enforce until the new ones
+ * are complete.
  */
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -343,8 +349,12 @@ static void check_spec(lua_State *L, struct filter_spec *s)
 static void commit_due(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 {
 	struct lfilter *f = container_of(node, struct lfilter, commit_node);
+	int err = f->e->dirty ? filter_commit(f->e) : 0;
 
-	if (f->e->dirty && filter_commit(f->e))
+	/* the rules are in: only now may this filter replace a pinned one */
+	if (!err && filter_adopt_pending(f->e))
+		err = filter_adopt(f->e);
+	if (err)
 		lbpf_log(f->rt, "filter %s: %s", f->where, f->e->error);
 }
 
@@ -362,7 +372,9 @@ static void commit_now(lua_State *L, struct lfilter *f)
 
 	if (!f->e->dirty)
 		return;
-	lbpf_loop_timer_cancel(lbpf_runtime_getloop(f->rt), &f->commit_node);
+	/* an adoption stays due: it waits until the body has run */
+	if (!filter_adopt_pending(f->e))
+		lbpf_loop_timer_cancel(lbpf_runtime_getloop(f->rt), &f->commit_node);
 	err = filter_commit(f->e);
 	if (err)
 		lbpf_throw(L, err, "%s", f->e->error);
@@ -1003,6 +1015,24 @@ static enum filter_hook_kind check_hook(lua_State *L)
 	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
 }
 
+/* PIN_DIR/n for the runtime's n-th pinned filter, or NULL when the runtime
+ * pins nothing. tc filters are not pinned (cls_bpf has no link). */
+static const char *pin_dir(lua_State *L, char *buf, size_t size)
+{
+	const char *base = lbpf_runtime_pin_dir(lbpf_toruntime(L));
+	lua_Integer n;
+
+	if (!base)
+		return NULL;
+	n = lua_getfield(L, LUA_REGISTRYINDEX, "lbpf.filter.pins") == LUA_TNUMBER ?
+		    lua_tointeger(L, -1) : 0;
+	lua_pop(L, 1);
+	lua_pushinteger(L, n + 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "lbpf.filter.pins");
+	snprintf(buf, size, "%s/%lld", base, (long long)n);
+	return buf;
+}
+
 /* lbpf.filter{hook=, dev=, mode=, direction=, chain=, family=, priority=,
  * max_rules=, attach=} -> fw */
 static int filter_new(lua_State *L)
@@ -1010,7 +1040,7 @@ static int filter_new(lua_State *L)
 	struct filter_engine_opts o = { .max_rules = 4096 };
 	lbpf_object_t *object;
 	struct lfilter *f;
-	char msg[512];
+	char msg[512], pins[4096];
 	bool attach;
 	int err;
 
@@ -1023,6 +1053,8 @@ static int filter_new(lua_State *L)
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
 	attach = attach && !filter_dry_run_hook;
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
+	if (attach && o.hook != FILTER_HOOK_TC)
+		o.pin_dir = pin_dir(L, pins, sizeof(pins));
 	lua_settop(L, 1);
 	object = lbpf_newobject(L, &filter_class, sizeof(*f));
 	f = object->private;
@@ -1043,6 +1075,8 @@ static int filter_new(lua_State *L)
 	if (attach) {
 		filter_attach(L, f, o.hook);
 		lua_settop(L, 2);
+		if (filter_adopt_pending(f->e))
+			changed(f); /* the adoption waits for the first commit after the body */
 	}
 	if (f->e->hook != FILTER_HOOK_NONE) {
 		f->held = true;

@@ -88,6 +88,7 @@ void lbpf_runtime_lock(lbpf_runtime_t *rt) { pthread_mutex_lock(&rt->lock); }
 void lbpf_runtime_unlock(lbpf_runtime_t *rt) { pthread_mutex_unlock(&rt->lock); }
 void lbpf_runtime_count_error(lbpf_runtime_t *rt) { rt->errors++; }
 const lbpf_runtime_opts_t *lbpf_runtime_options(lbpf_runtime_t *rt) { return &rt->opts; }
+const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt) { return rt->opts.pin_dir; }
 
 void lbpf_runtime_stop(lbpf_runtime_t *rt)
 {

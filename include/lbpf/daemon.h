@@ -41,6 +41,15 @@
  *
  * State: STATE_DIR/policies/NAME.lua (a copy of the script) and NAME.json
  * ({"name","file","args","memory","generation"}); loaded again at start.
+ *
+ * Packet filters are fail-static: the N-th filter a policy attaches is pinned
+ * in BPFFS/filters/NAME/N ("link" for XDP, "nf4"/"nf6" for netfilter; tc
+ * filters are not pinned), so it keeps enforcing while lbpfd is down. The
+ * next runtime of the policy (restart, reload) adopts it once its rules are
+ * committed: XDP swaps the link's program, netfilter links the new program
+ * at a neighbouring priority before the old links go. Unload, or a policy
+ * that ends, removes them; with lbpfd --fail-open, a stop does too, and a
+ * start removes what a crashed lbpfd left before restoring the policies.
  */
 #ifndef LBPF_DAEMON_H
 #define LBPF_DAEMON_H
@@ -59,6 +68,7 @@
 #define LBPF_PIN_RUNTIMES "runtimes"  /* __u64 runtime id -> struct lbpf_runtime_entry */
 #define LBPF_PIN_OBJECTS  "objects"   /* __u64 object id -> struct lbpf_object_entry */
 #define LBPF_PIN_MAX_ENTRIES 4096
+#define LBPF_PIN_FILTERS  "filters"   /* folder of the policies' pinned filters */
 
 enum lbpf_runtime_state {
 	LBPF_STATE_LOADING = 0,

@@ -169,6 +169,10 @@ typedef struct lbpf_runtime_opts {
 	/* callback errors in a row that stop the runtime with exit code 1;
 	 * 0 = never */
 	unsigned max_errors;
+	/* a bpffs folder where bindings pin what must outlive the process
+	 * (lbpfd's fail-static packet filters); NULL = pin nothing. Not
+	 * inherited by child runtimes. */
+	const char *pin_dir;
 } lbpf_runtime_opts_t;
 
 /* Creates a runtime: a lua_State with the standard libraries, `lbpf`
@@ -212,6 +216,8 @@ size_t lbpf_runtime_memory(lbpf_runtime_t *rt);
 uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt);
 /* Callbacks dispatched (lbpf_call) since start. */
 uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt);
+/* opts.pin_dir, or NULL. */
+const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt);
 /* The exit code so far (1 after a fatal error, a limit, or --strict). */
 int lbpf_runtime_exit_code(lbpf_runtime_t *rt);
 /* Sets the exit code and stops the loop after the current callback. */
