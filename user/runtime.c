@@ -458,7 +458,11 @@ int lbpf_runtime_start(lbpf_runtime_t *rt)
 	lbpf_runtime_lock(rt);
 	lbpf_runtime_arm_limit(rt, L);
 	status = lua_pcall(L, nargs, 0, -nargs - 2);
-	lua_sethook(L, NULL, 0, 0);
+	/* back to the hook every coroutine inherits: the signal check or none */
+	if (rt->opts.signals)
+		lua_sethook(L, signal_hook, LUA_MASKCOUNT, 1000000);
+	else
+		lua_sethook(L, NULL, 0, 0);
 	lbpf_runtime_unlock(rt);
 	if (status == LUA_OK || lua_touserdata(L, -1) == &lbpf_exit_sentinel) {
 		lua_settop(L, 0);
