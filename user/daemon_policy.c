@@ -369,20 +369,6 @@ static int runner_arm(struct runner *r)
 	return 0;
 }
 
-/* One turn, under a pcall: a Lua error raised outside any task (out of
- * memory while dispatching) ends up here instead of in a panic. */
-static int turn(lua_State *L)
-{
-	lbpf_runtime_t *rt = lbpf_toruntime(L);
-	int n;
-
-	lbpf_sched_run_ready(lbpf_runtime_sched(rt));
-	n = lbpf_loop_run_once(lbpf_runtime_getloop(rt), 0);
-	if (n < 0)
-		luaL_error(L, "event loop: %s", strerror(-n));
-	return 0;
-}
-
 /* The worker's end of a runner: frees the runtime (on_exit handlers run,
  * every object is released) and tells the main thread how it ended. */
 static void runner_end(struct runner *r)
@@ -419,7 +405,7 @@ static void runner_turn(struct runner *r)
 	int err;
 
 	lbpf_runtime_lock(rt);
-	lua_pushcfunction(L, turn);
+	lua_pushcfunction(L, lbpf_runtime_turn);
 	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
 

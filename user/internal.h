@@ -56,6 +56,11 @@ void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt);
 void lbpf_runtime_count_call(lbpf_runtime_t *rt);
 /* Reports a Lua error value at the top of co (with a traceback of co). */
 void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what);
+/* One non-blocking turn of the runtime's scheduler and loop, as a
+ * lua_CFunction for a protected call: a Lua error raised outside any task
+ * (out of memory while dispatching) lands in that pcall, not in a panic.
+ * What lbpfd's workers and a parent of lbpf.runtime children run. */
+int lbpf_runtime_turn(lua_State *L);
 /* lbpf.on_exit(fn): the Lua function, kept by the runtime. */
 int lbpf_runtime_on_exit(lua_State *L);
 

@@ -90,20 +90,6 @@ static bool settle(struct lruntime *r)
 	return true;
 }
 
-/* One turn of the child, in a protected call of the child: an error outside
- * any task (memory) stops the child instead of panicking. */
-static int child_turn(lua_State *L)
-{
-	lbpf_runtime_t *rt = lbpf_toruntime(L);
-	int n;
-
-	lbpf_sched_run_ready(lbpf_runtime_sched(rt));
-	n = lbpf_loop_run_once(lbpf_runtime_getloop(rt), 0);
-	if (n < 0)
-		luaL_error(L, "event loop: %s", strerror(-n));
-	return 0;
-}
-
 /* The parent's loop saw the child's loop ready. */
 static void drive(lbpf_loop_t *loop, int fd, int events, void *arg)
 {
@@ -111,7 +97,7 @@ static void drive(lbpf_loop_t *loop, int fd, int events, void *arg)
 	lua_State *L = lbpf_runtime_state(r->child);
 
 	lbpf_runtime_lock(r->child);
-	lua_pushcfunction(L, child_turn);
+	lua_pushcfunction(L, lbpf_runtime_turn);
 	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
 		lbpf_log(r->child, "stopping: %s", lua_tostring(L, -1));
 		lbpf_runtime_exit(r->child, 1);

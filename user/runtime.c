@@ -613,3 +613,15 @@ int lbpf_runtime_free(lbpf_runtime_t *rt)
 	free(rt);
 	return code;
 }
+
+int lbpf_runtime_turn(lua_State *L)
+{
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	int n;
+
+	lbpf_sched_run_ready(rt->sched);
+	n = lbpf_loop_run_once(rt->loop, 0);
+	if (n < 0)
+		luaL_error(L, "event loop: %s", strerror(-n));
+	return 0;
+}
