@@ -277,19 +277,26 @@ void conn_send(struct conn *c, struct json_writer *w)
 	json_writer_free(w);
 }
 
+/* {"ok":false,"error":MESSAGE} into w. */
+static void error_reply(struct json_writer *w, const char *fmt, va_list ap)
+{
+	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_object_begin(w);
+	json_kv_bool(w, "ok", false);
+	json_kv_string(w, "error", msg);
+	json_object_end(w);
+}
+
 void conn_error(struct conn *c, const char *fmt, ...)
 {
 	struct json_writer w = { 0 };
-	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_reply(&w, fmt, ap);
 	va_end(ap);
-	json_object_begin(&w);
-	json_kv_bool(&w, "ok", false);
-	json_kv_string(&w, "error", msg);
-	json_object_end(&w);
 	conn_send(c, &w);
 }
 
@@ -312,16 +319,11 @@ void conn_send_later(uint64_t id, struct json_writer *w)
 void conn_error_later(uint64_t id, const char *fmt, ...)
 {
 	struct json_writer w = { 0 };
-	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	error_reply(&w, fmt, ap);
 	va_end(ap);
-	json_object_begin(&w);
-	json_kv_bool(&w, "ok", false);
-	json_kv_string(&w, "error", msg);
-	json_object_end(&w);
 	conn_send_later(id, &w);
 }
 

@@ -258,29 +258,41 @@ static bool same_key(const struct entry *a, const struct entry *b)
 	return !memcmp(a->key.parts, b->key.parts, sizeof(a->key) - offsetof(struct lbpf_agg_key, parts));
 }
 
+/* Attach point i's counters summed over CPUs. 0 or -errno. */
+static int read_point_stats(struct probe *p, int i, struct lbpf_probe_stats *sum)
+{
+	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), c, err = 0;
+	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
+	__u32 key = i;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, percpu))
+		err = -errno;
+	for (c = 0; !err && c < ncpu; c++) {
+		sum->events += percpu[c].events;
+		sum->lost += percpu[c].lost;
+		sum->filtered += percpu[c].filtered;
+		sum->agg_dropped += percpu[c].agg_dropped;
+	}
+	free(percpu);
+	return err;
+}
+
 /* count = "probe": each point's event counter (summed over CPUs). */
 static void push_point_counts(lua_State *L, struct probe *p)
 {
-	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), i, c;
-	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
+	struct lbpf_probe_stats st;
+	int i;
 
-	if (!percpu)
-		lbpf_throw(L, -ENOMEM, "read the counts of %s", p->spec);
 	lua_newtable(L);
 	for (i = 0; i < p->npoints; i++) {
-		__u32 key = i;
-		lua_Integer n = 0;
-
-		if (bpf_map_lookup_elem(fd, &key, percpu))
+		if (read_point_stats(p, i, &st) || !st.events)
 			continue;
-		for (c = 0; c < ncpu; c++)
-			n += percpu[c].events;
-		if (!n)
-			continue;
-		lua_pushinteger(L, n);
+		lua_pushinteger(L, (lua_Integer)st.events);
 		lua_setfield(L, -2, p->points[i].name);
 	}
-	free(percpu);
 }
 
 void probe_push_aggregation(lua_State *L, struct probe *p)
@@ -366,25 +378,21 @@ int probe_clear_aggregation(struct probe *p)
 
 int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total)
 {
-	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), i, c;
-	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
+	struct lbpf_probe_stats st;
+	int i, err;
 
 	memset(total, 0, sizeof(*total));
-	if (!percpu)
-		return -ENOMEM;
 	for (i = 0; i < p->npoints; i++) {
-		__u32 key = i;
-
-		if (bpf_map_lookup_elem(fd, &key, percpu))
+		err = read_point_stats(p, i, &st);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
 			continue;
-		for (c = 0; c < ncpu; c++) {
-			total->events += percpu[c].events;
-			total->lost += percpu[c].lost;
-			total->filtered += percpu[c].filtered;
-			total->agg_dropped += percpu[c].agg_dropped;
-		}
+		total->events += st.events;
+		total->lost += st.lost;
+		total->filtered += st.filtered;
+		total->agg_dropped += st.agg_dropped;
 	}
-	free(percpu);
 	return 0;
 }
 
