@@ -71,7 +71,7 @@ static __always_inline void report(const struct hook_ctx *h, const struct filter
 {
 	struct filter_record *rec;
 
-	if (!source)
+	if (!source || !lbpf_runtime_live())
 		return;
 	rec = bpf_ringbuf_reserve(&lbpf_events, sizeof(*rec), 0);
 	if (!rec) {

@@ -378,7 +378,8 @@ static __always_inline int handle(void *ctx, enum kind kind)
 	st->events++;
 	if (use_agg && c->agg)
 		aggregate(&h, c, st);
-	if (use_emit && c->emit)
+	/* under lbpfd, a stopped runtime takes no events */
+	if (use_emit && c->emit && lbpf_runtime_live())
 		emit(&h, c, st);
 	return 0;
 }

@@ -233,6 +233,10 @@ static int probe_load(struct probe *p)
 	} else {
 		bpf_map__set_max_entries(p->skel->maps.lbpf_events, 4096);
 	}
+	err = lbpf_runtime_gate(p->rt, p->skel->maps.lbpf_runtimes,
+				(uint64_t *)&p->skel->rodata->lbpf_runtime_id);
+	if (err)
+		return err;
 	autoload(p);
 	set_uses(p);
 	lbpf_libbpf_log_clear();
@@ -341,6 +345,8 @@ static void report_lost(struct probe *p, bool final)
 
 	if (!p->skel || probe_read_stats(p, &st))
 		return;
+	if (st.lost > p->lost_reported)
+		lbpf_runtime_count_lost(p->rt, st.lost - p->lost_reported);
 	if (!final && st.lost > p->lost_reported)
 		lbpf_log(p->rt, "%llu events lost on %s (ring buffer full; raise --ringbuf)",
 			 (unsigned long long)(st.lost - p->lost_reported), p->spec);
@@ -872,11 +878,30 @@ static const luaL_Reg probe_methods[] = {
 	{ NULL, NULL },
 };
 
+/* The program of its first attach point, that link, and its main map: the
+ * aggregation when it aggregates in a hash, else the per-point counters. */
+static void probe_kernel_ids(void *private, lbpf_kernel_ids_t *ids)
+{
+	struct probe *p = private;
+	struct bpf_link_info info = { 0 };
+	uint32_t len = sizeof(info);
+	int fd;
+
+	if (!p->skel || !p->npoints || !p->points[0].link)
+		return;
+	fd = bpf_link__fd(p->points[0].link);
+	ids->link = lbpf_bpf_id(fd);
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		ids->prog = info.prog_id;
+	ids->map = lbpf_bpf_id(bpf_map__fd(ro_uses_hash(p) ? p->skel->maps.aggs : p->skel->maps.stats));
+}
+
 static const lbpf_class_t probe_class = {
 	.name = "lbpf.probe",
 	.methods = probe_methods,
 	.release = probe_release,
 	.opt = LBPF_OPT_SINGLE,
+	.kernel_ids = probe_kernel_ids,
 };
 
 static const luaL_Reg probe_lib[] = {

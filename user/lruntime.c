@@ -373,6 +373,7 @@ static lbpf_runtime_opts_t child_options(lua_State *L, int ix, const char *name)
 	o.argv = NULL;
 	o.signals = false;
 	o.pin_dir = NULL; /* its filters would collide with the parent's pins */
+	o.parent = lbpf_toruntime(L); /* its metrics and lost events are the parent's too */
 	if (lua_getfield(L, ix, "memory") == LUA_TSTRING) {
 		luaL_argcheck(L, !lbpf_parse_size(lua_tostring(L, -1), &bytes) && bytes >= 65536, ix,
 			      "memory: a size of at least 64K, e.g. \"16M\"");

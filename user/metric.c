@@ -44,12 +44,15 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+/* Whether rt's family (its top-level runtime and the children, which the
+ * daemon serves as one policy) declared name. */
 static bool declared(lbpf_runtime_t *rt, const char *name)
 {
+	lbpf_runtime_t *root = lbpf_runtime_root(rt);
 	struct lbpf_metric *m;
 
 	for (m = metrics; m; m = m->next)
-		if (m->rt == rt && !strcmp(m->name, name))
+		if (lbpf_runtime_root(m->rt) == root && !strcmp(m->name, name))
 			return true;
 	return false;
 }

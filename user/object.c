@@ -282,6 +282,12 @@ void lbpf_registerobject(lua_State *L, int ix, lbpf_object_t *object)
 		lbpf_object_observer(object, LBPF_OBJECT_ATTACHED);
 }
 
+void lbpf_object_changed(lbpf_object_t *object)
+{
+	if (lbpf_object_observer)
+		lbpf_object_observer(object, LBPF_OBJECT_ATTACHED);
+}
+
 void lbpf_unregisterobject(lua_State *L, lbpf_object_t *object)
 {
 	pushregistered(L);

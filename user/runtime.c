@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
 #include <lualib.h>
 
 #include "internal.h"
@@ -32,10 +33,12 @@ struct lbpf_runtime {
 	size_t memory;
 	uint64_t errors;
 	uint64_t calls;
+	_Atomic uint64_t lost;      /* opts.lost_counter when that is NULL */
 	unsigned errors_in_row;
 	uint64_t budget_left;      /* instructions left to the running resume */
 	int exit_code;
 	atomic_bool stopping;
+	atomic_uint pins;          /* indices handed out in opts.pin_dir */
 	bool closing;
 	bool started;
 	int signalfd;
@@ -89,6 +92,31 @@ void lbpf_runtime_unlock(lbpf_runtime_t *rt) { pthread_mutex_unlock(&rt->lock); 
 void lbpf_runtime_count_error(lbpf_runtime_t *rt) { rt->errors++; }
 const lbpf_runtime_opts_t *lbpf_runtime_options(lbpf_runtime_t *rt) { return &rt->opts; }
 const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt) { return rt->opts.pin_dir; }
+unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt) { return atomic_fetch_add(&rt->pins, 1); }
+unsigned lbpf_runtime_pins(lbpf_runtime_t *rt) { return atomic_load(&rt->pins); }
+uint64_t lbpf_runtime_lost(lbpf_runtime_t *rt) { return atomic_load(rt->opts.lost_counter); }
+
+void lbpf_runtime_count_lost(lbpf_runtime_t *rt, uint64_t n)
+{
+	atomic_fetch_add(rt->opts.lost_counter, n);
+}
+
+lbpf_runtime_t *lbpf_runtime_root(lbpf_runtime_t *rt)
+{
+	while (rt->opts.parent)
+		rt = rt->opts.parent;
+	return rt;
+}
+
+int lbpf_runtime_gate(lbpf_runtime_t *rt, struct bpf_map *runtimes, uint64_t *rodata_id)
+{
+	if (!rt->opts.id || rt->opts.runtimes_fd <= 0) {
+		*rodata_id = 0;
+		return 0;
+	}
+	*rodata_id = rt->opts.id;
+	return bpf_map__reuse_fd(runtimes, rt->opts.runtimes_fd);
+}
 
 void lbpf_runtime_stop(lbpf_runtime_t *rt)
 {
@@ -421,6 +449,8 @@ int lbpf_runtime_new(lbpf_runtime_t **out, const char *script, const lbpf_runtim
 		return -ENOMEM;
 	if (opts)
 		rt->opts = *opts;
+	if (!rt->opts.lost_counter)
+		rt->opts.lost_counter = &rt->lost;
 	rt->signalfd = -1;
 	init_lock(&rt->lock);
 	rt->name = strdup(rt->opts.name ? rt->opts.name : script ? script : "(inline)");

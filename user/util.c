@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "internal.h"
@@ -110,6 +111,17 @@ static __thread size_t libbpf_log_len;
 const char *lbpf_libbpf_log(void)
 {
 	return libbpf_log;
+}
+
+uint32_t lbpf_bpf_id(int fd)
+{
+	/* bpf_prog_info, bpf_map_info and bpf_link_info all begin {type, id} */
+	struct { uint32_t type, id; } info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return 0;
+	return info.id;
 }
 
 void lbpf_libbpf_log_clear(void)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
 /*
- * lbpfd, the policy daemon: its control protocol, and the records of the two
- * BPF maps it pins, shared by the daemon, the CLI and (later) BPF programs.
+ * lbpfd, the policy daemon: its control protocol. The records of the two BPF
+ * maps it pins are in <lbpf/pin.h>, shared with the BPF programs.
  *
  * The control protocol
  * --------------------
@@ -16,15 +16,18 @@
  *   {"op":"load","file":PATH,["name":NAME],["args":[STR...]],["memory":BYTES]}
  *       Starts a runtime for the policy file (an absolute path the daemon
  *       reads) and runs its body. Replies once the body ran:
- *       {"ok":true,"name":NAME,"state":"running"|"stopped"}, or failed:
+ *       {"ok":true,"name":NAME,"state":"running"|"stopped","generation":N},
+ *       or failed:
  *       {"ok":false,"error":"file.lua:LINE: message..."} with nothing left
  *       attached. NAME defaults to the file's base name without ".lua".
- *   {"op":"unload","name":NAME}                      -> {"ok":true}
+ *   {"op":"unload","name":NAME}              -> {"ok":true,"name":NAME}
  *   {"op":"reload","name":NAME,["file":PATH]}
  *       Make-before-break: starts a new runtime (same file by default) and
  *       only when its body succeeded stops the old one. On failure the old
- *       one keeps running and the reply is {"ok":false,"error":...}.
- *   {"op":"list"} -> {"ok":true,"policies":[{"name","state","reason","file",
+ *       one keeps running and the reply is {"ok":false,"error":...}; on
+ *       success it is the load reply.
+ *   {"op":"list"} -> {"ok":true,"policies":[{"name","state" ("loading",
+ *       "running", "stopped" or "failed"),"reason","file",
  *       "uptime_s","generation","attach":[STR...],"events","errors","lost",
  *       "memory","memory_limit"}...]}
  *   {"op":"logs","name":NAME,["follow":true]}
@@ -32,7 +35,8 @@
  *       with follow, then one {"ok":true,"line":STR} per new line, and
  *       {"ok":true,"end":true,"reason":STR} when the policy goes away.
  *   {"op":"status"} -> {"ok":true,"version","pid","uptime_s","policies",
- *       "workers","kernel","features":{NAME:BOOL...}}
+ *       "workers","kernel","socket","state_dir","bpffs",
+ *       "features":{NAME:BOOL...}}
  * Errors: {"ok":false,"error":MESSAGE}. A line that is not a JSON object, an
  * unknown op or a bad field gets an error reply and the connection stays
  * usable; a line over the limit gets an error reply and the connection is
@@ -43,8 +47,8 @@
  * ({"name","file","args","memory","generation"}); loaded again at start.
  *
  * Packet filters are fail-static: the N-th filter a policy attaches is pinned
- * in BPFFS/filters/NAME/N ("link" for XDP, "nf4"/"nf6" for netfilter; tc
- * filters are not pinned), so it keeps enforcing while lbpfd is down. The
+ * in BPFFS/filters/NAME/N (see user/filter_core.c for the names), so it
+ * keeps enforcing while lbpfd is down. The
  * next runtime of the policy (restart, reload) adopts it once its rules are
  * committed: XDP swaps the link's program, netfilter links the new program
  * at a neighbouring priority before the old links go. Unload, or a policy
@@ -56,43 +60,13 @@
 
 #include <stdint.h>
 
+#include <lbpf/pin.h>
+
 #define LBPF_DAEMON_SOCKET    "/run/lbpf/lbpfd.sock"
 #define LBPF_DAEMON_STATE_DIR "/var/lib/lbpf"
 #define LBPF_DAEMON_BPFFS     "/sys/fs/bpf/lbpf"
 #define LBPF_DAEMON_MAX_LINE  (1 << 20)
 #define LBPF_DAEMON_LOG_LINES 1000
 #define LBPF_DAEMON_IDLE_S    10
-#define LBPF_DAEMON_NAME_MAX  64
-
-/* Pinned BPF maps under the bpffs folder (BPF_MAP_TYPE_HASH). */
-#define LBPF_PIN_RUNTIMES "runtimes"  /* __u64 runtime id -> struct lbpf_runtime_entry */
-#define LBPF_PIN_OBJECTS  "objects"   /* __u64 object id -> struct lbpf_object_entry */
-#define LBPF_PIN_MAX_ENTRIES 4096
-#define LBPF_PIN_FILTERS  "filters"   /* folder of the policies' pinned filters */
-
-enum lbpf_runtime_state {
-	LBPF_STATE_LOADING = 0,
-	LBPF_STATE_RUNNING = 1,
-	LBPF_STATE_STOPPED = 2,
-	LBPF_STATE_FAILED = 3,
-};
-
-struct lbpf_runtime_entry {
-	char name[LBPF_DAEMON_NAME_MAX];
-	uint32_t state;            /* enum lbpf_runtime_state */
-	uint32_t generation;       /* 1 at load, +1 per reload */
-	uint32_t pid;              /* the daemon's */
-	uint32_t pad;
-	uint64_t created_ns;       /* CLOCK_REALTIME */
-};
-
-struct lbpf_object_entry {
-	uint64_t runtime_id;       /* key of the owner in the runtimes map */
-	char kind[24];             /* class name, e.g. "lbpf.probe" */
-	uint32_t prog_id;          /* kernel ids when known, else 0 */
-	uint32_t map_id;
-	uint32_t link_id;
-	uint32_t refs;
-};
 
 #endif /* LBPF_DAEMON_H */

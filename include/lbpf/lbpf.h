@@ -47,11 +47,19 @@ typedef struct lbpf_loop lbpf_loop_t;
 /* The private data is owned elsewhere: release() is called, free() is not. */
 #define LBPF_OPT_EXTERNAL 0x4
 
+/* The kernel's ids of the BPF program, map and link an object holds (0 for
+ * none), as lbpfd's pinned objects map shows them. */
+typedef struct lbpf_kernel_ids {
+	uint32_t prog, map, link;
+} lbpf_kernel_ids_t;
+
 typedef struct lbpf_class {
 	const char *name;          /* metatable name, e.g. "lbpf.timer" */
 	const luaL_Reg *methods;   /* methods and metamethods; may be NULL */
 	void (*release)(void *private); /* frees what private owns; may be NULL */
 	unsigned opt;              /* LBPF_OPT_* */
+	/* fills in the kernel ids of what it holds; may be NULL */
+	void (*kernel_ids)(void *private, lbpf_kernel_ids_t *ids);
 } lbpf_class_t;
 
 typedef struct lbpf_object {
@@ -113,6 +121,11 @@ lbpf_object_t *lbpf_testobject(lua_State *L, int ix);
  * detaches. Both are idempotent. */
 void lbpf_registerobject(lua_State *L, int ix, lbpf_object_t *object);
 void lbpf_unregisterobject(lua_State *L, lbpf_object_t *object);
+/* Tells observers that what an attached object holds changed (its kernel
+ * ids: a filter that adopted a pinned link). */
+void lbpf_object_changed(lbpf_object_t *object);
+/* The kernel id of a BPF program, map or link fd, or 0. */
+uint32_t lbpf_bpf_id(int fd);
 /* Pushes the registered userdata of object, or nil. */
 int lbpf_pushregistered(lua_State *L, lbpf_object_t *object);
 
@@ -173,6 +186,17 @@ typedef struct lbpf_runtime_opts {
 	 * (lbpfd's fail-static packet filters); NULL = pin nothing. Not
 	 * inherited by child runtimes. */
 	const char *pin_dir;
+	/* lbpfd's pinned runtimes map (<lbpf/pin.h>) and this runtime's key in
+	 * it: BPF objects loaded by the runtime push events only while the
+	 * entry says running. 0 and 0 outside lbpfd. Children inherit both. */
+	uint64_t id;
+	int runtimes_fd;
+	/* the runtime that started this one (lbpf.runtime), or NULL */
+	lbpf_runtime_t *parent;
+	/* where events the kernel side could not push (ring buffer full) are
+	 * counted; NULL = a counter of the runtime's own. Children count into
+	 * their parent's. */
+	_Atomic uint64_t *lost_counter;
 } lbpf_runtime_opts_t;
 
 /* Creates a runtime: a lua_State with the standard libraries, `lbpf`
@@ -218,6 +242,21 @@ uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt);
 uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt);
 /* opts.pin_dir, or NULL. */
 const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt);
+/* The next index of a folder in pin_dir (0, 1, ...; any thread), and how
+ * many were handed out so far. */
+unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt);
+unsigned lbpf_runtime_pins(lbpf_runtime_t *rt);
+/* Events the kernel side could not push (ring buffer full), as the bindings
+ * count them into opts.lost_counter. */
+uint64_t lbpf_runtime_lost(lbpf_runtime_t *rt);
+void lbpf_runtime_count_lost(lbpf_runtime_t *rt, uint64_t n);
+/* The top-level runtime rt belongs to (rt itself when it has no parent). */
+lbpf_runtime_t *lbpf_runtime_root(lbpf_runtime_t *rt);
+/* Gives a BPF object the runtime's gate before load: its rodata
+ * lbpf_runtime_id (at *rodata_id) and its lbpf_runtimes map, which becomes
+ * lbpfd's pinned map (see bpf/record.bpf.h). 0 or -errno. */
+struct bpf_map;
+int lbpf_runtime_gate(lbpf_runtime_t *rt, struct bpf_map *runtimes, uint64_t *rodata_id);
 /* The exit code so far (1 after a fatal error, a limit, or --strict). */
 int lbpf_runtime_exit_code(lbpf_runtime_t *rt);
 /* Sets the exit code and stops the loop after the current callback. */
