@@ -5,6 +5,8 @@
  * that wait for a load or an unload are sent by connection id, so a client
  * that went away meanwhile is simply not answered.
  */
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "daemon_internal.h"
+#include "filter.h"
 
 #define SHUTDOWN_TIMEOUT_NS (10ull * 1000000000ull)
 
@@ -249,6 +252,39 @@ void daemon_restore(const char *name, const char *file, char **args, int nargs, 
 
 static void end_followers(struct policy *p, const char *reason);
 
+/* The pin folders PIN_DIR/N that the current runtime will not take over
+ * (N at or past its count of filters: a reload that made fewer) lose their
+ * filters. Only when the current runner is alone and no load runs: a
+ * retiring runtime still holds its pins, a loading one may adopt them. */
+static void prune_filters(struct policy *p)
+{
+	char path[4096], *end;
+	unsigned long n, count = ULONG_MAX;
+	struct dirent *d;
+	DIR *dp;
+	int err;
+
+	if (!p->current || p->busy || p->runners != 1 || !p->pin_dir)
+		return;
+	pthread_mutex_lock(&daemon_g.lock);
+	if (p->current->rt)
+		count = lbpf_runtime_pins(p->current->rt);
+	pthread_mutex_unlock(&daemon_g.lock);
+	if (count == ULONG_MAX || !(dp = opendir(p->pin_dir)))
+		return;
+	while ((d = readdir(dp))) {
+		n = strtoul(d->d_name, &end, 10);
+		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || n < count)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, d->d_name);
+		err = filter_pin_remove(path);
+		if (err)
+			fprintf(stderr, "lbpfd: cannot remove the filters pinned in %s: %s\n", path,
+				strerror(-err));
+	}
+	closedir(dp);
+}
+
 static void load_failed(struct load_job *job, struct policy *p)
 {
 	pin_runtime_delete(job->runner->id);
@@ -257,6 +293,7 @@ static void load_failed(struct load_job *job, struct policy *p)
 		p->generation--;
 		conn_error_later(job->conn, "reload failed; the running policy was kept: %s",
 				 job->error);
+		prune_filters(p); /* what an earlier reload left while this one ran */
 	} else if (job->kind == LOAD_RESTORE) {
 		fprintf(stderr, "lbpfd: policy %s failed to restart: %s\n", p->name, job->error);
 		p->state = LBPF_STATE_FAILED;
@@ -294,6 +331,7 @@ static void load_done(struct load_job *job, struct policy *p)
 		p->file = strdup(job->file);
 	}
 	state_save(p, job->code_path);
+	prune_filters(p); /* a restore: folders the runtime before the crash had more */
 	begin_ok(&w);
 	json_kv_string(&w, "name", p->name);
 	json_kv_string(&w, "state", job->running ? "running" : "stopped");
@@ -391,6 +429,7 @@ static void ended(struct message *msg)
 	}
 	p->runners--;
 	runner_free(r);
+	prune_filters(p); /* the old runner of a reload ended */
 	if (p->unloading && p->runners == 0)
 		unload_finish(p);
 }

@@ -53,9 +53,12 @@ struct filter_engine_opts {
 	enum filter_hook_kind hook;
 	uint32_t max_rules;
 	int ringbuf_fd;            /* the runtime's ring buffer, or -1 */
-	/* lbpfd: pin the XDP or netfilter attachment in this bpffs folder, so
-	 * it outlives the process; NULL = attachments end with the engine */
+	/* lbpfd: pin the attachment in this bpffs folder, so it outlives the
+	 * process; NULL = attachments end with the engine */
 	const char *pin_dir;
+	/* the runtime whose gate the programs take (lbpf_runtime_gate: under
+	 * lbpfd, no events once it stopped), or NULL */
+	lbpf_runtime_t *rt;
 };
 
 struct filter_set {
@@ -96,9 +99,13 @@ struct filter_engine {
 	/* pinned attachments (opts.pin_dir): the engine frees without detaching */
 	char *pin_dir;
 	bool pinned;
+	bool pin_pending;          /* attached, not pinned before filter_adopt */
 	int xdp_link;
-	/* pinned links of an earlier engine this one replaces in filter_adopt */
+	/* what an earlier engine pinned, which this one replaces in filter_adopt:
+	 * XDP or netfilter links, or a tc filter's program (-1: none) */
 	int adopt_links[2];
+	int adopt_tc_prog;
+	uint32_t adopt_tc_handle, adopt_tc_priority;
 	int nf_family, nf_hooknum, nf_priority;
 	char error[512];
 };
@@ -116,18 +123,30 @@ int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress);
 int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority);
 void filter_detach(struct filter_engine *e);
 
-/* Pinned filters (opts.pin_dir). When the folder holds an earlier engine's
- * attachment (same hook), attaching only takes note of it; filter_adopt
- * then replaces it with this engine's program without a gap: XDP swaps the
+/* Pinned filters (opts.pin_dir). XDP and netfilter pin their links ("link",
+ * "nf4", "nf6"); tc, which has no link, pins its program as
+ * tc_IFINDEX_DIRECTION_HANDLE_PRIORITY, and a pinned tc filter stays
+ * attached when the engine is freed. Nothing is pinned before filter_adopt,
+ * which the caller runs once the rules are committed (lbpfd: after the
+ * policy's body ran): until then a fresh attachment lives only as long as
+ * the engine, so a failed body leaves nothing behind. When the folder holds
+ * an earlier engine's attachment (same hook and place), attaching only takes
+ * note of it, and filter_adopt replaces it without a gap: XDP swaps the
  * program of the pinned link, netfilter links the new program at a free
- * neighbouring priority before unpinning the old links. Call it once the
- * rules are committed. 0 when there is nothing to adopt. */
+ * neighbouring priority, tc adds a filter that runs before the old one; the
+ * old one goes after. filter_adopt also retires what the folder holds for
+ * another hook or place. 0 when there is nothing to do. */
 int filter_adopt(struct filter_engine *e);
 static inline bool filter_adopt_pending(const struct filter_engine *e)
 {
-	return e->adopt_links[0] >= 0 || e->adopt_links[1] >= 0;
+	return e->adopt_links[0] >= 0 || e->adopt_links[1] >= 0 || e->adopt_tc_prog >= 0 ||
+	       e->pin_pending;
 }
-/* Detaches and unpins every filter pinned under dir, and removes dir. */
+/* The kernel ids of the attached program, the rule map and the link (0 for
+ * tc, or XDP attached without a link), for lbpfd's objects map. */
+void filter_kernel_ids(struct filter_engine *e, lbpf_kernel_ids_t *ids);
+/* Detaches and unpins every filter pinned under dir, and removes dir. A tc
+ * filter is detached only if it still runs the pinned program. */
 int filter_pin_remove(const char *dir);
 
 /* The rule list. Insert takes ownership of spec (id assigned here). */

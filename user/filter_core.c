@@ -163,12 +163,123 @@ static int prepare_programs(struct filter_engine *e, const struct filter_engine_
 	}
 	if (!err && o->ringbuf_fd >= 0)
 		err = bpf_map__reuse_fd(s->maps.lbpf_events, o->ringbuf_fd);
+	if (!err && o->rt)
+		err = lbpf_runtime_gate(o->rt, s->maps.lbpf_runtimes,
+					(uint64_t *)&s->rodata->lbpf_runtime_id);
 	return err;
+}
+
+void filter_kernel_ids(struct filter_engine *e, lbpf_kernel_ids_t *ids)
+{
+	struct filter_bpf *s = e->skel;
+	const struct bpf_program *prog = e->hook == FILTER_HOOK_XDP ? s->progs.filter_xdp :
+					 e->hook == FILTER_HOOK_TC  ? s->progs.filter_tc :
+					 e->hook == FILTER_HOOK_NF  ? s->progs.filter_nf : NULL;
+
+	ids->prog = prog ? lbpf_bpf_id(bpf_program__fd(prog)) : 0;
+	ids->map = lbpf_bpf_id(bpf_map__fd(s->maps.filter_rules));
+	ids->link = lbpf_bpf_id(e->xdp_link >= 0 ? e->xdp_link :
+				e->nf_links[0] >= 0 ? e->nf_links[0] : e->nf_links[1]);
 }
 
 /* ---- pinned attachments (lbpfd) ---- */
 
 static const char *const nf_pin_names[2] = { "nf4", "nf6" };
+
+/* A tc filter has no link: its program is pinned under a name that says
+ * where the filter is, tc_IFINDEX_DIRECTION_HANDLE_PRIORITY (bpffs refuses
+ * dots in names). */
+struct tc_place {
+	int ifindex;
+	int attach_point;          /* BPF_TC_INGRESS or BPF_TC_EGRESS */
+	uint32_t handle, priority;
+};
+
+#define TC_PIN_NAME_MAX 64
+
+static void tc_pin_name(const struct tc_place *t, char *buf, size_t size)
+{
+	snprintf(buf, size, "tc_%d_%s_%u_%u", t->ifindex,
+		 t->attach_point == BPF_TC_EGRESS ? "egress" : "ingress", t->handle, t->priority);
+}
+
+/* Reads a tc pin's name; false for any other name. */
+static bool tc_pin_parse(const char *name, struct tc_place *t)
+{
+	char dir[8];
+	int end = 0;
+
+	if (sscanf(name, "tc_%d_%7[a-z]_%u_%u%n", &t->ifindex, dir, &t->handle, &t->priority,
+		   &end) != 4 || name[end])
+		return false;
+	if (!strcmp(dir, "ingress"))
+		t->attach_point = BPF_TC_INGRESS;
+	else if (!strcmp(dir, "egress"))
+		t->attach_point = BPF_TC_EGRESS;
+	else
+		return false;
+	return true;
+}
+
+/* Where this engine's own tc filter is. */
+static struct tc_place tc_own(const struct filter_engine *e)
+{
+	return (struct tc_place){ e->ifindex, e->tc_attach_point, e->tc_handle, e->tc_priority };
+}
+
+/* Where the tc filter this engine adopts is. */
+static struct tc_place tc_adopted(const struct filter_engine *e)
+{
+	return (struct tc_place){ e->ifindex, e->tc_attach_point, e->adopt_tc_handle,
+				  e->adopt_tc_priority };
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Whether the tc filter at t is there and runs the program prog_fd: a pin
+ * never detaches a filter someone else put at that handle and priority. */
+static bool tc_runs(const struct tc_place *t, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex, .attach_point = t->attach_point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t->handle, .priority = t->priority);
+	uint32_t id = prog_id(prog_fd);
+
+	return id && t->handle && t->priority && !bpf_tc_query(&hook, &opts) && opts.prog_id == id;
+}
+
+static void tc_detach_if_runs(const struct tc_place *t, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex, .attach_point = t->attach_point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t->handle, .priority = t->priority);
+
+	if (tc_runs(t, prog_fd))
+		bpf_tc_detach(&hook, &opts);
+}
+
+/* Detaches and unpins what dir/name holds: a link, or a tc filter's
+ * program. */
+static void pin_entry_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct tc_place t;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && tc_pin_parse(name, &t))
+		tc_detach_if_runs(&t, fd);
+	else if (fd >= 0)
+		bpf_link_detach(fd);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+}
 
 /* mkdir -p; 0 or -errno. */
 static int make_dirs(const char *dir)
@@ -192,8 +303,9 @@ static void pin_path(const struct filter_engine *e, const char *name, char *buf,
 	snprintf(buf, size, "%s/%s", e->pin_dir, name);
 }
 
-/* Pins fd as name, in place of whatever an earlier engine pinned there. */
-static int pin_link(struct filter_engine *e, const char *name, int fd)
+/* Pins fd (a link, or tc's program) as name, in place of whatever an
+ * earlier engine pinned there. */
+static int pin_fd(struct filter_engine *e, const char *name, int fd)
 {
 	char path[PATH_MAX];
 	int err = make_dirs(e->pin_dir);
@@ -208,8 +320,16 @@ static int pin_link(struct filter_engine *e, const char *name, int fd)
 	return 0;
 }
 
-/* The link pinned as name, or -1. */
-static int pinned_link(const struct filter_engine *e, const char *name)
+static void unpin(const struct filter_engine *e, const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(e, name, path, sizeof(path));
+	unlink(path);
+}
+
+/* The object pinned as name, or -1. */
+static int pinned_fd(const struct filter_engine *e, const char *name)
 {
 	char path[PATH_MAX];
 
@@ -217,11 +337,20 @@ static int pinned_link(const struct filter_engine *e, const char *name)
 	return bpf_obj_get(path);
 }
 
-/* The end of an engine whose attachments are pinned: they stay. */
+/* Whether an earlier engine's pinned attachment waits for filter_adopt. */
+static bool adopting(const struct filter_engine *e)
+{
+	return e->adopt_links[0] >= 0 || e->adopt_links[1] >= 0 || e->adopt_tc_prog >= 0;
+}
+
+/* The end of an engine whose attachments are pinned: they stay (a tc
+ * filter holds no fd, it simply stays attached). */
 static void close_pinned(struct filter_engine *e)
 {
 	if (e->xdp_link >= 0)
 		close(e->xdp_link);
+	if (e->adopt_tc_prog >= 0)
+		close(e->adopt_tc_prog);
 	for (int i = 0; i < 2; i++) {
 		if (e->nf_links[i] >= 0)
 			close(e->nf_links[i]);
@@ -229,29 +358,60 @@ static void close_pinned(struct filter_engine *e)
 			close(e->adopt_links[i]);
 		e->nf_links[i] = e->adopt_links[i] = -1;
 	}
-	e->xdp_link = -1;
+	e->xdp_link = e->adopt_tc_prog = -1;
 	e->hook = FILTER_HOOK_NONE;
 }
 
 /* An old link loses its pin and its attachment (the new one is in place). */
 static void retire_link(struct filter_engine *e, const char *name, int fd)
 {
-	char path[PATH_MAX];
-
-	pin_path(e, name, path, sizeof(path));
-	unlink(path);
+	unpin(e, name);
 	bpf_link_detach(fd);
 	close(fd);
 }
 
-/* Retires what an earlier engine pinned as name for another hook (the
- * policy's n-th filter changed its hook). */
-static void retire_pinned(struct filter_engine *e, const char *name)
+/* The old tc filter this engine adopted loses its pin and, if it still
+ * runs the pinned program, its attachment. */
+static void retire_adopted_tc(struct filter_engine *e)
 {
-	int fd = pinned_link(e, name);
+	struct tc_place old = tc_adopted(e);
+	char name[TC_PIN_NAME_MAX];
 
-	if (fd >= 0)
-		retire_link(e, name, fd);
+	tc_detach_if_runs(&old, e->adopt_tc_prog);
+	tc_pin_name(&old, name, sizeof(name));
+	unpin(e, name);
+	close(e->adopt_tc_prog);
+	e->adopt_tc_prog = -1;
+}
+
+/* Whether name is one of this engine's own pins. */
+static bool own_pin(const struct filter_engine *e, const char *name)
+{
+	struct tc_place t = tc_own(e);
+	char tc[TC_PIN_NAME_MAX];
+
+	if (e->hook == FILTER_HOOK_XDP)
+		return !strcmp(name, "link");
+	if (e->hook == FILTER_HOOK_NF)
+		return (e->nf_links[0] >= 0 && !strcmp(name, nf_pin_names[0])) ||
+		       (e->nf_links[1] >= 0 && !strcmp(name, nf_pin_names[1]));
+	tc_pin_name(&t, tc, sizeof(tc));
+	return !strcmp(name, tc);
+}
+
+/* Retires what earlier engines pinned beside this engine's own pins: the
+ * policy's n-th filter moved to another hook, device or direction. */
+static void retire_others(struct filter_engine *e)
+{
+	DIR *dp = opendir(e->pin_dir);
+	struct dirent *d;
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp)))
+		if (d->d_name[0] != '.' && d->d_type != DT_DIR && !own_pin(e, d->d_name))
+			pin_entry_remove(e->pin_dir, d->d_name);
+	closedir(dp);
 }
 
 static bool xdp_link_on(int fd, int ifindex)
@@ -274,6 +434,7 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 		return -ENOMEM;
 	e->nf_links[0] = e->nf_links[1] = -1;
 	e->adopt_links[0] = e->adopt_links[1] = -1;
+	e->adopt_tc_prog = -1;
 	e->xdp_link = -1;
 	e->sync_fd = -1;
 	e->max_rules = o->max_rules;
@@ -326,8 +487,10 @@ void filter_engine_free(struct filter_engine *e)
 {
 	if (!e)
 		return;
-	if (e->pinned || filter_adopt_pending(e))
-		close_pinned(e); /* pinned, or still an earlier engine's: they stay */
+	/* pinned, or still an earlier engine's: they stay. A fresh attachment
+	 * that filter_adopt did not pin yet (the body failed) goes. */
+	if (e->pinned || adopting(e))
+		close_pinned(e);
 	else
 		filter_detach(e);
 	if (e->skel) {
@@ -352,24 +515,22 @@ void filter_engine_free(struct filter_engine *e)
 /* ---- attachments ---- */
 
 /* A pinned XDP link: adopts the one an earlier engine pinned on the same
- * device (filter_adopt swaps the program), else creates and pins a link.
+ * device (filter_adopt swaps the program), else creates a link (pinned by
+ * filter_adopt, which also retires an old link on another device).
  * Returns the new link's fd, 0 when adopting, or -errno (unformatted). */
 static int xdp_link_pinned(struct filter_engine *e, int ifindex, uint32_t flags)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags & XDP_FLAGS_MODES);
-	int old = pinned_link(e, "link"), fd;
+	int old = pinned_fd(e, "link"), fd;
 
 	if (old >= 0 && xdp_link_on(old, ifindex)) {
 		e->adopt_links[0] = old;
 		return 0;
 	}
-	fd = bpf_link_create(bpf_program__fd(e->skel->progs.filter_xdp), ifindex, BPF_XDP, &o);
-	fd = fd < 0 ? -errno : fd;
-	if (old >= 0 && fd >= 0)
-		retire_link(e, "link", old); /* another device: the new one is in place */
-	else if (old >= 0)
+	if (old >= 0)
 		close(old);
-	return fd;
+	fd = bpf_link_create(bpf_program__fd(e->skel->progs.filter_xdp), ifindex, BPF_XDP, &o);
+	return fd < 0 ? -errno : fd;
 }
 
 int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
@@ -392,13 +553,7 @@ int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 			    err == -EOPNOTSUPP ? ": the driver has no native XDP; try mode=\"generic\"" : "");
 	if (fd > 0) {
 		e->xdp_link = fd;
-		err = pin_link(e, "link", fd);
-		if (err) {
-			bpf_link_detach(fd);
-			return err;
-		}
-		retire_pinned(e, nf_pin_names[0]);
-		retire_pinned(e, nf_pin_names[1]);
+		e->pin_pending = true;
 	}
 	e->hook = FILTER_HOOK_XDP;
 	e->ifindex = ifindex;
@@ -406,11 +561,14 @@ int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 	return 0;
 }
 
-int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress)
+/* Adds the tc filter at the given priority (0: the kernel chooses), in a
+ * clsact qdisc created if missing. */
+static int tc_attach(struct filter_engine *e, uint32_t priority)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-		    .attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->skel->progs.filter_tc));
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex, .attach_point = e->tc_attach_point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->skel->progs.filter_tc),
+		    .priority = priority);
+	bool egress = e->tc_attach_point == BPF_TC_EGRESS;
 	int err = bpf_tc_hook_create(&hook);
 
 	if (err && err != -EEXIST)
@@ -418,17 +576,109 @@ int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress)
 	e->tc_created_hook = !err;
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
-		if (e->tc_created_hook) {
+		/* a pinned filter's qdisc may hold other users' filters by now */
+		if (e->tc_created_hook && !e->pin_dir) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
 		}
 		return fail(e, err, "attach tc %s", egress ? "egress" : "ingress");
 	}
 	e->hook = FILTER_HOOK_TC;
-	e->ifindex = ifindex;
-	e->tc_attach_point = hook.attach_point;
 	e->tc_handle = opts.handle;
 	e->tc_priority = opts.priority;
+	return 0;
+}
+
+/* Takes note of a tc filter an earlier engine pinned at the same device and
+ * direction that is still attached, for filter_adopt; false if none. */
+static bool tc_find_pinned(struct filter_engine *e)
+{
+	DIR *dp = opendir(e->pin_dir);
+	struct dirent *d;
+	struct tc_place t;
+	int fd;
+
+	while (dp && e->adopt_tc_prog < 0 && (d = readdir(dp))) {
+		if (!tc_pin_parse(d->d_name, &t) || t.ifindex != e->ifindex ||
+		    t.attach_point != e->tc_attach_point || (fd = pinned_fd(e, d->d_name)) < 0)
+			continue;
+		if (tc_runs(&t, fd)) {
+			e->adopt_tc_prog = fd;
+			e->adopt_tc_handle = t.handle;
+			e->adopt_tc_priority = t.priority;
+		} else {
+			close(fd); /* gone: retire_others unpins it */
+		}
+	}
+	if (dp)
+		closedir(dp);
+	return e->adopt_tc_prog >= 0;
+}
+
+int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress)
+{
+	int err;
+
+	e->ifindex = ifindex;
+	e->tc_attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	if (e->pin_dir && tc_find_pinned(e)) {
+		e->hook = FILTER_HOOK_TC; /* attached by filter_adopt */
+		return 0;
+	}
+	err = tc_attach(e, 0);
+	if (!err)
+		e->pin_pending = e->pin_dir != NULL;
+	return err;
+}
+
+static int tc_pin(struct filter_engine *e)
+{
+	struct tc_place t = tc_own(e);
+	char name[TC_PIN_NAME_MAX];
+
+	tc_pin_name(&t, name, sizeof(name));
+	return pin_fd(e, name, bpf_program__fd(e->skel->progs.filter_tc));
+}
+
+/* Removes this engine's own tc filter (and its pin). */
+static void tc_detach_own(struct filter_engine *e)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex, .attach_point = e->tc_attach_point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = e->tc_handle, .priority = e->tc_priority);
+	struct tc_place t = tc_own(e);
+	char name[TC_PIN_NAME_MAX];
+
+	if (!e->tc_priority)
+		return;
+	bpf_tc_detach(&hook, &opts);
+	if (e->pinned) {
+		tc_pin_name(&t, name, sizeof(name));
+		unpin(e, name);
+	} else if (e->tc_created_hook && !e->pin_dir) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	e->tc_handle = e->tc_priority = 0;
+}
+
+/* Replaces the pinned tc filter of an earlier engine: this engine's filter
+ * goes in ahead of it and is pinned, then the old one goes. */
+static int tc_adopt(struct filter_engine *e)
+{
+	uint32_t old = e->adopt_tc_priority;
+	int err;
+
+	/* the kernel's own choice (priority 0) is one ahead of the first filter
+	 * at 0x8000 or later, which is where it put the old one */
+	err = tc_attach(e, old >= 0x8000 || old <= 1 ? 0 : old - 1);
+	if (err)
+		return err;
+	err = tc_pin(e);
+	if (err) {
+		tc_detach_own(e);
+		return err;
+	}
+	retire_adopted_tc(e);
 	return 0;
 }
 
@@ -503,7 +753,7 @@ static int nf_links_pin(struct filter_engine *e)
 
 	for (int i = 0; i < 2 && !err; i++)
 		if (e->nf_links[i] >= 0)
-			err = pin_link(e, nf_pin_names[i], e->nf_links[i]);
+			err = pin_fd(e, nf_pin_names[i], e->nf_links[i]);
 	return err;
 }
 
@@ -515,46 +765,62 @@ int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int prior
 	e->nf_hooknum = hooknum;
 	e->nf_priority = priority;
 	if (e->pin_dir) {
-		e->adopt_links[0] = pinned_link(e, nf_pin_names[0]);
-		e->adopt_links[1] = pinned_link(e, nf_pin_names[1]);
+		e->adopt_links[0] = pinned_fd(e, nf_pin_names[0]);
+		e->adopt_links[1] = pinned_fd(e, nf_pin_names[1]);
 		if (filter_adopt_pending(e)) {
 			e->hook = FILTER_HOOK_NF; /* linked by filter_adopt */
 			return 0;
 		}
 	}
 	err = nf_links_create(e, false);
-	if (!err && e->pin_dir)
-		err = nf_links_pin(e);
-	if (err) {
-		filter_detach(e);
+	if (err)
 		return err;
-	}
-	if (e->pin_dir)
-		retire_pinned(e, "link");
+	e->pin_pending = e->pin_dir != NULL;
 	e->hook = FILTER_HOOK_NF;
 	return 0;
 }
 
-int filter_adopt(struct filter_engine *e)
+/* Pins a fresh attachment. An XDP link on another device goes once the new
+ * one is pinned in its place. */
+static int pin_fresh(struct filter_engine *e)
 {
-	int err = 0;
+	int err, old;
 
-	if (!filter_adopt_pending(e))
-		return 0;
-	if (e->hook == FILTER_HOOK_XDP) {
-		if (bpf_link_update(e->adopt_links[0], bpf_program__fd(e->skel->progs.filter_xdp),
-				    NULL) < 0) {
-			err = -errno;
-			return fail(e, err, "replace the pinned XDP program: %s", strerror(-err));
-		}
-		e->xdp_link = e->adopt_links[0];
-		e->adopt_links[0] = -1;
-		e->pinned = true;
-		retire_pinned(e, nf_pin_names[0]);
-		retire_pinned(e, nf_pin_names[1]);
-		return 0;
+	if (e->hook == FILTER_HOOK_TC)
+		return tc_pin(e);
+	if (e->hook == FILTER_HOOK_NF)
+		return nf_links_pin(e);
+	old = pinned_fd(e, "link");
+	err = pin_fd(e, "link", e->xdp_link);
+	if (old >= 0 && !err)
+		bpf_link_detach(old);
+	if (old >= 0)
+		close(old);
+	return err;
+}
+
+/* Swaps this engine's program into the pinned XDP link. */
+static int xdp_adopt(struct filter_engine *e)
+{
+	int err;
+
+	if (bpf_link_update(e->adopt_links[0], bpf_program__fd(e->skel->progs.filter_xdp),
+			    NULL) < 0) {
+		err = -errno;
+		return fail(e, err, "replace the pinned XDP program: %s", strerror(-err));
 	}
-	err = nf_links_create(e, true);
+	e->xdp_link = e->adopt_links[0];
+	e->adopt_links[0] = -1;
+	e->pinned = true;
+	return 0;
+}
+
+/* Links this engine's program beside the pinned netfilter links, then
+ * retires them. */
+static int nf_adopt(struct filter_engine *e)
+{
+	int err = nf_links_create(e, true);
+
 	for (int i = 0; !err && i < 2; i++) {
 		if (e->adopt_links[i] >= 0)
 			retire_link(e, nf_pin_names[i], e->adopt_links[i]);
@@ -563,14 +829,34 @@ int filter_adopt(struct filter_engine *e)
 	return err ?: nf_links_pin(e);
 }
 
-/* Detaches and unpins one pinned link, or a folder of them. */
+int filter_adopt(struct filter_engine *e)
+{
+	int err;
+
+	if (!filter_adopt_pending(e))
+		return 0;
+	if (e->pin_pending)
+		err = pin_fresh(e);
+	else if (e->hook == FILTER_HOOK_XDP)
+		err = xdp_adopt(e);
+	else if (e->hook == FILTER_HOOK_TC)
+		err = tc_adopt(e);
+	else
+		err = nf_adopt(e);
+	if (err)
+		return err;
+	e->pin_pending = false;
+	retire_others(e);
+	return 0;
+}
+
+/* Detaches and unpins one pinned filter, or a folder of them. */
 int filter_pin_remove(const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *d;
 	struct stat st;
 	DIR *dp = opendir(dir);
-	int fd;
 
 	if (!dp)
 		return errno == ENOENT ? 0 : -errno;
@@ -578,53 +864,51 @@ int filter_pin_remove(const char *dir)
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			filter_pin_remove(path);
-			continue;
-		}
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
+		else
+			pin_entry_remove(dir, d->d_name);
 	}
 	closedir(dp);
 	return rmdir(dir) < 0 ? -errno : 0;
 }
 
+static void xdp_detach(struct filter_engine *e)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o,
+		    .old_prog_fd = bpf_program__fd(e->skel->progs.filter_xdp));
+
+	if (e->xdp_link >= 0 && e->pinned) {
+		retire_link(e, "link", e->xdp_link);
+	} else if (e->xdp_link >= 0) {
+		bpf_link_detach(e->xdp_link); /* not pinned yet: "link" is another's */
+		close(e->xdp_link);
+	} else if (!adopting(e)) {
+		bpf_xdp_detach(e->ifindex, e->xdp_flags | XDP_FLAGS_REPLACE, &o);
+	}
+	e->xdp_link = -1;
+}
+
 void filter_detach(struct filter_engine *e)
 {
-	if (e->xdp_link >= 0) {
-		retire_link(e, "link", e->xdp_link);
-		e->xdp_link = -1;
-	} else if (e->hook == FILTER_HOOK_XDP && !filter_adopt_pending(e)) {
-		LIBBPF_OPTS(bpf_xdp_attach_opts, o,
-			    .old_prog_fd = bpf_program__fd(e->skel->progs.filter_xdp));
-		bpf_xdp_detach(e->ifindex, e->xdp_flags | XDP_FLAGS_REPLACE, &o);
-	} else if (e->hook == FILTER_HOOK_TC) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex,
-			    .attach_point = e->tc_attach_point);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = e->tc_handle, .priority = e->tc_priority);
-
-		bpf_tc_detach(&hook, &opts);
-		if (e->tc_created_hook) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-	}
+	if (e->hook == FILTER_HOOK_XDP)
+		xdp_detach(e);
+	else if (e->hook == FILTER_HOOK_TC)
+		tc_detach_own(e);
+	/* fw:detach() before the adoption: the old filter goes too */
+	if (e->adopt_tc_prog >= 0)
+		retire_adopted_tc(e);
 	for (int i = 0; i < 2; i++) {
 		if (e->nf_links[i] >= 0 && e->pinned)
 			retire_link(e, nf_pin_names[i], e->nf_links[i]);
 		else if (e->nf_links[i] >= 0)
 			close(e->nf_links[i]);
-		/* fw:detach() before the adoption: the old filter goes too */
 		if (e->adopt_links[i] >= 0)
 			retire_link(e, e->hook == FILTER_HOOK_XDP ? "link" : nf_pin_names[i],
 				    e->adopt_links[i]);
 		e->nf_links[i] = e->adopt_links[i] = -1;
 	}
-	e->pinned = false;
+	e->pinned = e->pin_pending = false;
 	e->hook = FILTER_HOOK_NONE;
 }
 

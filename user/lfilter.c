@@ -9,10 +9,14 @@
  * names the field and changes nothing.
  *
  * In a runtime with a pin folder (lbpfd's policies), the n-th attached
- * filter is pinned in PIN_DIR/n and outlives the process. When that folder
- * holds the filter of an earlier run, the new one replaces it at the first
- * commit after the body ran, so the old rules enforce until the new ones
- * are complete.
+ * filter (n counted by the runtime, lbpf_runtime_pin_next) is pinned in
+ * PIN_DIR/n and outlives the process: XDP and netfilter pin their links, tc
+ * its program under a name that says where the cls_bpf filter is. Pinning
+ * waits for the first commit after the body ran: a body that fails frees
+ * what it attached, and leaves the pins of an earlier run alone. When the
+ * folder holds the filter of an earlier run, the new one replaces it at
+ * that same commit, so the old rules enforce until the new ones are
+ * complete.
  */
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -351,9 +355,12 @@ static void commit_due(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 	struct lfilter *f = container_of(node, struct lfilter, commit_node);
 	int err = f->e->dirty ? filter_commit(f->e) : 0;
 
-	/* the rules are in: only now may this filter replace a pinned one */
-	if (!err && filter_adopt_pending(f->e))
+	/* the rules are in and the body ran: only now may this filter be
+	 * pinned, or replace a pinned one */
+	if (!err && filter_adopt_pending(f->e)) {
 		err = filter_adopt(f->e);
+		lbpf_object_changed(f->object); /* its link may be another now */
+	}
 	if (err)
 		lbpf_log(f->rt, "filter %s: %s", f->where, f->e->error);
 }
@@ -372,7 +379,7 @@ static void commit_now(lua_State *L, struct lfilter *f)
 
 	if (!f->e->dirty)
 		return;
-	/* an adoption stays due: it waits until the body has run */
+	/* pinning and adoption stay due: they wait until the body has run */
 	if (!filter_adopt_pending(f->e))
 		lbpf_loop_timer_cancel(lbpf_runtime_getloop(f->rt), &f->commit_node);
 	err = filter_commit(f->e);
@@ -1016,20 +1023,15 @@ static enum filter_hook_kind check_hook(lua_State *L)
 }
 
 /* PIN_DIR/n for the runtime's n-th pinned filter, or NULL when the runtime
- * pins nothing. tc filters are not pinned (cls_bpf has no link). */
+ * pins nothing. */
 static const char *pin_dir(lua_State *L, char *buf, size_t size)
 {
-	const char *base = lbpf_runtime_pin_dir(lbpf_toruntime(L));
-	lua_Integer n;
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	const char *base = lbpf_runtime_pin_dir(rt);
 
 	if (!base)
 		return NULL;
-	n = lua_getfield(L, LUA_REGISTRYINDEX, "lbpf.filter.pins") == LUA_TNUMBER ?
-		    lua_tointeger(L, -1) : 0;
-	lua_pop(L, 1);
-	lua_pushinteger(L, n + 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "lbpf.filter.pins");
-	snprintf(buf, size, "%s/%lld", base, (long long)n);
+	snprintf(buf, size, "%s/%u", base, lbpf_runtime_pin_next(rt));
 	return buf;
 }
 
@@ -1053,7 +1055,8 @@ static int filter_new(lua_State *L)
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
 	attach = attach && !filter_dry_run_hook;
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
-	if (attach && o.hook != FILTER_HOOK_TC)
+	o.rt = lbpf_toruntime(L);
+	if (attach)
 		o.pin_dir = pin_dir(L, pins, sizeof(pins));
 	lua_settop(L, 1);
 	object = lbpf_newobject(L, &filter_class, sizeof(*f));
@@ -1076,7 +1079,7 @@ static int filter_new(lua_State *L)
 		filter_attach(L, f, o.hook);
 		lua_settop(L, 2);
 		if (filter_adopt_pending(f->e))
-			changed(f); /* the adoption waits for the first commit after the body */
+			changed(f); /* pinning waits for the first commit after the body */
 	}
 	if (f->e->hook != FILTER_HOOK_NONE) {
 		f->held = true;
@@ -1154,11 +1157,20 @@ static const luaL_Reg set_methods[] = {
 	{ NULL, NULL },
 };
 
+static void filter_ids(void *private, lbpf_kernel_ids_t *ids)
+{
+	struct lfilter *f = private;
+
+	if (f->e)
+		filter_kernel_ids(f->e, ids);
+}
+
 static const lbpf_class_t filter_class = {
 	.name = "lbpf.filter",
 	.methods = filter_methods,
 	.release = filter_release,
 	.opt = LBPF_OPT_SINGLE,
+	.kernel_ids = filter_ids,
 };
 
 static const lbpf_class_t rule_class = {

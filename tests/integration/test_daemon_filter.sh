@@ -8,8 +8,13 @@
 # restart); that the restarted lbpfd lists the policy running and adopts the
 # pinned link (same link, new program: no gap); that a reload adopts it too;
 # that unload detaches it and removes the pins; that with --fail-open a stop
-# removes the filter and a restart after a crash replaces the stale link; and
-# the same fail-static cycle for netfilter links.
+# removes the filter and a restart after a crash replaces the stale link; the
+# same fail-static cycle for netfilter links and for tc filters (a cls_bpf
+# filter, its program pinned; replaced by a filter ahead of it, so exactly one
+# is left, with no datagram passing across kill, restart and reload); that a
+# reload to fewer filters removes the filters it no longer has; that a reload
+# whose body fails leaves nothing of what it attached, and the old policy
+# enforcing; and that a filter moving to another hook retires the old one.
 #
 # lbpfd runs in lbpf-dfr's network namespace with nsenter --net (the mount
 # namespace, and so the bpffs, stay the host's: `ip netns exec` would give it
@@ -57,6 +62,25 @@ EOF
 	cat > "$W/nf.lua" <<'EOF'
 fw = lbpf.filter{ hook = "netfilter", chain = "input", priority = -90 }
 fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+EOF
+	cat > "$W/tc.lua" <<'EOF'
+fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
+fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+fw:rule{ proto = "udp", dport = 5002, action = "drop" } -- the traffic across restarts
+EOF
+	cat > "$W/two.lua" <<'EOF'
+fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
+fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+nf = lbpf.filter{ hook = "netfilter", chain = "input", priority = -80 }
+nf:rule{ proto = "udp", dport = 5003, action = "drop" }
+EOF
+	cat > "$W/bad.lua" <<'EOF'
+fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
+fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+x = lbpf.filter{ hook = "xdp", dev = "r1", mode = "native" }
+x:rule{ proto = "udp", dport = 5003, action = "drop" }
+x:commit()
+error("the new body fails")
 EOF
 }
 
@@ -122,10 +146,22 @@ expect_dropping() {
 	[ "$got" = 100 ] || t_fail "$1: $got of 100 passed datagrams arrived"
 }
 
+# expect_passing WHAT [PORT]: all of 100 datagrams to PORT (5000) arrive.
 expect_passing() {
 	local got
-	got=$(udp 5000)
+	got=$(udp "${2:-5000}")
 	[ "$got" = 100 ] || t_fail "$1: $got of 100 datagrams arrived with no filter"
+}
+
+# wait_for WHAT CMD...: waits up to 5 s until CMD succeeds.
+wait_for() {
+	local what=$1 i
+	shift
+	for i in $(seq 100); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	t_fail "$what: $(find "$BPFFS/filters" 2>&1 | head -20) $(tail -5 "$W/lbpfd.log")"
 }
 
 LINK=$BPFFS/filters/fw/0/link
@@ -134,6 +170,20 @@ LINK=$BPFFS/filters/fw/0/link
 link_ids() { bpftool link show pinned "$LINK" | awk 'NR == 1 { print $1 + 0, $4 }'; }
 
 xdp_on_r1() { ip netns exec lbpf-dfr ip link show r1 | grep -c 'prog/xdp' || true; }
+
+# How many cls_bpf filters run lbpf's tc program on r1's ingress.
+tc_on_r1() { ip netns exec lbpf-dfr tc filter show dev r1 ingress | grep -c 'filter_tc' || true; }
+
+# The tc pins in a filter's folder (tc_IFINDEX_DIRECTION_HANDLE_PRIORITY).
+tc_pins() { ls "$1" 2>/dev/null | grep '^tc_' || true; }
+
+one_tc_pin() { [ "$(tc_pins "$1" | wc -l)" = 1 ]; }
+
+# tc_pin_is_not DIR NAME: DIR holds one tc pin, not NAME (it was replaced).
+tc_pin_is_not() { one_tc_pin "$1" && [ "$(tc_pins "$1")" != "$2" ]; }
+
+# pins_are DIR "A B ": the names in DIR.
+pins_are() { [ "$(ls "$1" 2>/dev/null | tr '\n' ' ')" = "$2" ]; }
 
 # Ends the daemons an earlier (failed) test left running; forgets their state.
 kill_daemons() {
@@ -154,7 +204,7 @@ test_fail_static() {
 	start_daemon
 	"$LBPF" load "$W/fw.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
 	wait_list fw running
-	[ -e "$LINK" ] || t_fail "no pinned link at $LINK: $(find "$BPFFS" 2>&1)"
+	wait_for "no pinned link at $LINK" test -e "$LINK" # pinned at the first commit
 	expect_dropping "loaded"
 	local before after
 	before=$(link_ids)
@@ -189,6 +239,11 @@ test_fail_static() {
 	[ "${after% *}" = "${before% *}" ] && [ "${after#* }" != "${before#* }" ] ||
 		t_fail "reload: link $before -> $after, want the same link with a new program"
 	expect_dropping "after a reload"
+	# the objects map follows the adoption: the filter's link and live program
+	local obj
+	obj=$("$LBPF" list --offline --json | grep -o '{"kind":"lbpf.filter"[^}]*}' | head -1)
+	echo "$obj" | grep -q "\"prog_id\":${after#* },\"map_id\":[1-9][0-9]*,\"link_id\":${after% *}," ||
+		t_fail "objects map: ${obj:-no lbpf.filter entry}, want link ${after% *} prog ${after#* }"
 
 	"$LBPF" unload fw >/dev/null || t_fail "unload failed"
 	[ ! -e "$BPFFS/filters/fw" ] || t_fail "pins left after unload: $(find "$BPFFS/filters")"
@@ -239,7 +294,7 @@ test_netfilter() {
 	"$LBPF" load "$W/nf.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
 	wait_list nf running
 	local pins=$BPFFS/filters/nf/0 before after
-	[ -e "$pins/nf4" ] && [ -e "$pins/nf6" ] || t_fail "no pinned links in $pins"
+	wait_for "no pinned links in $pins" pins_are "$pins" "nf4 nf6 " # at the first commit
 	expect_dropping "netfilter loaded"
 	before=$(bpftool link show pinned "$pins/nf4" | awk 'NR == 1 { print $1 + 0 }')
 	kill9_daemon
@@ -256,6 +311,150 @@ test_netfilter() {
 	stop_daemon
 }
 
+# tc: the program pinned under a name that says where the cls_bpf filter is;
+# the filter kept through kill -9; the restarted and the reloaded policy each
+# add their filter ahead of the old one before it goes, so there is always
+# one, and exactly one once they are done; unload removes filter and pins but
+# not the clsact qdisc (other users' filters may live there).
+test_tc() {
+	t_need_root
+	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
+	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+	start_daemon
+	"$LBPF" load "$W/tc.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	wait_list tc running
+	local pins=$BPFFS/filters/tc/0 before after rpid spid i
+	wait_for "no tc pin in $pins" one_tc_pin "$pins"
+	expect_dropping "tc loaded"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters after the load"
+	before=$(tc_pins "$pins")
+
+	# 800 datagrams at 100/s to port 5002 across the kill, the gap, the
+	# restart and a reload (each replacing the filter): none may arrive
+	ip netns exec lbpf-dfr "$PKT" udp-recv 5002 10 > "$W/recv.across" &
+	rpid=$!
+	for i in $(seq 50); do grep -q ready "$W/recv.across" && break; sleep 0.05; done
+	$A "$PKT" udp-send 10.99.5.2 5002 800 100 &
+	spid=$!
+	sleep 0.5
+	kill9_daemon
+	expect_dropping "tc, lbpfd killed (-9)"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters while lbpfd is down"
+	start_daemon
+	wait_list tc running
+	wait_for "the restarted policy did not replace $before" tc_pin_is_not "$pins" "$before"
+	after=$(tc_pins "$pins")
+	[ "${after##*_}" -lt "${before##*_}" ] ||
+		t_fail "the new filter ($after) does not run before the old one ($before)"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters after the restart"
+	before=$after
+	"$LBPF" reload tc >/dev/null || t_fail "reload failed: $(tail -5 "$W/lbpfd.log")"
+	wait_for "the reload did not replace $before" tc_pin_is_not "$pins" "$before"
+	kill -0 $spid 2>/dev/null || t_fail "the traffic ended before the reload was done"
+	wait $spid
+	wait $rpid
+	[ "$(tail -1 "$W/recv.across")" = 0 ] ||
+		t_fail "$(tail -1 "$W/recv.across") datagrams passed across kill, restart and reload"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters after the reload"
+	wait_list tc running
+	expect_dropping "tc after the reload"
+
+	"$LBPF" unload tc >/dev/null || t_fail "unload failed"
+	[ ! -e "$BPFFS/filters/tc" ] || t_fail "pins left after unload: $(find "$BPFFS/filters")"
+	[ "$(tc_on_r1)" = 0 ] || t_fail "an lbpf tc filter is still on r1 after unload"
+	ip netns exec lbpf-dfr tc qdisc show dev r1 | grep -q clsact ||
+		t_fail "unload removed the clsact qdisc"
+	expect_passing "tc after unload"
+	stop_daemon
+}
+
+# A reload to a body with fewer filters: the pins of the filters it no longer
+# has (here the second, a netfilter one) go once the old runtime ended.
+test_fewer() {
+	t_need_root
+	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
+	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+	start_daemon
+	"$LBPF" load "$W/two.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	wait_list two running
+	wait_for "no pinned netfilter link in two/1" test -e "$BPFFS/filters/two/1/nf4"
+	[ "$(udp 5003)" = 0 ] || t_fail "the second filter does not drop port 5003"
+	"$LBPF" reload two "$W/tc.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
+	wait_for "two/1 still pinned after a reload to one filter" \
+		test ! -e "$BPFFS/filters/two/1"
+	expect_passing "the second filter after a reload without it" 5003
+	expect_dropping "the first filter after the reload"
+	one_tc_pin "$BPFFS/filters/two/0" || t_fail "two/0 lost its tc pin"
+	"$LBPF" unload two >/dev/null || t_fail "unload failed"
+	stop_daemon
+}
+
+# A reload whose body attaches a filter the old policy did not have (at a new
+# index, so nothing to adopt) and then fails: the reload reports the error,
+# the new filter is gone and pinned nowhere, the old policy still enforces.
+test_failed_reload() {
+	t_need_root
+	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
+	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+	start_daemon
+	"$LBPF" load "$W/tc.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	wait_list tc running
+	local pins=$BPFFS/filters/tc out before
+	wait_for "no tc pin in $pins/0" one_tc_pin "$pins/0"
+	before=$(tc_pins "$pins/0")
+	out=$("$LBPF" reload tc "$W/bad.lua" 2>&1) && t_fail "the failing reload succeeded: $out"
+	t_expect_contains "$out" "the new body fails" "the reload's error"
+	sleep 0.3 # time for anything the failed runtime might still do
+	[ ! -e "$pins/1" ] || t_fail "the failed body's filter is pinned: $(find "$pins")"
+	[ "$(xdp_on_r1)" = 0 ] || t_fail "the failed body's XDP filter is still on r1"
+	[ "$(tc_pins "$pins/0")" = "$before" ] || t_fail "the old pin changed: $(tc_pins "$pins/0")"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters"
+	expect_passing "the failed body's filter" 5003
+	expect_dropping "the old policy after a failed reload"
+	wait_list tc running
+	"$LBPF" unload tc >/dev/null || t_fail "unload failed"
+	stop_daemon
+}
+
+# The policy's filter moves from tc to XDP and back: each reload retires what
+# the folder held for the other hook once the new filter is pinned.
+test_hook_change() {
+	t_need_root
+	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
+	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+	start_daemon
+	"$LBPF" load "$W/tc.lua" --name hc >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	wait_list hc running
+	local pins=$BPFFS/filters/hc/0
+	wait_for "no tc pin in $pins" one_tc_pin "$pins"
+	"$LBPF" reload hc "$W/fw.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
+	wait_for "tc to XDP: the folder should hold only XDP's link" pins_are "$pins" "link "
+	[ "$(tc_on_r1)" = 0 ] || t_fail "the tc filter is still on r1 after moving to XDP"
+	[ "$(xdp_on_r1)" = 1 ] || t_fail "no XDP on r1 after moving to XDP"
+	expect_dropping "moved to XDP"
+	"$LBPF" reload hc "$W/tc.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
+	wait_for "XDP to tc: XDP's link is still pinned" test ! -e "$pins/link"
+	one_tc_pin "$pins" || t_fail "no tc pin after moving back to tc: $(ls "$pins")"
+	[ "$(xdp_on_r1)" = 0 ] || t_fail "XDP still on r1 after moving back to tc"
+	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters after moving back"
+	expect_dropping "moved back to tc"
+	"$LBPF" unload hc >/dev/null || t_fail "unload failed"
+	[ "$(tc_on_r1)" = 0 ] || t_fail "the tc filter is still on r1 after unload"
+	stop_daemon
+}
+
 t_run daemon_filter_fail_static test_fail_static
 t_run daemon_filter_fail_open test_fail_open
 t_run daemon_filter_netfilter test_netfilter
+t_run daemon_filter_tc test_tc
+t_run daemon_filter_fewer test_fewer
+t_run daemon_filter_failed_reload test_failed_reload
+t_run daemon_filter_hook_change test_hook_change
