@@ -362,7 +362,58 @@ static bool process_alive(uint32_t pid)
 	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
 }
 
-/* Reads the pinned runtimes map: what ran when the daemon last wrote it. */
+/* The pinned objects map's entries, read whole: NULL when there is none. */
+static struct lbpf_object_entry *read_objects(const char *dir, size_t *n)
+{
+	struct lbpf_object_entry *v = NULL, *grown;
+	uint64_t key, *prev = NULL;
+	char path[PATH_MAX];
+	size_t cap = 0;
+	int fd;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_OBJECTS);
+	if ((fd = bpf_obj_get(path)) < 0)
+		return NULL;
+	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
+		prev = &key;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			if (!(grown = realloc(v, cap * sizeof(*v))))
+				break;
+			v = grown;
+		}
+		if (bpf_map_lookup_elem(fd, &key, &v[*n]) == 0)
+			v[(*n)++].kind[sizeof(v->kind) - 1] = '\0';
+	}
+	close(fd);
+	return v;
+}
+
+/* The objects of runtime id: JSON items, or a line each under the runtime. */
+static void print_objects(struct json_writer *w, const struct lbpf_object_entry *v, size_t n,
+			  uint64_t id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].runtime_id != id)
+			continue;
+		if (!w) {
+			printf("  %-20s prog %u map %u link %u refs %u\n", v[i].kind, v[i].prog_id,
+			       v[i].map_id, v[i].link_id, v[i].refs);
+			continue;
+		}
+		json_object_begin(w);
+		json_kv_string(w, "kind", v[i].kind);
+		json_kv_integer(w, "prog_id", v[i].prog_id);
+		json_kv_integer(w, "map_id", v[i].map_id);
+		json_kv_integer(w, "link_id", v[i].link_id);
+		json_kv_integer(w, "refs", v[i].refs);
+		json_object_end(w);
+	}
+}
+
+/* Reads the pinned runtimes and objects maps: what ran when the daemon last
+ * wrote them, with the kernel ids of what each runtime held. */
 static int list_offline(bool as_json)
 {
 	static const char *const states[] = { "loading", "running", "stopped", "failed" };
@@ -371,6 +422,8 @@ static int list_offline(bool as_json)
 	struct json_writer w = { 0 };
 	char path[PATH_MAX];
 	uint64_t key, *prev = NULL;
+	struct lbpf_object_entry *objects;
+	size_t nobjects;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_RUNTIMES);
@@ -379,6 +432,7 @@ static int list_offline(bool as_json)
 			strerror(errno));
 		return 1;
 	}
+	objects = read_objects(dir, &nobjects);
 	if (!as_json)
 		printf("%-20s %-8s %4s %8s  %s\n", "NAME", "STATE", "GEN", "PID", "DAEMON");
 	json_array_begin(&w);
@@ -399,12 +453,18 @@ static int list_offline(bool as_json)
 			json_kv_integer(&w, "pid", e.pid);
 			json_kv_bool(&w, "daemon_alive", alive);
 			json_kv_integer(&w, "created_ns", e.created_ns);
+			json_key(&w, "objects");
+			json_array_begin(&w);
+			print_objects(&w, objects, nobjects, key);
+			json_array_end(&w);
 			json_object_end(&w);
 		} else {
 			printf("%-20s %-8s %4u %8u  %s\n", e.name, e.state < 4 ? states[e.state] : "?",
 			       e.generation, e.pid, alive ? "running" : "gone");
+			print_objects(NULL, objects, nobjects, key);
 		}
 	}
+	free(objects);
 	json_array_end(&w);
 	if (as_json)
 		printf("%s\n", w.data ? w.data : "[]");

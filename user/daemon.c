@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon_internal.h"
@@ -31,7 +32,7 @@
 struct daemon daemon_g;
 
 static const char usage[] =
-	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR:PORT]\n"
+	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
 	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
 	"             [--memory SIZE] [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
@@ -327,7 +328,22 @@ void conn_error_later(uint64_t id, const char *fmt, ...)
 	conn_send_later(id, &w);
 }
 
-/* root, the daemon's own user, or the socket's group may talk to it */
+/* Whether the peer has the socket's group, as its group or a supplementary
+ * one (SO_PEERGROUPS: the groups it had when it connected). */
+static bool peer_in_group(int fd, gid_t group_gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == group_gid)
+			return true;
+	return false;
+}
+
+/* root, the daemon's own user, or members of the socket's group may talk to it */
 static bool peer_allowed(int fd)
 {
 	struct ucred cred;
@@ -335,8 +351,10 @@ static bool peer_allowed(int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid() ||
-	       (daemon_g.opts.group && cred.gid == daemon_g.socket_gid);
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	return daemon_g.opts.group &&
+	       (cred.gid == daemon_g.socket_gid || peer_in_group(fd, daemon_g.socket_gid));
 }
 
 static void accept_conn(int listen_fd, bool http)
@@ -361,7 +379,8 @@ static void accept_conn(int listen_fd, bool http)
 			continue;
 		}
 		if (!http && !peer_allowed(fd)) {
-			conn_error(c, "permission denied: lbpfd accepts root and the socket's group");
+			conn_error(c, "permission denied: lbpfd accepts root, its own user and "
+					"members of the socket's group (lbpfd --group)");
 			conn_close_later(c);
 			conn_flush(c);
 		}
@@ -558,7 +577,8 @@ static int listen_control(const char *path)
 	return fd;
 }
 
-/* SIGINT and SIGTERM arrive through a signalfd; threads inherit the mask. */
+/* SIGINT, SIGTERM (stop) and SIGHUP (ignored) arrive through a signalfd;
+ * threads inherit the mask. */
 static int block_signals(void)
 {
 	sigset_t mask;
@@ -567,6 +587,7 @@ static int block_signals(void)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &mask, NULL))
 		return -EINVAL;
 	daemon_g.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -605,14 +626,19 @@ static int setup(void)
 	daemon_g.signal_h.kind = H_SIGNAL;
 	daemon_g.metrics_fd = -1;
 	daemon_g.started_ns = now_ns();
+	/* runtime ids stay unique across restarts: a pinned filter of an
+	 * earlier lbpfd must not find its id reused (bpf/record.bpf.h) */
+	daemon_g.next_runner_id = (uint64_t)time(NULL) << 20;
 	daemon_g.epfd = epoll_create1(EPOLL_CLOEXEC);
 	daemon_g.notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (daemon_g.epfd < 0 || daemon_g.notify_fd < 0 || (err = block_signals()) < 0)
 		return -errno;
-	if ((err = state_init()) || (err = pin_init()))
-		return err;
+	/* first the socket: a second lbpfd must stop before it touches the
+	 * first one's pinned maps */
 	if ((daemon_g.listen_fd = listen_control(daemon_g.opts.socket_path)) < 0)
 		return daemon_g.listen_fd;
+	if ((err = state_init()) || (err = pin_init()))
+		return err;
 	if ((err = watch(daemon_g.listen_fd, EPOLLIN, &daemon_g.listen_h)) ||
 	    (err = watch(daemon_g.notify_fd, EPOLLIN, &daemon_g.notify_h)) ||
 	    (err = watch(daemon_g.signal_fd, EPOLLIN, &daemon_g.signal_h)))
@@ -632,7 +658,11 @@ static void dispatch(struct handle *h, uint32_t events)
 	case H_SIGNAL: {
 		struct signalfd_siginfo si;
 
-		if (read(daemon_g.signal_fd, &si, sizeof(si)) == sizeof(si) && !daemon_g.shutting_down) {
+		if (read(daemon_g.signal_fd, &si, sizeof(si)) != sizeof(si))
+			break;
+		if (si.ssi_signo == SIGHUP)
+			fprintf(stderr, "lbpfd: SIGHUP ignored (lbpf reload NAME reloads a policy)\n");
+		else if (!daemon_g.shutting_down) {
 			fprintf(stderr, "lbpfd: signal %d: stopping the policies\n", si.ssi_signo);
 			ops_shutdown();
 		}

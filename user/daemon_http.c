@@ -96,12 +96,13 @@ struct collection {
 static void collect(void *ctx, const struct lbpf_metric *m)
 {
 	struct collection *c = ctx;
+	lbpf_runtime_t *root = lbpf_runtime_root(m->rt); /* a child's are its policy's */
 	struct runner *r;
 
-	for (r = daemon_g.runners; r && r->rt != m->rt; r = r->next)
+	for (r = daemon_g.runners; r && r->rt != root; r = r->next)
 		;
-	if (!r)
-		return;
+	if (!r || r != r->policy->current)
+		return; /* a reload's retiring runtime would repeat the series */
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
 		struct declared *v = realloc(c->v, cap * sizeof(*v));

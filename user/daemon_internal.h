@@ -59,7 +59,7 @@ struct policy {
 	/* the last numbers of the current runtime, kept when it ends */
 	uint64_t events, errors;
 	size_t memory_used;
-	atomic_ullong lost;        /* "N events lost" lines in the log */
+	_Atomic uint64_t lost;     /* events its runtimes could not push, ever */
 	atomic_int followers;      /* connections following the log */
 	struct log_ring log;
 };

@@ -2,7 +2,7 @@
 /*
  * The two maps lbpfd pins under its bpffs folder, so that the lifetimes of
  * runtimes and of the objects they own can be read while the daemon is down
- * (`lbpf list --offline`) and, later, by BPF programs:
+ * (`lbpf list --offline`) and by BPF programs (bpf/record.bpf.h):
  *   runtimes: runtime id -> struct lbpf_runtime_entry
  *   objects:  object id  -> struct lbpf_object_entry
  * An object's id is its address, unique among live objects. Objects are
@@ -118,6 +118,14 @@ static void observe(lbpf_object_t *object, enum lbpf_object_event event)
 	pthread_mutex_unlock(&daemon_g.lock);
 	snprintf(e.kind, sizeof(e.kind), "%s", object->class->name);
 	e.refs = atomic_load(&object->refs);
+	if (object->class->kernel_ids) {
+		lbpf_kernel_ids_t ids = { 0 };
+
+		object->class->kernel_ids(object->private, &ids);
+		e.prog_id = ids.prog;
+		e.map_id = ids.map;
+		e.link_id = ids.link;
+	}
 	bpf_map_update_elem(daemon_g.objects_map, &key, &e, BPF_ANY);
 }
 

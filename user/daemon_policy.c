@@ -72,16 +72,6 @@ struct policy *policy_find(const char *name)
 	return NULL;
 }
 
-/* Counts "lbpf: N events lost on ..." lines, the probes' reports. */
-static void count_lost(struct policy *p, const char *line)
-{
-	unsigned long long n;
-	char word[8];
-
-	if (sscanf(line, "lbpf: %llu events lost %7s", &n, word) == 2 && !strcmp(word, "on"))
-		atomic_fetch_add(&p->lost, n);
-}
-
 static void log_add(struct policy *p, const char *line, size_t len)
 {
 	char *copy = strndup(line, len);
@@ -101,10 +91,8 @@ void policy_log(void *ctx, const char *line)
 	struct policy *p = ctx;
 	const char *nl;
 
-	if (!strncmp(line, "lbpf: ", 6)) {
+	if (!strncmp(line, "lbpf: ", 6))
 		fprintf(stderr, "lbpfd: [%s] %s\n", p->name, line + 6);
-		count_lost(p, line);
-	}
 	while ((nl = strchr(line, '\n'))) {
 		log_add(p, line, nl - line);
 		line = nl + 1;
@@ -207,6 +195,9 @@ static void load_run(struct load_job *job)
 		.instruction_limit = daemon_g.opts.instruction_limit,
 		.max_errors = daemon_g.opts.max_errors,
 		.pin_dir = p->pin_dir,
+		.id = job->runner->id,
+		.runtimes_fd = daemon_g.runtimes_map > 0 ? daemon_g.runtimes_map : 0,
+		.lost_counter = &p->lost,
 	};
 	char *code = read_file(job->code_path, &job->error), *chunk = NULL;
 	int err;
@@ -321,6 +312,7 @@ void runner_start(struct runner *r)
 /* Asks the runner to stop; a worker frees its runtime and posts MSG_ENDED. */
 void runner_retire(struct runner *r)
 {
+	pin_runtime(r, LBPF_STATE_STOPPED); /* its programs stop pushing events now */
 	pthread_mutex_lock(&daemon_g.lock);
 	if (r->rt)
 		lbpf_runtime_stop(r->rt);
@@ -388,6 +380,8 @@ static void runner_end(struct runner *r)
 	r->rt = NULL;
 	pthread_mutex_unlock(&daemon_g.lock);
 	code = lbpf_runtime_exit_code(rt);
+	/* its programs stop pushing before the (slow) detach of its probes */
+	pin_runtime(r, code ? LBPF_STATE_FAILED : LBPF_STATE_STOPPED);
 	error = r->fail_reason ? r->fail_reason : lbpf_runtime_error(rt);
 	msg->reason = strdup(code && error ? error : code ? "failed" : "exited");
 	code = lbpf_runtime_free(rt) || code;

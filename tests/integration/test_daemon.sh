@@ -25,7 +25,7 @@ cleanup() {
 	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
 		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	rm -rf "$W" "$BPFFS"
+	rm -rf "$W" "$BPFFS" "$BPFFS-group"
 }
 t_cleanup cleanup
 mkdir -p "$W"
@@ -351,6 +351,140 @@ test_restart() {
 		t_fail "offline list after restart: $("$LBPF" list --offline)"
 }
 
+# policy_number NAME FIELD: a number of NAME's entry in `lbpf list --json`.
+policy_number() {
+	"$LBPF" list --json | grep -o "\"name\":\"$1\"[^}]*" | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+
+# The BPF side consults the pinned runtimes map: while another tool marks the
+# policy's runtime stopped, its probe pushes no events (no callback runs);
+# marked running again, they flow. The objects map shows the probe's kernel
+# prog, map and link ids, and they are the kernel's.
+test_runtimes_gate() {
+	t_need_root
+	start_daemon
+	local out e1 e2 e3 obj prog link map
+	echo 'lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { comm = "getppid_loop" } },
+	function() end)' > "$W/gate.lua"
+	out=$("$LBPF" load "$W/gate.lua" 2>&1) || t_fail "load failed: $out"
+	"$HELPERS/getppid_loop" 500 >/dev/null
+	sleep 0.3
+	e1=$(policy_number gate events)
+	[ "${e1:-0}" -ge 500 ] || t_fail "events before: ${e1:-none}, want >= 500"
+	[ "$("$HELPERS/runtime_state" "$BPFFS/runtimes" gate 2)" = 1 ] ||
+		t_fail "no runtime entry named gate"
+	"$HELPERS/getppid_loop" 500 >/dev/null
+	sleep 0.3
+	e2=$(policy_number gate events)
+	[ "$e2" = "$e1" ] || t_fail "a stopped runtime got events: $e1 -> $e2"
+	"$HELPERS/runtime_state" "$BPFFS/runtimes" gate 1 >/dev/null
+	"$HELPERS/getppid_loop" 500 >/dev/null
+	sleep 0.3
+	e3=$(policy_number gate events)
+	[ "$e3" -ge $((e2 + 500)) ] || t_fail "events after running again: $e2 -> $e3"
+	obj=$("$LBPF" list --offline --json | grep -o '"name":"gate".*' |
+		grep -o '{"kind":"lbpf.probe"[^}]*}' | head -1)
+	prog=$(echo "$obj" | grep -o '"prog_id":[0-9]*' | cut -d: -f2)
+	map=$(echo "$obj" | grep -o '"map_id":[0-9]*' | cut -d: -f2)
+	link=$(echo "$obj" | grep -o '"link_id":[0-9]*' | cut -d: -f2)
+	[ "${prog:-0}" -gt 0 ] && [ "${map:-0}" -gt 0 ] && [ "${link:-0}" -gt 0 ] ||
+		t_fail "objects map entry without kernel ids: ${obj:-none}"
+	bpftool link show id "$link" | grep -q "prog $prog" ||
+		t_fail "link $link does not run prog $prog: $(bpftool link show id "$link" 2>&1)"
+	bpftool map show id "$map" >/dev/null 2>&1 || t_fail "no map $map"
+	"$LBPF" unload gate >/dev/null || t_fail "unload failed"
+}
+
+# A second lbpfd on the same socket refuses to start and leaves the first
+# one's pinned maps alone; with --group, members of the group (also as a
+# supplementary group) may use the socket, and others are refused.
+test_socket_access() {
+	t_need_root
+	command -v setpriv >/dev/null || t_skip "setpriv (util-linux) is not installed"
+	getent group daemon >/dev/null || t_skip "no group 'daemon' on this system"
+	start_daemon
+	local before after out rc=0 gpid i
+	before=$("$LBPF" list --offline | grep -c ' running ')
+	out=$("$LBPFD" --socket "$SOCK" --state-dir "$W/state2" --bpffs "$BPFFS" 2>&1) || rc=$?
+	[ $rc -ne 0 ] || t_fail "a second lbpfd started"
+	t_expect_contains "$out" "another lbpfd is listening" "second lbpfd"
+	after=$("$LBPF" list --offline | grep -c ' running ')
+	[ "$before" -gt 0 ] && [ "$after" = "$before" ] ||
+		t_fail "the second lbpfd changed the pinned maps: $before -> $after running"
+	"$LBPFD" --socket "$W/group.sock" --state-dir "$W/gstate" --bpffs "$BPFFS-group" \
+		--group daemon >>"$W/lbpfd-group.log" 2>&1 &
+	gpid=$!
+	echo $gpid >> "$W/lbpfd.pid"
+	for i in $(seq 100); do [ -S "$W/group.sock" ] && break; sleep 0.05; done
+	[ "$(stat -c '%a %G' "$W/group.sock")" = "660 daemon" ] ||
+		t_fail "socket mode: $(stat -c '%a %G' "$W/group.sock")"
+	out=$(LBPF_SOCKET=$W/group.sock setpriv --reuid=65534 --regid=65534 \
+		--groups="$(getent group daemon | cut -d: -f3)" "$LBPF" status 2>&1) ||
+		t_fail "a member (supplementary group) was refused: $out"
+	rc=0
+	out=$(LBPF_SOCKET=$W/group.sock setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$LBPF" status 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "a stranger got in (exit $rc): $out"
+	# the socket's mode stops it at connect(2); SO_PEERCRED is the second wall
+	echo "$out" | grep -qi "permission denied" || t_fail "stranger: $out"
+	kill -TERM $gpid
+	wait $gpid 2>/dev/null
+	rm -rf "$BPFFS-group"
+}
+
+# Events a full ring buffer refused are counted, not guessed from the log:
+# delivered + lost is exactly what happened, in list and in the metrics.
+test_lost_events() {
+	t_need_root
+	start_daemon
+	local out i events lost
+	cat > "$W/lossy.lua" <<'EOF'
+lbpf.config { ringbuf = "4K" }
+lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { comm = "getppid_loop" } }, function() end)
+EOF
+	out=$("$LBPF" load "$W/lossy.lua" 2>&1) || t_fail "load failed: $out"
+	"$HELPERS/getppid_loop" 20000 >/dev/null
+	for i in $(seq 40); do # the probe reports lost events once a second
+		events=$(policy_number lossy events) lost=$(policy_number lossy lost)
+		[ $((events + lost)) -eq 20000 ] && break
+		sleep 0.1
+	done
+	[ "${lost:-0}" -gt 0 ] || t_fail "nothing lost with a 4K ring (events ${events:-none})"
+	[ $((events + lost)) -eq 20000 ] || t_fail "events $events + lost $lost != 20000"
+	if command -v curl >/dev/null; then
+		curl -sf "http://127.0.0.1:$PORT/metrics" | grep -qx "lbpf_policy_lost_total{policy=\"lossy\"} $lost" ||
+			t_fail "metrics: $(curl -sf "http://127.0.0.1:$PORT/metrics" | grep lossy)"
+	fi
+	"$LBPF" unload lossy >/dev/null || t_fail "unload failed"
+}
+
+# Metrics a child runtime (lbpf.runtime) declares are its policy's, and a
+# child cannot declare a name its policy has.
+test_child_metrics() {
+	t_need_root
+	command -v curl >/dev/null || t_skip "curl is not installed (scripts/deps.sh installs it)"
+	start_daemon
+	local out
+	cat > "$W/kids.lua" <<'EOF'
+lbpf.metric.gauge("kids_parent", "declared by the parent"):set(1)
+kid = lbpf.runtime([[
+	lbpf.metric.counter("kids_child_total", "declared by a child"):add(7)
+	print("child dup:", pcall(lbpf.metric.gauge, "kids_parent", "again"))
+	lbpf.every(1000, function() end)
+]], { code = true })
+kid:resume()
+EOF
+	out=$("$LBPF" load "$W/kids.lua" 2>&1) || t_fail "load failed: $out"
+	out=$(curl -sf "http://127.0.0.1:$PORT/metrics") || t_fail "curl failed"
+	echo "$out" | grep -qx 'kids_child_total{policy="kids"} 7' ||
+		t_fail "child metric: $(echo "$out" | grep kids)"
+	[ "$(echo "$out" | grep -c '^kids_parent{')" = 1 ] ||
+		t_fail "parent metric: $(echo "$out" | grep kids)"
+	"$LBPF" logs kids | grep -q "child dup:	false	.*declared already" ||
+		t_fail "duplicate name in a child: $("$LBPF" logs kids)"
+	"$LBPF" unload kids >/dev/null || t_fail "unload failed"
+}
+
 write_policies
 t_run no_daemon test_no_daemon
 t_run load_list_logs test_load_list_logs
@@ -362,3 +496,7 @@ t_run metrics test_metrics
 t_run protocol test_protocol
 t_run shared test_shared
 t_run restart test_restart
+t_run runtimes_gate test_runtimes_gate
+t_run socket_access test_socket_access
+t_run lost_events test_lost_events
+t_run child_metrics test_child_metrics
