@@ -127,9 +127,12 @@ install: $(BUILD)/lbpf $(BUILD)/lbpfd
 	install -m644 lua/lbpf/*.lua $(DESTDIR)$(DATADIR)/lua/lbpf/
 	install -m644 lua/examples/*.lua $(DESTDIR)$(DATADIR)/examples/
 	install -Dm644 user/lbpf.1 $(DESTDIR)$(MANDIR)/man1/lbpf.1
+	install -Dm644 user/lbpfd.8 $(DESTDIR)$(MANDIR)/man8/lbpfd.8
+	install -Dm644 scripts/lbpfd.service $(DESTDIR)$(DATADIR)/lbpfd.service
 
 uninstall:
-	rm -rf $(DESTDIR)$(BINDIR)/lbpf $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man1/lbpf.1
+	rm -rf $(DESTDIR)$(BINDIR)/lbpf $(DESTDIR)$(BINDIR)/lbpfd $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(MANDIR)/man1/lbpf.1 $(DESTDIR)$(MANDIR)/man8/lbpfd.8
 
 clean:
 	rm -rf $(BUILD) build
