@@ -234,21 +234,13 @@ static struct tc_place tc_adopted(const struct filter_engine *e)
 				  e->adopt_tc_priority };
 }
 
-static uint32_t prog_id(int fd)
-{
-	struct bpf_prog_info info = { 0 };
-	uint32_t len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
 /* Whether the tc filter at t is there and runs the program prog_fd: a pin
  * never detaches a filter someone else put at that handle and priority. */
 static bool tc_runs(const struct tc_place *t, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = t->ifindex, .attach_point = t->attach_point);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = t->handle, .priority = t->priority);
-	uint32_t id = prog_id(prog_fd);
+	uint32_t id = lbpf_bpf_id(prog_fd);
 
 	return id && t->handle && t->priority && !bpf_tc_query(&hook, &opts) && opts.prog_id == id;
 }
