@@ -304,6 +304,7 @@ void runner_set_runtime(struct runner *r, lbpf_runtime_t *rt)
 void runner_start(struct runner *r)
 {
 	r->loop_fd = lbpf_loop_fd(lbpf_runtime_getloop(r->rt));
+	lbpf_runtime_accept(r->rt); /* its filters are pinned even if it stops now */
 	r->policy->runners++;
 	pin_runtime(r, LBPF_STATE_RUNNING);
 	runner_queue(r); /* the body may have left tasks ready */

@@ -1118,6 +1118,11 @@ static void filter_release(void *private)
 		lbpf_ringbuf_unsubscribe(f->rt, f->flow_source);
 	if (f->held)
 		lbpf_loop_hold(loop, -1);
+	/* accepted, but stopped before the commit that pins (lbpfd stopped as
+	 * the load finished): pin now, so the filter stays as the others do */
+	if (f->e && filter_adopt_pending(f->e) && lbpf_runtime_accepted(f->rt) &&
+	    !(f->e->dirty && filter_commit(f->e)) && filter_adopt(f->e))
+		lbpf_log(f->rt, "filter %s: %s", f->where, f->e->error);
 	filter_engine_free(f->e);
 	f->e = NULL;
 	if (!lbpf_runtime_closing(f->rt)) {

@@ -41,6 +41,7 @@ struct lbpf_runtime {
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
 	bool closing;
 	bool started;
+	atomic_bool accepted;      /* lbpf_runtime_accept */
 	int signalfd;
 	sigset_t oldmask;
 };
@@ -94,6 +95,8 @@ const lbpf_runtime_opts_t *lbpf_runtime_options(lbpf_runtime_t *rt) { return &rt
 const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt) { return rt->opts.pin_dir; }
 unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt) { return atomic_fetch_add(&rt->pins, 1); }
 unsigned lbpf_runtime_pins(lbpf_runtime_t *rt) { return atomic_load(&rt->pins); }
+void lbpf_runtime_accept(lbpf_runtime_t *rt) { atomic_store(&rt->accepted, true); }
+bool lbpf_runtime_accepted(lbpf_runtime_t *rt) { return atomic_load(&rt->accepted); }
 uint64_t lbpf_runtime_lost(lbpf_runtime_t *rt) { return atomic_load(rt->opts.lost_counter); }
 
 void lbpf_runtime_count_lost(lbpf_runtime_t *rt, uint64_t n)

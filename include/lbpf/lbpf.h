@@ -246,6 +246,12 @@ const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt);
  * many were handed out so far. */
 unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt);
 unsigned lbpf_runtime_pins(lbpf_runtime_t *rt);
+/* The embedder took the runtime's body as a success (lbpfd: the load was
+ * answered ok). What a binding keeps waiting for the first turn after the
+ * body (a filter's pin) it then completes even if the runtime is stopped
+ * before that turn. */
+void lbpf_runtime_accept(lbpf_runtime_t *rt);
+bool lbpf_runtime_accepted(lbpf_runtime_t *rt);
 /* Events the kernel side could not push (ring buffer full), as the bindings
  * count them into opts.lost_counter. */
 uint64_t lbpf_runtime_lost(lbpf_runtime_t *rt);

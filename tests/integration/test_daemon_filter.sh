@@ -451,6 +451,39 @@ test_hook_change() {
 	stop_daemon
 }
 
+# lbpfd stops (SIGTERM) while a policy's body still runs: the load completes,
+# the runtime is stopped before its first turn, and its filter, which waited
+# for that turn to be pinned, is pinned as it ends and keeps dropping while
+# lbpfd is down; the restarted lbpfd restores the policy and adopts it.
+test_stop_during_load() {
+	t_need_root
+	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+	cat > "$W/slow.lua" <<'EOF'
+fw = lbpf.filter{ hook = "xdp", dev = "r1", mode = "native" }
+fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+local t = os.clock()
+while os.clock() - t < 0.6 do end -- lbpfd gets its SIGTERM meanwhile
+EOF
+	start_daemon
+	"$LBPF" load "$W/slow.lua" >/dev/null 2>&1 &
+	local lpid=$!
+	sleep 0.3
+	stop_daemon
+	wait $lpid
+	[ -e "$BPFFS/filters/slow/0/link" ] ||
+		t_fail "not pinned when lbpfd stopped during the load: $(tail -5 "$W/lbpfd.log")"
+	[ "$(xdp_on_r1)" = 1 ] || t_fail "no XDP on r1 while lbpfd is down"
+	expect_dropping "lbpfd stopped during the load"
+	start_daemon
+	wait_list slow running
+	expect_dropping "restored"
+	"$LBPF" unload slow >/dev/null || t_fail "unload failed"
+	[ "$(xdp_on_r1)" = 0 ] || t_fail "XDP still on r1 after unload"
+	stop_daemon
+}
+
 t_run daemon_filter_fail_static test_fail_static
 t_run daemon_filter_fail_open test_fail_open
 t_run daemon_filter_netfilter test_netfilter
@@ -458,3 +491,4 @@ t_run daemon_filter_tc test_tc
 t_run daemon_filter_fewer test_fewer
 t_run daemon_filter_failed_reload test_failed_reload
 t_run daemon_filter_hook_change test_hook_change
+t_run daemon_filter_stop_during_load test_stop_during_load
