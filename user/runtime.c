@@ -36,6 +36,7 @@ struct lbpf_runtime {
 	_Atomic uint64_t lost;      /* opts.lost_counter when that is NULL */
 	unsigned errors_in_row;
 	uint64_t budget_left;      /* instructions left to the running resume */
+	bool over_budget;          /* the running resume went past it */
 	int exit_code;
 	atomic_bool stopping;
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
@@ -83,7 +84,6 @@ uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt) { return rt->errors; }
 uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt) { return rt->calls; }
 int lbpf_runtime_exit_code(lbpf_runtime_t *rt) { return rt->exit_code; }
 void lbpf_runtime_count_call(lbpf_runtime_t *rt) { rt->calls++; }
-void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt) { rt->errors_in_row = 0; }
 bool lbpf_runtime_closing(lbpf_runtime_t *rt) { return rt->closing; }
 bool lbpf_runtime_strict(lbpf_runtime_t *rt) { return rt->opts.strict; }
 bool lbpf_runtime_stopping(lbpf_runtime_t *rt) { return atomic_load(&rt->stopping); }
@@ -184,9 +184,11 @@ static void limit_hook(lua_State *L, lua_Debug *ar)
 
 	if (lbpf_runtime_stopping(rt) && !rt->closing)
 		luaL_error(L, "interrupted: the runtime is stopping");
-	if (rt->budget_left <= LIMIT_SLICE)
+	if (rt->budget_left <= LIMIT_SLICE) {
+		rt->over_budget = true; /* fatal, even if a pcall catches the error */
 		luaL_error(L, "instruction limit of %I exceeded (a callback that does not return?)",
 			   (lua_Integer)rt->opts.instruction_limit);
+	}
 	rt->budget_left -= LIMIT_SLICE;
 }
 
@@ -197,6 +199,7 @@ void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co)
 	if (!limit)
 		return;
 	rt->budget_left = limit;
+	rt->over_budget = false;
 	lua_sethook(co, limit_hook, LUA_MASKCOUNT, limit < LIMIT_SLICE ? (int)limit : LIMIT_SLICE);
 }
 
@@ -221,6 +224,31 @@ static void fail_memory(lbpf_runtime_t *rt)
 	set_error(rt, msg);
 	lbpf_log(rt, "stopping: %s", msg);
 	lbpf_runtime_exit(rt, 1);
+}
+
+/* A resume went over opts.instruction_limit: like memory, a limit that
+ * stops the runtime at once. msg says where, if known. */
+static void fail_budget(lbpf_runtime_t *rt, const char *msg)
+{
+	char fallback[128];
+
+	rt->over_budget = false;
+	if (!msg) {
+		snprintf(fallback, sizeof(fallback), "instruction limit of %llu exceeded (the error "
+			 "was caught by pcall)", (unsigned long long)rt->opts.instruction_limit);
+		msg = fallback;
+		set_error(rt, msg);
+	}
+	lbpf_log(rt, "stopping: instruction limit of %llu exceeded",
+		 (unsigned long long)rt->opts.instruction_limit);
+	lbpf_runtime_exit(rt, 1);
+}
+
+void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt)
+{
+	rt->errors_in_row = 0;
+	if (rt->over_budget)
+		fail_budget(rt, NULL);
 }
 
 /* Counts an error in a row; the runtime stops at opts.max_errors. */
@@ -252,6 +280,8 @@ void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 	lbpf_log(rt, "error in %s: %s", what, lua_tostring(rt->L, -1));
 	set_error(rt, lua_tostring(rt->L, -1));
 	lua_pop(rt->L, 1);
+	if (rt->over_budget)
+		return fail_budget(rt, rt->error);
 	if (rt->opts.strict) {
 		lbpf_log(rt, "stopping: --strict makes callback errors fatal");
 		lbpf_runtime_exit(rt, 1);
