@@ -252,29 +252,37 @@ void daemon_restore(const char *name, const char *file, char **args, int nargs, 
 
 static void end_followers(struct policy *p, const char *reason);
 
-/* The pin folders PIN_DIR/N that the current runtime will not take over
- * (N at or past its count of filters: a reload that made fewer) lose their
+/* Whether the current runtime of p holds PIN_DIR/n (or cannot say). */
+static bool pin_held(struct policy *p, unsigned long n)
+{
+	bool held = true;
+
+	pthread_mutex_lock(&daemon_g.lock);
+	if (p->current && p->current->rt)
+		held = n <= UINT_MAX && lbpf_runtime_pin_held(p->current->rt, n);
+	pthread_mutex_unlock(&daemon_g.lock);
+	return held;
+}
+
+/* The pin folders PIN_DIR/N that the current runtime did not take over (a
+ * reload that made fewer filters, or whose attach at N failed) lose their
  * filters. Only when the current runner is alone and no load runs: a
  * retiring runtime still holds its pins, a loading one may adopt them. */
 static void prune_filters(struct policy *p)
 {
 	char path[4096], *end;
-	unsigned long n, count = ULONG_MAX;
+	unsigned long n;
 	struct dirent *d;
 	DIR *dp;
 	int err;
 
 	if (!p->current || p->busy || p->runners != 1 || !p->pin_dir)
 		return;
-	pthread_mutex_lock(&daemon_g.lock);
-	if (p->current->rt)
-		count = lbpf_runtime_pins(p->current->rt);
-	pthread_mutex_unlock(&daemon_g.lock);
-	if (count == ULONG_MAX || !(dp = opendir(p->pin_dir)))
+	if (!(dp = opendir(p->pin_dir)))
 		return;
 	while ((d = readdir(dp))) {
 		n = strtoul(d->d_name, &end, 10);
-		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || n < count)
+		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || pin_held(p, n))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", p->pin_dir, d->d_name);
 		err = filter_pin_remove(path);

@@ -1022,16 +1022,17 @@ static enum filter_hook_kind check_hook(lua_State *L)
 	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
 }
 
-/* PIN_DIR/n for the runtime's n-th pinned filter, or NULL when the runtime
- * pins nothing. */
-static const char *pin_dir(lua_State *L, char *buf, size_t size)
+/* PIN_DIR/n for the runtime's n-th pinned filter (n in *index), or NULL
+ * when the runtime pins nothing. */
+static const char *pin_dir(lua_State *L, char *buf, size_t size, unsigned *index)
 {
 	lbpf_runtime_t *rt = lbpf_toruntime(L);
 	const char *base = lbpf_runtime_pin_dir(rt);
 
 	if (!base)
 		return NULL;
-	snprintf(buf, size, "%s/%u", base, lbpf_runtime_pin_next(rt));
+	*index = lbpf_runtime_pin_next(rt);
+	snprintf(buf, size, "%s/%u", base, *index);
 	return buf;
 }
 
@@ -1043,6 +1044,7 @@ static int filter_new(lua_State *L)
 	lbpf_object_t *object;
 	struct lfilter *f;
 	char msg[512], pins[4096];
+	unsigned index = 0;
 	bool attach;
 	int err;
 
@@ -1057,7 +1059,7 @@ static int filter_new(lua_State *L)
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
 	o.rt = lbpf_toruntime(L);
 	if (attach)
-		o.pin_dir = pin_dir(L, pins, sizeof(pins));
+		o.pin_dir = pin_dir(L, pins, sizeof(pins), &index);
 	lua_settop(L, 1);
 	object = lbpf_newobject(L, &filter_class, sizeof(*f));
 	f = object->private;
@@ -1082,6 +1084,8 @@ static int filter_new(lua_State *L)
 			changed(f); /* pinning waits for the first commit after the body */
 	}
 	if (f->e->hook != FILTER_HOOK_NONE) {
+		if (o.pin_dir)
+			lbpf_runtime_pin_hold(f->rt, index); /* lbpfd keeps PIN_DIR/index */
 		f->held = true;
 		lbpf_loop_hold(lbpf_runtime_getloop(f->rt), 1);
 		lbpf_registerobject(L, 2, object);

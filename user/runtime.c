@@ -40,6 +40,7 @@ struct lbpf_runtime {
 	int exit_code;
 	atomic_bool stopping;
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
+	_Atomic uint64_t pins_held[16]; /* bitmap: those whose filter attached */
 	bool closing;
 	bool started;
 	atomic_bool accepted;      /* lbpf_runtime_accept */
@@ -94,7 +95,21 @@ void lbpf_runtime_count_error(lbpf_runtime_t *rt) { rt->errors++; }
 const lbpf_runtime_opts_t *lbpf_runtime_options(lbpf_runtime_t *rt) { return &rt->opts; }
 const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt) { return rt->opts.pin_dir; }
 unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt) { return atomic_fetch_add(&rt->pins, 1); }
-unsigned lbpf_runtime_pins(lbpf_runtime_t *rt) { return atomic_load(&rt->pins); }
+
+void lbpf_runtime_pin_hold(lbpf_runtime_t *rt, unsigned n)
+{
+	if (n < 64 * ARRAY_SIZE(rt->pins_held))
+		atomic_fetch_or(&rt->pins_held[n / 64], 1ull << (n % 64));
+}
+
+bool lbpf_runtime_pin_held(lbpf_runtime_t *rt, unsigned n)
+{
+	if (n >= atomic_load(&rt->pins))
+		return false;
+	if (n >= 64 * ARRAY_SIZE(rt->pins_held))
+		return true; /* past what is tracked: keep */
+	return atomic_load(&rt->pins_held[n / 64]) & (1ull << (n % 64));
+}
 void lbpf_runtime_accept(lbpf_runtime_t *rt) { atomic_store(&rt->accepted, true); }
 bool lbpf_runtime_accepted(lbpf_runtime_t *rt) { return atomic_load(&rt->accepted); }
 uint64_t lbpf_runtime_lost(lbpf_runtime_t *rt) { return atomic_load(rt->opts.lost_counter); }

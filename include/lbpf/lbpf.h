@@ -242,10 +242,13 @@ uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt);
 uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt);
 /* opts.pin_dir, or NULL. */
 const char *lbpf_runtime_pin_dir(lbpf_runtime_t *rt);
-/* The next index of a folder in pin_dir (0, 1, ...; any thread), and how
- * many were handed out so far. */
+/* The next index of a folder in pin_dir (0, 1, ...; any thread). A binding
+ * marks an index held once what it pins there is attached; an index that
+ * was never handed out, or whose attach failed, is not held, and lbpfd
+ * removes such folders an earlier runtime of the policy left. */
 unsigned lbpf_runtime_pin_next(lbpf_runtime_t *rt);
-unsigned lbpf_runtime_pins(lbpf_runtime_t *rt);
+void lbpf_runtime_pin_hold(lbpf_runtime_t *rt, unsigned n);
+bool lbpf_runtime_pin_held(lbpf_runtime_t *rt, unsigned n);
 /* The embedder took the runtime's body as a success (lbpfd: the load was
  * answered ok). What a binding keeps waiting for the first turn after the
  * body (a filter's pin) it then completes even if the runtime is stopped

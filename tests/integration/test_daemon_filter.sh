@@ -74,6 +74,11 @@ fw:rule{ proto = "udp", dport = 5000, action = "drop" }
 nf = lbpf.filter{ hook = "netfilter", chain = "input", priority = -80 }
 nf:rule{ proto = "udp", dport = 5003, action = "drop" }
 EOF
+	cat > "$W/caught.lua" <<'EOF'
+fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
+fw:rule{ proto = "udp", dport = 5000, action = "drop" }
+print("second filter:", pcall(lbpf.filter, { hook = "xdp", dev = "lbpf-nosuchdev" }))
+EOF
 	cat > "$W/bad.lua" <<'EOF'
 fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
 fw:rule{ proto = "udp", dport = 5000, action = "drop" }
@@ -389,6 +394,18 @@ test_fewer() {
 	expect_passing "the second filter after a reload without it" 5003
 	expect_dropping "the first filter after the reload"
 	one_tc_pin "$BPFFS/filters/two/0" || t_fail "two/0 lost its tc pin"
+
+	# back to two filters, then to a body whose second attach fails under a
+	# pcall: index 1 was handed out but holds nothing, so its old pin goes too
+	"$LBPF" reload two "$W/two.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
+	wait_for "no pinned netfilter link in two/1 again" test -e "$BPFFS/filters/two/1/nf4"
+	[ "$(udp 5003)" = 0 ] || t_fail "the second filter does not drop port 5003 again"
+	"$LBPF" reload two "$W/caught.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
+	"$LBPF" logs two | grep -q "second filter:.false" ||
+		t_fail "the second attach did not fail: $("$LBPF" logs two | tail -3)"
+	wait_for "two/1 still pinned after its attach failed" test ! -e "$BPFFS/filters/two/1"
+	expect_passing "the second filter after its attach failed" 5003
+	expect_dropping "the first filter after the caught failure"
 	"$LBPF" unload two >/dev/null || t_fail "unload failed"
 	stop_daemon
 }
