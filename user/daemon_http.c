@@ -2,8 +2,9 @@
 /*
  * lbpfd --metrics ADDR: the Prometheus text format over HTTP/1.0 (GET
  * /metrics). Per policy: events, errors, lost events and memory; then the
- * metrics policies declared with lbpf.metric.counter/gauge, labelled with
- * their policy. The connections themselves are handled in daemon.c.
+ * metrics policies declared with lbpf.metric.counter/gauge and the samples of
+ * the metric sources (the packet filters' counters), labelled with their
+ * policy. The connections themselves are handled in daemon.c.
  */
 #include <netdb.h>
 #include <stdarg.h>
@@ -82,7 +83,8 @@ static void policy_family(struct json_writer *w, const char *name, const char *t
 }
 
 struct declared {
-	char *name, *help, policy[LBPF_DAEMON_NAME_MAX];
+	char *name, *help, *labels, policy[LBPF_DAEMON_NAME_MAX];
+	lbpf_runtime_t *root;      /* whose: compared, never followed */
 	enum lbpf_metric_type type;
 	double value;
 };
@@ -92,19 +94,22 @@ struct collection {
 	size_t n, cap;
 };
 
-/* Called under the daemon lock and the metrics lock. */
-static void collect(void *ctx, const struct lbpf_metric *m)
+static void free_declared(struct declared *d)
+{
+	free(d->name);
+	free(d->help);
+	free(d->labels);
+}
+
+/* Keeps one sample; called under the metrics lock, so rt is alive. */
+static void collect(void *ctx, lbpf_runtime_t *rt, const char *name, const char *help,
+		    enum lbpf_metric_type type, const char *labels, double value)
 {
 	struct collection *c = ctx;
-	lbpf_runtime_t *root = lbpf_runtime_root(m->rt); /* a child's are its policy's */
-	struct runner *r;
+	struct declared *d;
 
-	for (r = daemon_g.runners; r && r->rt != root; r = r->next)
-		;
-	if (!r || r != r->policy->current)
-		return; /* a reload's retiring runtime would repeat the series */
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
+		size_t cap = c->cap ? c->cap * 2 : 64;
 		struct declared *v = realloc(c->v, cap * sizeof(*v));
 
 		if (!v)
@@ -112,11 +117,36 @@ static void collect(void *ctx, const struct lbpf_metric *m)
 		c->v = v;
 		c->cap = cap;
 	}
-	c->v[c->n] = (struct declared){ strdup(m->name), strdup(m->help), "", m->type,
-					lbpf_metric_value(m) };
-	snprintf(c->v[c->n].policy, sizeof(c->v[c->n].policy), "%s", r->policy->name);
-	if (c->v[c->n].name && c->v[c->n].help)
+	d = &c->v[c->n];
+	*d = (struct declared){ strdup(name), strdup(help), strdup(labels), "",
+				lbpf_runtime_root(rt), /* a child's are its policy's */
+				type, value };
+	if (d->name && d->help && d->labels)
 		c->n++;
+	else
+		free_declared(d);
+}
+
+/* Names each sample's policy; drops those of no current runtime (a
+ * reload's retiring one would repeat the series). */
+static void name_policies(struct collection *c)
+{
+	struct runner *r;
+	size_t i, kept = 0;
+
+	pthread_mutex_lock(&daemon_g.lock);
+	for (i = 0; i < c->n; i++) {
+		for (r = daemon_g.runners; r && r->rt != c->v[i].root; r = r->next)
+			;
+		if (!r || r != r->policy->current) {
+			free_declared(&c->v[i]);
+			continue;
+		}
+		snprintf(c->v[i].policy, sizeof(c->v[i].policy), "%s", r->policy->name);
+		c->v[kept++] = c->v[i];
+	}
+	pthread_mutex_unlock(&daemon_g.lock);
+	c->n = kept;
 }
 
 static int by_name(const void *a, const void *b)
@@ -124,7 +154,8 @@ static int by_name(const void *a, const void *b)
 	const struct declared *x = a, *y = b;
 	int d = strcmp(x->name, y->name);
 
-	return d ? d : strcmp(x->policy, y->policy);
+	d = d ? d : strcmp(x->policy, y->policy);
+	return d ? d : strcmp(x->labels, y->labels);
 }
 
 static void declared_families(struct json_writer *w)
@@ -132,9 +163,8 @@ static void declared_families(struct json_writer *w)
 	struct collection c = { 0 };
 	size_t i;
 
-	pthread_mutex_lock(&daemon_g.lock);
-	lbpf_metric_foreach(collect, &c);
-	pthread_mutex_unlock(&daemon_g.lock);
+	lbpf_metric_collect(collect, &c);
+	name_policies(&c);
 	qsort(c.v, c.n, sizeof(*c.v), by_name);
 	for (i = 0; i < c.n; i++) {
 		struct declared *d = &c.v[i];
@@ -142,12 +172,11 @@ static void declared_families(struct json_writer *w)
 		if (i == 0 || strcmp(d->name, c.v[i - 1].name))
 			printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
 				   d->type == LBPF_METRIC_COUNTER ? "counter" : "gauge");
-		printf_raw(w, "%s{policy=\"%s\"} %.17g\n", d->name, d->policy, d->value);
+		printf_raw(w, "%s{policy=\"%s\"%s%s} %.17g\n", d->name, d->policy,
+			   *d->labels ? "," : "", d->labels, d->value);
 	}
-	for (i = 0; i < c.n; i++) {
-		free(c.v[i].name);
-		free(c.v[i].help);
-	}
+	for (i = 0; i < c.n; i++)
+		free_declared(&c.v[i]);
 	free(c.v);
 }
 

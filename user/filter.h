@@ -9,6 +9,7 @@
 #ifndef LBPF_USER_FILTER_H
 #define LBPF_USER_FILTER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,10 @@ struct filter_engine {
 	int adopt_tc_prog;
 	uint32_t adopt_tc_handle, adopt_tc_priority;
 	int nf_family, nf_hooknum, nf_priority;
+	/* the committed rules (id, action), for readers on other threads */
+	pthread_mutex_t live_lock;
+	struct filter_live_rule { uint32_t id; uint8_t action; } *live;
+	uint32_t nlive;
 	char error[512];
 };
 
@@ -155,6 +160,14 @@ int filter_rule_remove(struct filter_engine *e, uint32_t id);
 struct filter_spec *filter_rule_find(struct filter_engine *e, uint32_t id);
 int filter_rule_stats(struct filter_engine *e, uint32_t id, uint64_t *packets, uint64_t *bytes);
 int filter_stats(struct filter_engine *e, uint64_t stats[FILTER_NSTATS]);
+/* Calls fn with each committed rule's counters, in match order; safe from
+ * any thread while the engine lives (lbpfd's metrics server). */
+void filter_live_rules(struct filter_engine *e,
+		       void (*fn)(void *ctx, uint32_t id, int action, uint64_t packets,
+				  uint64_t bytes),
+		       void *ctx);
+/* filter_commit's last step: the rule list it compiled becomes the live one. */
+void filter_publish(struct filter_engine *e);
 
 /* Compiles the rule list into the idle generation and makes it live. */
 int filter_commit(struct filter_engine *e);

@@ -605,7 +605,9 @@ int filter_commit(struct filter_engine *e)
 				strerror(-err)), err;
 	compile_dense_and_rules(&c);
 	err = filter_flip(e, c.gen);
-	if (!err)
+	if (!err) {
 		e->dirty = false;
+		filter_publish(e);
+	}
 	return err;
 }

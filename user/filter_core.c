@@ -429,6 +429,7 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 	e->adopt_tc_prog = -1;
 	e->xdp_link = -1;
 	e->sync_fd = -1;
+	pthread_mutex_init(&e->live_lock, NULL);
 	e->max_rules = o->max_rules;
 	for (int i = 0; i < FILTER_MAX_SETS; i++)
 		e->sets[i].fd = -1;
@@ -499,6 +500,8 @@ void filter_engine_free(struct filter_engine *e)
 	free(e->iif_keys[0]);
 	free(e->iif_keys[1]);
 	free(e->specs);
+	free(e->live);
+	pthread_mutex_destroy(&e->live_lock);
 	free(e->id_used);
 	free(e->pin_dir);
 	free(e);
@@ -998,6 +1001,35 @@ int filter_rule_stats(struct filter_engine *e, uint32_t id, uint64_t *packets, u
 	}
 	free(v);
 	return err;
+}
+
+void filter_publish(struct filter_engine *e)
+{
+	struct filter_live_rule *live = malloc((e->nspecs ? e->nspecs : 1) * sizeof(*live));
+
+	if (!live)
+		return; /* the metrics keep the previous list */
+	for (uint32_t i = 0; i < e->nspecs; i++)
+		live[i] = (struct filter_live_rule){ e->specs[i]->id, e->specs[i]->action };
+	pthread_mutex_lock(&e->live_lock);
+	free(e->live);
+	e->live = live;
+	e->nlive = e->nspecs;
+	pthread_mutex_unlock(&e->live_lock);
+}
+
+void filter_live_rules(struct filter_engine *e,
+		       void (*fn)(void *ctx, uint32_t id, int action, uint64_t packets,
+				  uint64_t bytes),
+		       void *ctx)
+{
+	uint64_t packets, bytes;
+
+	pthread_mutex_lock(&e->live_lock);
+	for (uint32_t i = 0; i < e->nlive; i++)
+		if (!filter_rule_stats(e, e->live[i].id, &packets, &bytes))
+			fn(ctx, e->live[i].id, e->live[i].action, packets, bytes);
+	pthread_mutex_unlock(&e->live_lock);
 }
 
 int filter_stats(struct filter_engine *e, uint64_t stats[FILTER_NSTATS])

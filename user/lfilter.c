@@ -27,6 +27,7 @@
 #include <lbpf/record.h>
 
 #include "filter.h"
+#include "metric.h"
 
 struct lfilter {
 	struct filter_engine *e;
@@ -39,6 +40,7 @@ struct lfilter {
 	int log_source, flow_source;
 	bool held;
 	char where[96];            /* "xdp on veth0" */
+	struct lbpf_metric_source *metrics; /* its counters, while attached */
 };
 
 struct lrule {
@@ -465,12 +467,13 @@ static void setfield_int(lua_State *L, const char *k, lua_Integer v)
 	lua_setfield(L, -2, k);
 }
 
+static const char *const stat_names[FILTER_NSTATS] = {
+	"passed", "dropped", "default", "nonip", "ratelimited", "flow", "log_lost",
+};
+
 /* fw:stats() -> {passed=, dropped=, default=, nonip=, ratelimited=, flow=, log_lost=, rules=} */
 static int filter_stats_method(lua_State *L)
 {
-	static const char *const names[FILTER_NSTATS] = {
-		"passed", "dropped", "default", "nonip", "ratelimited", "flow", "log_lost",
-	};
 	struct lfilter *f = checkfilter(L, 1);
 	uint64_t stats[FILTER_NSTATS];
 	int err = filter_stats(f->e, stats);
@@ -479,7 +482,7 @@ static int filter_stats_method(lua_State *L)
 		lbpf_throw(L, err, "read the filter statistics");
 	lua_createtable(L, 0, FILTER_NSTATS + 1);
 	for (int i = 0; i < FILTER_NSTATS; i++)
-		setfield_int(L, names[i], stats[i]);
+		setfield_int(L, stat_names[i], stats[i]);
 	setfield_int(L, "rules", f->e->nspecs);
 	return 1;
 }
@@ -1022,6 +1025,57 @@ static enum filter_hook_kind check_hook(lua_State *L)
 	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
 }
 
+/* ---- counters for lbpfd's metrics server (any thread) ---- */
+
+#define METRIC_RULES_MAX 1000 /* rules with series per filter: a scrape stays cheap */
+
+struct rule_emit {
+	lbpf_metric_emit_fn *emit;
+	void *ctx;
+	lbpf_runtime_t *rt;
+	const char *where;
+	unsigned n;
+};
+
+static void emit_rule(void *ctx, uint32_t id, int action, uint64_t packets, uint64_t bytes)
+{
+	struct rule_emit *r = ctx;
+	char labels[256] = "", number[16];
+
+	if (r->n++ >= METRIC_RULES_MAX)
+		return;
+	snprintf(number, sizeof(number), "%u", id);
+	lbpf_metric_label(labels, sizeof(labels), "filter", r->where);
+	lbpf_metric_label(labels, sizeof(labels), "rule", number);
+	lbpf_metric_label(labels, sizeof(labels), "action", action_names[action & 3]);
+	r->emit(r->ctx, r->rt, "lbpf_filter_rule_packets_total",
+		"Packets a packet-filter rule matched (rule: its id).", LBPF_METRIC_COUNTER,
+		labels, packets);
+	r->emit(r->ctx, r->rt, "lbpf_filter_rule_bytes_total",
+		"Bytes of the packets a packet-filter rule matched.", LBPF_METRIC_COUNTER,
+		labels, bytes);
+}
+
+/* The filter's outcome counters (fw:stats) and its live rules' counters. */
+static void filter_collect(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit,
+			   void *emit_ctx)
+{
+	struct lfilter *f = ctx;
+	struct rule_emit r = { emit, emit_ctx, rt, f->where, 0 };
+	uint64_t stats[FILTER_NSTATS];
+
+	for (int i = 0; i < FILTER_NSTATS && (i || !filter_stats(f->e, stats)); i++) {
+		char labels[256] = "";
+
+		lbpf_metric_label(labels, sizeof(labels), "filter", f->where);
+		lbpf_metric_label(labels, sizeof(labels), "stat", stat_names[i]);
+		emit(emit_ctx, rt, "lbpf_filter_packets_total",
+		     "Packets a packet filter judged, by outcome (stat, as fw:stats()).",
+		     LBPF_METRIC_COUNTER, labels, stats[i]);
+	}
+	filter_live_rules(f->e, emit_rule, &r);
+}
+
 /* PIN_DIR/n for the runtime's n-th pinned filter (n in *index), or NULL
  * when the runtime pins nothing. */
 static const char *pin_dir(lua_State *L, char *buf, size_t size, unsigned *index)
@@ -1088,6 +1142,7 @@ static int filter_new(lua_State *L)
 			lbpf_runtime_pin_hold(f->rt, index); /* lbpfd keeps PIN_DIR/index */
 		f->held = true;
 		lbpf_loop_hold(lbpf_runtime_getloop(f->rt), 1);
+		f->metrics = lbpf_metric_source_add(f->rt, filter_collect, f); /* NULL: none */
 		lbpf_registerobject(L, 2, object);
 	}
 	return 1;
@@ -1114,6 +1169,8 @@ static void filter_release(void *private)
 	lbpf_loop_t *loop = lbpf_runtime_getloop(f->rt);
 	lua_State *L = lbpf_runtime_state(f->rt);
 
+	lbpf_metric_source_remove(f->metrics); /* before the engine goes */
+	f->metrics = NULL;
 	lbpf_loop_timer_cancel(loop, &f->commit_node);
 	lbpf_loop_timer_cancel(loop, &f->sweep_node);
 	if (f->log_source > 0)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lbpf_metric *metrics;
+static struct lbpf_metric_source *sources;
 
 static uint64_t to_bits(double v)
 {
@@ -122,12 +124,66 @@ double lbpf_metric_value(const struct lbpf_metric *m)
 	return from_bits(atomic_load(&((struct lbpf_metric *)m)->bits));
 }
 
-void lbpf_metric_foreach(void (*fn)(void *ctx, const struct lbpf_metric *m), void *ctx)
+struct lbpf_metric_source *lbpf_metric_source_add(
+	lbpf_runtime_t *rt,
+	void (*collect)(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit, void *emit_ctx),
+	void *ctx)
+{
+	struct lbpf_metric_source *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return errno = ENOMEM, NULL;
+	s->rt = rt;
+	s->collect = collect;
+	s->ctx = ctx;
+	pthread_mutex_lock(&metrics_lock);
+	s->next = sources;
+	if (sources)
+		sources->prev = s;
+	sources = s;
+	pthread_mutex_unlock(&metrics_lock);
+	return s;
+}
+
+void lbpf_metric_source_remove(struct lbpf_metric_source *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&metrics_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sources = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&metrics_lock);
+	free(s);
+}
+
+void lbpf_metric_collect(lbpf_metric_emit_fn *emit, void *ctx)
 {
 	struct lbpf_metric *m;
+	struct lbpf_metric_source *s;
 
 	pthread_mutex_lock(&metrics_lock);
 	for (m = metrics; m; m = m->next)
-		fn(ctx, m);
+		emit(ctx, m->rt, m->name, m->help, m->type, "", lbpf_metric_value(m));
+	for (s = sources; s; s = s->next)
+		s->collect(s->ctx, s->rt, emit, ctx);
 	pthread_mutex_unlock(&metrics_lock);
+}
+
+void lbpf_metric_label(char *buf, size_t size, const char *key, const char *value)
+{
+	size_t n = strlen(buf);
+
+	n += snprintf(buf + n, n < size ? size - n : 0, "%s%s=\"", n ? "," : "", key);
+	for (; *value && n + 3 < size; value++) {
+		if (*value == '\\' || *value == '"' || *value == '\n')
+			buf[n++] = '\\';
+		buf[n++] = *value == '\n' ? 'n' : *value;
+	}
+	if (n + 1 < size)
+		buf[n++] = '"';
+	buf[n < size ? n : size - 1] = '\0';
 }

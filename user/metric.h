@@ -31,8 +31,32 @@ void lbpf_metric_free(struct lbpf_metric *m);
 void lbpf_metric_add(struct lbpf_metric *m, double delta);
 void lbpf_metric_set(struct lbpf_metric *m, double value);
 double lbpf_metric_value(const struct lbpf_metric *m);
-/* Calls fn for every metric, under the list's lock (fn must not declare or
- * free metrics). */
-void lbpf_metric_foreach(void (*fn)(void *ctx, const struct lbpf_metric *m), void *ctx);
+/* One sample: labels is "" or `key="value",...` (values escaped). */
+typedef void lbpf_metric_emit_fn(void *ctx, lbpf_runtime_t *rt, const char *name,
+				 const char *help, enum lbpf_metric_type type, const char *labels,
+				 double value);
+
+/* A source of samples computed when the metrics are read (a packet filter's
+ * rule counters): collect calls emit once per sample, from the reader's
+ * thread, while the source is listed. */
+struct lbpf_metric_source {
+	struct lbpf_metric_source *prev, *next;
+	lbpf_runtime_t *rt;
+	void (*collect)(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit, void *emit_ctx);
+	void *ctx;
+};
+
+/* Lists a source; NULL with errno ENOMEM. */
+struct lbpf_metric_source *lbpf_metric_source_add(
+	lbpf_runtime_t *rt,
+	void (*collect)(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit, void *emit_ctx),
+	void *ctx);
+/* Unlists it; once this returns no collect runs. NULL is fine. */
+void lbpf_metric_source_remove(struct lbpf_metric_source *s);
+/* Calls emit for every declared metric and every source's samples, under the
+ * list's lock (emit must not declare, free, add or remove). */
+void lbpf_metric_collect(lbpf_metric_emit_fn *emit, void *ctx);
+/* Appends value to buf as a label value (backslash, quote, newline escaped). */
+void lbpf_metric_label(char *buf, size_t size, const char *key, const char *value);
 
 #endif /* LBPF_METRIC_H */

@@ -93,7 +93,7 @@ EOF
 start_daemon() {
 	local i
 	nsenter --net=/run/netns/lbpf-dfr "$LBPFD" --socket "$SOCK" --state-dir "$W/state" \
-		--bpffs "$BPFFS" "$@" >>"$W/lbpfd.log" 2>&1 &
+		--bpffs "$BPFFS" --metrics 127.0.0.1:9464 "$@" >>"$W/lbpfd.log" 2>&1 &
 	echo $! >> "$W/lbpfd.pid"
 	disown $! # no job-control line when a test kills it
 	for i in $(seq 100); do
@@ -235,6 +235,18 @@ test_fail_static() {
 	[ "${after#* }" != "${before#* }" ] || t_fail "the restarted policy's program is not the live one"
 	expect_dropping "after the restart"
 	[ "$(xdp_on_r1)" = 1 ] || t_fail "r1 has $(xdp_on_r1) XDP programs"
+	# the counters of the restarted policy's filter, on its metrics server
+	if command -v curl >/dev/null; then
+		local m
+		m=$(ip netns exec lbpf-dfr curl -sf http://127.0.0.1:9464/metrics) ||
+			t_fail "no metrics from the restarted lbpfd"
+		echo "$m" | grep -qE '^lbpf_filter_rule_packets_total\{policy="fw",filter="xdp on r1",rule="0",action="drop"\} (1[0-9][0-9]|[2-9][0-9][0-9])$' ||
+			t_fail "drop rule counter: $(echo "$m" | grep '^lbpf_filter_rule_packets' | head -3)"
+		echo "$m" | grep -qE '^lbpf_filter_packets_total\{policy="fw",filter="xdp on r1",stat="passed"\} [1-9]' ||
+			t_fail "passed counter: $(echo "$m" | grep '^lbpf_filter_packets_total' | head -3)"
+		echo "$m" | grep -q '^# TYPE lbpf_filter_rule_bytes_total counter$' ||
+			t_fail "no rule bytes family"
+	fi
 
 	# a reload adopts the link the same way
 	"$LBPF" reload fw >/dev/null || t_fail "reload failed: $(tail -5 "$W/lbpfd.log")"
