@@ -185,6 +185,7 @@ void filter_kernel_ids(struct filter_engine *e, lbpf_kernel_ids_t *ids)
 /* ---- pinned attachments (lbpfd) ---- */
 
 static const char *const nf_pin_names[2] = { "nf4", "nf6" };
+#define STATS_PIN "stats"         /* the outcome counters (reuse_pinned_stats) */
 
 /* A tc filter has no link: its program is pinned under a name that says
  * where the filter is, tc_IFINDEX_DIRECTION_HANDLE_PRIORITY (bpffs refuses
@@ -382,6 +383,8 @@ static bool own_pin(const struct filter_engine *e, const char *name)
 	struct tc_place t = tc_own(e);
 	char tc[TC_PIN_NAME_MAX];
 
+	if (!strcmp(name, STATS_PIN))
+		return true;
 	if (e->hook == FILTER_HOOK_XDP)
 		return !strcmp(name, "link");
 	if (e->hook == FILTER_HOOK_NF)
@@ -404,6 +407,29 @@ static void retire_others(struct filter_engine *e)
 		if (d->d_name[0] != '.' && d->d_type != DT_DIR && !own_pin(e, d->d_name))
 			pin_entry_remove(e->pin_dir, d->d_name);
 	closedir(dp);
+}
+
+/* The outcome counters (fw:stats) live on across the policy's runtimes: the
+ * engine that pins a filter pins them as STATS_PIN beside it, and the next
+ * engine of that folder counts on in the same map (rule counters start
+ * again: rule ids need not mean the same rules). */
+static int reuse_pinned_stats(struct filter_engine *e)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	if (!e->pin_dir)
+		return 0;
+	pin_path(e, STATS_PIN, path, sizeof(path));
+	if ((fd = bpf_obj_get(path)) < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_PERCPU_ARRAY &&
+	    info.max_entries == FILTER_NSTATS && info.value_size == sizeof(uint64_t))
+		err = bpf_map__reuse_fd(e->skel->maps.filter_stats, fd);
+	close(fd);
+	return err;
 }
 
 static bool xdp_link_on(int fd, int ifindex)
@@ -443,6 +469,7 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 	}
 	err = size_maps(e);
 	err = err ?: prepare_programs(e, o);
+	err = err ?: reuse_pinned_stats(e);
 	if (err) {
 		fail(e, err, "prepare the filter programs");
 		goto cleanup;
@@ -838,6 +865,7 @@ int filter_adopt(struct filter_engine *e)
 		err = tc_adopt(e);
 	else
 		err = nf_adopt(e);
+	err = err ?: pin_fd(e, STATS_PIN, bpf_map__fd(e->skel->maps.filter_stats));
 	if (err)
 		return err;
 	e->pin_pending = false;

@@ -48,7 +48,8 @@
  *
  * Packet filters are fail-static: the N-th filter a policy attaches is pinned
  * in BPFFS/filters/NAME/N (see user/filter_core.c for the names), so it
- * keeps enforcing while lbpfd is down. The
+ * keeps enforcing while lbpfd is down; its outcome counters are pinned
+ * there too ("stats") and the next runtime counts on in them. The
  * next runtime of the policy (restart, reload) adopts it once its rules are
  * committed: XDP swaps the link's program, netfilter links the new program
  * at a neighbouring priority before the old links go. Unload, or a policy

@@ -246,6 +246,11 @@ test_fail_static() {
 			t_fail "passed counter: $(echo "$m" | grep '^lbpf_filter_packets_total' | head -3)"
 		echo "$m" | grep -q '^# TYPE lbpf_filter_rule_bytes_total counter$' ||
 			t_fail "no rule bytes family"
+		echo "# $(echo "$m" | grep 'stat="dropped"')"
+		# the outcome counters went on across the kill, the gap and the
+		# restart: 100 + 600 + 100 + 100 datagrams were dropped since the load
+		echo "$m" | grep -qE '^lbpf_filter_packets_total\{policy="fw",filter="xdp on r1",stat="dropped"\} (9[0-9][0-9]|[1-9][0-9]{3})$' ||
+			t_fail "dropped across the restart: $(echo "$m" | grep 'stat="dropped"')"
 	fi
 
 	# a reload adopts the link the same way
@@ -311,7 +316,7 @@ test_netfilter() {
 	"$LBPF" load "$W/nf.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
 	wait_list nf running
 	local pins=$BPFFS/filters/nf/0 before after
-	wait_for "no pinned links in $pins" pins_are "$pins" "nf4 nf6 " # at the first commit
+	wait_for "no pinned links in $pins" pins_are "$pins" "nf4 nf6 stats " # at the first commit
 	expect_dropping "netfilter loaded"
 	before=$(bpftool link show pinned "$pins/nf4" | awk 'NR == 1 { print $1 + 0 }')
 	kill9_daemon
@@ -465,7 +470,7 @@ test_hook_change() {
 	local pins=$BPFFS/filters/hc/0
 	wait_for "no tc pin in $pins" one_tc_pin "$pins"
 	"$LBPF" reload hc "$W/fw.lua" >/dev/null || t_fail "reload: $(tail -5 "$W/lbpfd.log")"
-	wait_for "tc to XDP: the folder should hold only XDP's link" pins_are "$pins" "link "
+	wait_for "tc to XDP: the folder should hold only XDP's link" pins_are "$pins" "link stats "
 	[ "$(tc_on_r1)" = 0 ] || t_fail "the tc filter is still on r1 after moving to XDP"
 	[ "$(xdp_on_r1)" = 1 ] || t_fail "no XDP on r1 after moving to XDP"
 	expect_dropping "moved to XDP"
