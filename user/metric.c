@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * The process-wide list of declared metrics. Values are doubles kept in
- * atomic 64-bit words, so the daemon's metrics server reads them without
- * locking the runtime that updates them.
+ * The process-wide list of metric sources (metric.h). Declared values are
+ * doubles kept in atomic 64-bit words, so the daemon's metrics server reads
+ * them without locking the runtime that updates them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,8 +13,29 @@
 #include "metric.h"
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lbpf_metric *metrics;
 static struct lbpf_metric_source *sources;
+
+/* Under metrics_lock. */
+static void source_link(struct lbpf_metric_source *s)
+{
+	s->prev = NULL;
+	s->next = sources;
+	if (sources)
+		sources->prev = s;
+	sources = s;
+}
+
+static void source_unlink(struct lbpf_metric_source *s)
+{
+	pthread_mutex_lock(&metrics_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sources = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&metrics_lock);
+}
 
 static uint64_t to_bits(double v)
 {
@@ -48,13 +69,21 @@ static bool valid_name(const char *name)
 
 /* Whether rt's family (its top-level runtime and the children, which the
  * daemon serves as one policy) declared name. */
+static void emit_value(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit, void *emit_ctx)
+{
+	struct lbpf_metric *m = ctx;
+
+	emit(emit_ctx, rt, m->name, m->help, m->type, "", lbpf_metric_value(m));
+}
+
 static bool declared(lbpf_runtime_t *rt, const char *name)
 {
 	lbpf_runtime_t *root = lbpf_runtime_root(rt);
-	struct lbpf_metric *m;
+	struct lbpf_metric_source *s;
 
-	for (m = metrics; m; m = m->next)
-		if (lbpf_runtime_root(m->rt) == root && !strcmp(m->name, name))
+	for (s = sources; s; s = s->next)
+		if (s->collect == emit_value && lbpf_runtime_root(s->rt) == root &&
+		    !strcmp(((struct lbpf_metric *)s->ctx)->name, name))
 			return true;
 	return false;
 }
@@ -72,7 +101,7 @@ struct lbpf_metric *lbpf_metric_new(lbpf_runtime_t *rt, const char *name, const 
 		return errno = ENOMEM, NULL;
 	}
 	strcpy(m->name, name);
-	m->rt = rt;
+	m->source = (struct lbpf_metric_source){ .rt = rt, .collect = emit_value, .ctx = m };
 	m->type = type;
 	atomic_init(&m->bits, to_bits(0));
 	pthread_mutex_lock(&metrics_lock);
@@ -82,10 +111,7 @@ struct lbpf_metric *lbpf_metric_new(lbpf_runtime_t *rt, const char *name, const 
 		free(m);
 		return errno = EEXIST, NULL;
 	}
-	m->next = metrics;
-	if (metrics)
-		metrics->prev = m;
-	metrics = m;
+	source_link(&m->source);
 	pthread_mutex_unlock(&metrics_lock);
 	return m;
 }
@@ -94,14 +120,7 @@ void lbpf_metric_free(struct lbpf_metric *m)
 {
 	if (!m)
 		return;
-	pthread_mutex_lock(&metrics_lock);
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		metrics = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
-	pthread_mutex_unlock(&metrics_lock);
+	source_unlink(&m->source);
 	free(m->help);
 	free(m);
 }
@@ -137,10 +156,7 @@ struct lbpf_metric_source *lbpf_metric_source_add(
 	s->collect = collect;
 	s->ctx = ctx;
 	pthread_mutex_lock(&metrics_lock);
-	s->next = sources;
-	if (sources)
-		sources->prev = s;
-	sources = s;
+	source_link(s);
 	pthread_mutex_unlock(&metrics_lock);
 	return s;
 }
@@ -149,25 +165,15 @@ void lbpf_metric_source_remove(struct lbpf_metric_source *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&metrics_lock);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		sources = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	pthread_mutex_unlock(&metrics_lock);
+	source_unlink(s);
 	free(s);
 }
 
 void lbpf_metric_collect(lbpf_metric_emit_fn *emit, void *ctx)
 {
-	struct lbpf_metric *m;
 	struct lbpf_metric_source *s;
 
 	pthread_mutex_lock(&metrics_lock);
-	for (m = metrics; m; m = m->next)
-		emit(ctx, m->rt, m->name, m->help, m->type, "", lbpf_metric_value(m));
 	for (s = sources; s; s = s->next)
 		s->collect(s->ctx, s->rt, emit, ctx);
 	pthread_mutex_unlock(&metrics_lock);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
 /*
- * Metrics a policy declares (lbpf.metric.counter/gauge): values any thread
- * may read while the runtime updates them, in one process-wide list that the
- * daemon walks when it serves /metrics.
+ * Metrics: one process-wide list of sources that the daemon walks when it
+ * serves /metrics. A metric a policy declares (lbpf.metric.counter/gauge) is
+ * a source that emits its value, a double any thread may read while the
+ * runtime updates it; a packet filter is a source that reads its counters.
  */
 #ifndef LBPF_METRIC_H
 #define LBPF_METRIC_H
@@ -14,23 +15,6 @@
 
 enum lbpf_metric_type { LBPF_METRIC_COUNTER, LBPF_METRIC_GAUGE };
 
-struct lbpf_metric {
-	struct lbpf_metric *prev, *next;
-	lbpf_runtime_t *rt;        /* the runtime that declared it */
-	enum lbpf_metric_type type;
-	_Atomic uint64_t bits;     /* the value, a double */
-	char *help;
-	char name[];
-};
-
-/* Declares a metric of rt: NULL with errno EINVAL (name is not a Prometheus
- * name), EEXIST (rt declared it already) or ENOMEM. */
-struct lbpf_metric *lbpf_metric_new(lbpf_runtime_t *rt, const char *name, const char *help,
-				    enum lbpf_metric_type type);
-void lbpf_metric_free(struct lbpf_metric *m);
-void lbpf_metric_add(struct lbpf_metric *m, double delta);
-void lbpf_metric_set(struct lbpf_metric *m, double value);
-double lbpf_metric_value(const struct lbpf_metric *m);
 /* One sample: labels is "" or `key="value",...` (values escaped). */
 typedef void lbpf_metric_emit_fn(void *ctx, lbpf_runtime_t *rt, const char *name,
 				 const char *help, enum lbpf_metric_type type, const char *labels,
@@ -46,6 +30,23 @@ struct lbpf_metric_source {
 	void *ctx;
 };
 
+/* A declared metric: a source that emits its own value. */
+struct lbpf_metric {
+	struct lbpf_metric_source source; /* rt: the runtime that declared it */
+	enum lbpf_metric_type type;
+	_Atomic uint64_t bits;     /* the value, a double */
+	char *help;
+	char name[];
+};
+
+/* Declares a metric of rt: NULL with errno EINVAL (name is not a Prometheus
+ * name), EEXIST (rt declared it already) or ENOMEM. */
+struct lbpf_metric *lbpf_metric_new(lbpf_runtime_t *rt, const char *name, const char *help,
+				    enum lbpf_metric_type type);
+void lbpf_metric_free(struct lbpf_metric *m);
+void lbpf_metric_add(struct lbpf_metric *m, double delta);
+void lbpf_metric_set(struct lbpf_metric *m, double value);
+double lbpf_metric_value(const struct lbpf_metric *m);
 /* Lists a source; NULL with errno ENOMEM. */
 struct lbpf_metric_source *lbpf_metric_source_add(
 	lbpf_runtime_t *rt,

@@ -201,13 +201,26 @@ kill_daemons() {
 	return 0
 }
 
-test_fail_static() {
+# prepare TOOL...: root, the tools ("nsenter (util-linux)": the command, then
+# where it comes from), the namespaces, and no daemon left by an earlier test.
+prepare() {
+	local tool
 	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v bpftool >/dev/null || t_skip "needs bpftool"
-	setup || t_fail "cannot set up the namespaces"
+	for tool in "$@"; do
+		command -v "${tool%% *}" >/dev/null || t_skip "needs $tool"
+	done
+	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
+	kill_daemons
+}
+
+# load_policy FILE [ARGS...]: lbpf load, or the test fails with lbpfd's last words.
+load_policy() { "$LBPF" load "$@" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"; }
+
+
+test_fail_static() {
+	prepare "nsenter (util-linux)" "bpftool"
 	start_daemon
-	"$LBPF" load "$W/fw.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/fw.lua"
 	wait_list fw running
 	wait_for "no pinned link at $LINK" test -e "$LINK" # pinned at the first commit
 	expect_dropping "loaded"
@@ -275,13 +288,9 @@ test_fail_static() {
 }
 
 test_fail_open() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v bpftool >/dev/null || t_skip "needs bpftool"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "bpftool"
 	start_daemon --fail-open
-	"$LBPF" load "$W/fw.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/fw.lua"
 	wait_list fw running
 	expect_dropping "loaded (fail-open)"
 	stop_daemon
@@ -307,13 +316,9 @@ test_fail_open() {
 # The same for netfilter links: pinned per family, kept through kill -9, and
 # replaced by links at a neighbouring priority before the old ones go.
 test_netfilter() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v bpftool >/dev/null || t_skip "needs bpftool"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "bpftool"
 	start_daemon
-	"$LBPF" load "$W/nf.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/nf.lua"
 	wait_list nf running
 	local pins=$BPFFS/filters/nf/0 before after
 	wait_for "no pinned links in $pins" pins_are "$pins" "nf4 nf6 stats " # at the first commit
@@ -339,13 +344,9 @@ test_netfilter() {
 # one, and exactly one once they are done; unload removes filter and pins but
 # not the clsact qdisc (other users' filters may live there).
 test_tc() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "tc (iproute2)"
 	start_daemon
-	"$LBPF" load "$W/tc.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/tc.lua"
 	wait_list tc running
 	local pins=$BPFFS/filters/tc/0 before after rpid spid i
 	wait_for "no tc pin in $pins" one_tc_pin "$pins"
@@ -395,13 +396,9 @@ test_tc() {
 # A reload to a body with fewer filters: the pins of the filters it no longer
 # has (here the second, a netfilter one) go once the old runtime ended.
 test_fewer() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "tc (iproute2)"
 	start_daemon
-	"$LBPF" load "$W/two.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/two.lua"
 	wait_list two running
 	wait_for "no pinned netfilter link in two/1" test -e "$BPFFS/filters/two/1/nf4"
 	[ "$(udp 5003)" = 0 ] || t_fail "the second filter does not drop port 5003"
@@ -431,13 +428,9 @@ test_fewer() {
 # index, so nothing to adopt) and then fails: the reload reports the error,
 # the new filter is gone and pinned nowhere, the old policy still enforces.
 test_failed_reload() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "tc (iproute2)"
 	start_daemon
-	"$LBPF" load "$W/tc.lua" >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/tc.lua"
 	wait_list tc running
 	local pins=$BPFFS/filters/tc out before
 	wait_for "no tc pin in $pins/0" one_tc_pin "$pins/0"
@@ -459,13 +452,9 @@ test_failed_reload() {
 # The policy's filter moves from tc to XDP and back: each reload retires what
 # the folder held for the other hook once the new filter is pinned.
 test_hook_change() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	command -v tc >/dev/null || t_skip "needs tc (iproute2)"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)" "tc (iproute2)"
 	start_daemon
-	"$LBPF" load "$W/tc.lua" --name hc >/dev/null || t_fail "load: $(tail -5 "$W/lbpfd.log")"
+	load_policy "$W/tc.lua" --name hc
 	wait_list hc running
 	local pins=$BPFFS/filters/hc/0
 	wait_for "no tc pin in $pins" one_tc_pin "$pins"
@@ -490,10 +479,7 @@ test_hook_change() {
 # for that turn to be pinned, is pinned as it ends and keeps dropping while
 # lbpfd is down; the restarted lbpfd restores the policy and adopts it.
 test_stop_during_load() {
-	t_need_root
-	command -v nsenter >/dev/null || t_skip "needs nsenter (util-linux)"
-	[ -d "$W" ] || setup || t_fail "cannot set up the namespaces"
-	kill_daemons
+	prepare "nsenter (util-linux)"
 	cat > "$W/slow.lua" <<'EOF'
 fw = lbpf.filter{ hook = "xdp", dev = "r1", mode = "native" }
 fw:rule{ proto = "udp", dport = 5000, action = "drop" }
