@@ -50,6 +50,7 @@ for layer in "${layers[@]}"; do
 	echo "== $layer"
 	case $layer in
 	unit)
+		run_one "unit/layers" ./scripts/check-layers.sh
 		for t in "$BUILD"/tests/unit/*; do
 			[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
 		done ;;

@@ -164,12 +164,12 @@ test_rules_100k() {
 # The same with much more overlap: IPv4 prefixes from /8, IPv6 from /16, port
 # ranges up to 3,000 wide. A class is a sparse bitmap of the rules that hold
 # in one elementary interval, so the class pool grows with the overlap: this
-# needs about 490 pool words per rule where user/filter_core.c sizes 48 (the
+# needs about 490 pool words per rule where user/filter/filter_core.c sizes 48 (the
 # moderate set above needs 18), so it fails to compile with ENOSPC on the
 # stock sizes; the verdicts were right with a pool made large enough.
 test_rules_100k_overlap() {
 	cp "$WORK/rules.lua" "$WORK/overlap.lua" 2>/dev/null || t_fail "run rules_100k first"
-	LUA_ENOSPC="100,000 heavily overlapping rules need ~490 class-pool words per rule; the maps are sized for 48 (user/filter_core.c)" \
+	LUA_ENOSPC="100,000 heavily overlapping rules need ~490 class-pool words per rule; the maps are sized for 48 (user/filter/filter_core.c)" \
 		lua overlap 8 16 3000
 }
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * The daemon's JSON reader and writer (user/json.c): what strict JSON accepts
+ * The daemon's JSON reader and writer (user/protocol/json.c): what strict JSON accepts
  * parses to the right tree, what it rejects fails with a position, and the
  * writer's output parses back to what was written.
  */
 #include <errno.h>
 
 #include "unit.h"
-#include "../../user/json.h"
+#include "../../user/protocol/json.h"
 
 static struct json *parse(const char *text, char *err)
 {

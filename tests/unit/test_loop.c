@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * Unit tests of the event loop (user/eventloop.c) on its own, without a
+ * Unit tests of the event loop (user/core/eventloop.c) on its own, without a
  * runtime: the timer heap, fd handlers, keepalive accounting and wake-ups.
  * No wall-clock assertions beyond "never early" and a generous 50 ms.
  */
@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "unit.h"
-#include "../../user/internal.h"
+#include "../../user/core/internal.h"
 
 #define MS 1000000ull
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * Unit tests of the object model (user/object.c): references, the one release,
+ * Unit tests of the object model (user/core/object.c): references, the one release,
  * close and <close>, closed handles, monitors, external data, sharing between
  * runtimes, the registry helpers, lbpf_throw and LBPF_NEWLIB. No root needed.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "unit.h"
-#include "../../user/internal.h"
+#include "../../user/core/internal.h"
 
 /* ---- test classes ---- */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * Unit tests of the cooperative scheduler (user/task.c) and the runtime that
- * drives it (user/runtime.c), through Lua code run as a script would be:
+ * Unit tests of the cooperative scheduler (user/core/task.c) and the runtime that
+ * drives it (user/core/runtime.c), through Lua code run as a script would be:
  * lbpf_runtime_loadstring + lbpf_runtime_start + lbpf_runtime_loop. Scripts
  * append to a C buffer with record(...), which outlives the runtime, so
  * on_exit handlers can be observed too. No root needed.
@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "unit.h"
-#include "../../user/internal.h"
+#include "../../user/core/internal.h"
 
 static char recorded[1 << 16];
 static char logged[1 << 16];

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "../../user/symbols.h"
+#include "../../user/trace/symbols.h"
 
 int main(void);
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "unit.h"
-#include "../../user/tracefs.h"
+#include "../../user/trace/tracefs.h"
 
 /* Syscall arguments are declared int but stored in 8 bytes with signed:0; a data_loc string,
  * arrays and a struct the parser cannot know. */

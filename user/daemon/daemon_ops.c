@@ -16,7 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "daemon_internal.h"
-#include "filter.h"
+#include "filter/filter.h"
 
 #define SHUTDOWN_TIMEOUT_NS (10ull * 1000000000ull)
 

@@ -22,8 +22,8 @@
 
 #include <lbpf/daemon.h>
 
-#include "internal.h"
-#include "json.h"
+#include "core/internal.h"
+#include "protocol/json.h"
 
 /* What an epoll entry of the main thread is. */
 enum handle_kind { H_LISTEN, H_METRICS, H_NOTIFY, H_SIGNAL, H_CONN, H_RUNNER };

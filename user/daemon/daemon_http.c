@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "daemon_internal.h"
-#include "metric.h"
+#include "core/metric.h"
 
 /* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6). Returns the fd or -errno. */
 int metrics_listen(const char *addr)

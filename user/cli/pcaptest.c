@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filter.h"
-#include "internal.h"
+#include "filter/filter.h"
+#include "core/internal.h"
 
 struct pcaptest {
 	struct filter_engine *e;       /* the last filter the policy created */

@@ -18,8 +18,8 @@
 #include <bpf/bpf.h>
 #include <lbpf/daemon.h>
 
-#include "internal.h"
-#include "json.h"
+#include "core/internal.h"
+#include "protocol/json.h"
 
 struct client {
 	const char *socket_path;

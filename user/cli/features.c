@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define NETFILTER_PROG 32
 #define NETFILTER_ATTACH 45

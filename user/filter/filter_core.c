@@ -21,7 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "filter.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "filter.skel.h"
 
 void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);

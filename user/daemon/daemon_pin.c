@@ -24,7 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "daemon_internal.h"
-#include "filter.h"
+#include "filter/filter.h"
 
 /* Opens the pinned map at path when it has the right shape, else creates
  * and pins a new one. Returns the fd or -errno (logged). */

@@ -7,7 +7,7 @@
 
 #include <lbpf/daemon.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 struct command {
 	const char *name;

@@ -27,7 +27,7 @@
 #include <lbpf/record.h>
 
 #include "filter.h"
-#include "metric.h"
+#include "core/metric.h"
 
 struct lfilter {
 	struct filter_engine *e;
