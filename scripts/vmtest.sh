@@ -15,10 +15,11 @@
 #   LBPF_VM_TEST_TIMEOUT  seconds one test file may take inside the guest (90)
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
 #   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool setpriv unshare)
+#   LBPF_VM_REQUIRED      1: a kernel that cannot be had is a FAIL, not a SKIP (.ci/run sets it)
 #
-# A kernel that cannot be had (no package, download fails, no qemu) is a SKIP; a
-# kernel that was obtained but hangs, panics or reports nothing is a FAIL. Exits
-# non-zero when anything failed.
+# A kernel that cannot be had (no package, download fails, no qemu) is a SKIP, or a
+# FAIL under LBPF_VM_REQUIRED=1; a kernel that was obtained but hangs, panics or
+# reports nothing is a FAIL. Exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
@@ -53,6 +54,16 @@ trap 'exit 143' TERM HUP
 result() {	# result PASS|FAIL|SKIP NAME [WHY]
 	[ "$1" = FAIL ] && failed=1
 	echo "$1 $2${3:+: $3}"
+}
+
+# unavailable NAME WHY: a guest that cannot be booted here. CI must not go green
+# with the kernels it exists for untested, so there it fails.
+unavailable() {
+	if [ "${LBPF_VM_REQUIRED:-0}" = 1 ]; then
+		result FAIL "$1" "$2 (LBPF_VM_REQUIRED=1: the vm layer must run)"
+	else
+		result SKIP "$1" "$2"
+	fi
 }
 
 # apt_packages VERSION: names of the cloud kernel packages of VERSION, oldest first.
@@ -237,11 +248,11 @@ show_console() {
 boot() {
 	local ver=$1 label=vm-$1 why='' kpkg kdir release vmlinuz dir log start rc n line rest bad=0
 	if ! command -v "$QEMU" >/dev/null; then
-		result SKIP "$label" "$QEMU not installed (scripts/deps.sh installs qemu-system-x86)"
+		unavailable "$label" "$QEMU not installed (scripts/deps.sh installs qemu-system-x86)"
 		return
 	fi
 	if ! obtain_kernel "$ver"; then
-		result SKIP "$label" "$why"
+		unavailable "$label" "$why"
 		return
 	fi
 	dir=$WORK/$ver
@@ -302,9 +313,9 @@ mkdir -p "$WORK"
 for tool in busybox cpio gzip; do
 	command -v "$tool" >/dev/null && continue
 	for ver in "${kernels[@]}"; do
-		result SKIP "vm-$ver" "$tool not installed (scripts/deps.sh installs it)"
+		unavailable "vm-$ver" "$tool not installed (scripts/deps.sh installs it)"
 	done
-	exit 0
+	exit "$failed"
 done
 build_common "$WORK/common"
 make_cpio "$WORK/common" "$WORK/common.cpio.gz"
