@@ -2,8 +2,10 @@
 /*
  * lbpf public C API: runtimes, refcounted objects with classes, the event loop
  * and the one place where C calls into Lua.  It mirrors Lunatik's C API in
- * userspace.  A binding is one file, user/l<name>.c, that defines a class and
- * a luaL_Reg table and ends with LBPF_NEWLIB(name, funcs, classes).
+ * userspace.  A binding is one file, user/<part>/l<name>.c, that defines a
+ * class and a luaL_Reg table and ends with LBPF_NEWLIB(name, funcs, classes);
+ * the build compiles it with -DLBPF_LIBRARY=<name>, so that it registers
+ * itself for the `lbpf` module (see the end of this header).
  *
  * Conventions of this header:
  *  - functions named lbpf_*_new/create return 0 or a negative errno, or a
@@ -229,7 +231,15 @@ int lbpf_runtime_free(lbpf_runtime_t *rt);
 /* The last error message (with traceback), or NULL. */
 const char *lbpf_runtime_error(lbpf_runtime_t *rt);
 
-lbpf_runtime_t *lbpf_toruntime(lua_State *L);
+/* The runtime of L (NULL for a state that is no runtime's): its allocator's
+ * user data, so a pointer read that any part may do without the runtime. */
+static inline lbpf_runtime_t *lbpf_toruntime(lua_State *L)
+{
+	void *ud;
+
+	lua_getallocf(L, &ud);
+	return ud;
+}
 lbpf_loop_t *lbpf_runtime_getloop(lbpf_runtime_t *rt);
 lua_State *lbpf_runtime_state(lbpf_runtime_t *rt);
 void lbpf_runtime_lock(lbpf_runtime_t *rt);
@@ -345,7 +355,8 @@ void lbpf_loop_hold(lbpf_loop_t *loop, int delta);
 uint64_t lbpf_now(void);
 double lbpf_time(void);
 
-/* The runtime of a loop (each runtime has exactly one loop). */
+/* The runtime of a loop (each runtime has exactly one loop; the runtime
+ * answers, from the loop's user pointer). */
 lbpf_runtime_t *lbpf_loop_runtime(lbpf_loop_t *loop);
 
 /* ------------------------------------------------------------------ */
@@ -382,12 +393,30 @@ void lbpf_libbpf_log_clear(void);
 typedef struct lbpf_lib {
 	const char *name;
 	lua_CFunction open;
+	struct lbpf_lib *next;     /* the registry's list, sorted by name */
 } lbpf_lib_t;
 
+/* Adds lib to the libraries the `lbpf` module merges, kept sorted by name so
+ * that lbpf merges the same way every run. Called before main, from the
+ * constructor LBPF_REGISTER emits (Linux's initcalls, in userspace). */
+void lbpf_register_library(lbpf_lib_t *lib);
+
+/* Registers luaopen_lbpf_<lib> (defined in the same file) as the library
+ * lbpf.<lib>. An object reached only through its constructor is not taken
+ * from a static archive: the build links such objects directly. */
+#define LBPF_REGISTER(lib) LBPF_REGISTER_(lib)
+#define LBPF_REGISTER_(lib)                                                    \
+	int luaopen_lbpf_##lib(lua_State *L);                                  \
+	static lbpf_lib_t lbpf_library_##lib = { .name = #lib, .open = luaopen_lbpf_##lib }; \
+	__attribute__((constructor)) static void lbpf_register_##lib(void)     \
+	{                                                                      \
+		lbpf_register_library(&lbpf_library_##lib);                    \
+	}
+
 /* Defines luaopen_lbpf_<name>: ensures each class's metatable, then returns
- * a table of funcs. The lbpf module merges it into `lbpf` and registers it
- * as package.loaded["lbpf.<name>"]. `classes` is a NULL-terminated array of
- * class pointers or NULL. */
+ * a table of funcs. Once registered (LBPF_REGISTER), the lbpf module merges
+ * it into `lbpf` and sets it as package.loaded["lbpf.<name>"]. `classes` is
+ * a NULL-terminated array of class pointers or NULL. */
 #define LBPF_NEWLIB(name, funcs, classes)                                      \
 	int luaopen_lbpf_##name(lua_State *L);                                 \
 	int luaopen_lbpf_##name(lua_State *L)                                  \
@@ -400,5 +429,12 @@ typedef struct lbpf_lib {
 		luaL_newlib(L, funcs);                                         \
 		return 1;                                                      \
 	}
+
+/* A binding of the tree, user/<part>/l<name>.c, is compiled with
+ * -DLBPF_LIBRARY=<name> (as Linux's KBUILD_MODNAME): including this header
+ * registers it, however it defines its luaopen_lbpf_<name>. */
+#ifdef LBPF_LIBRARY
+LBPF_REGISTER(LBPF_LIBRARY)
+#endif
 
 #endif /* LBPF_LBPF_H */

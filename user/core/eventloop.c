@@ -5,6 +5,10 @@
  * sleeping tasks, wait timeouts) in one binary min-heap behind one timerfd
  * armed at the earliest deadline with TFD_TIMER_ABSTIME. Ten thousand timers
  * cost one heap slot each and no file descriptor.
+ *
+ * Like ae.c it knows nothing of its user: it holds an opaque pointer, runs
+ * the hooks its user registered around the wait (the runtime releases and
+ * retakes its lock there), and owns the stop flag its user raises.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +33,9 @@ struct handler {
 };
 
 struct lbpf_loop {
-	lbpf_runtime_t *rt;
+	void *user;
+	lbpf_sleep_fn before_sleep, after_sleep;
+	atomic_bool stop;
 	int epfd;
 	int timerfd;
 	int wakefd;
@@ -70,14 +76,15 @@ static void drain_fd(lbpf_loop_t *loop, int fd, int events, void *arg)
 
 static void timers_expire(lbpf_loop_t *loop, int fd, int events, void *arg);
 
-lbpf_loop_t *lbpf_loop_new(lbpf_runtime_t *rt)
+lbpf_loop_t *lbpf_loop_new(void *user)
 {
 	lbpf_loop_t *loop = calloc(1, sizeof(*loop));
 	int err;
 
 	if (!loop)
 		return NULL;
-	loop->rt = rt;
+	loop->user = user;
+	atomic_init(&loop->stop, false);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	loop->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -171,9 +178,17 @@ int lbpf_loop_fd(lbpf_loop_t *loop)
 	return loop->epfd;
 }
 
-lbpf_runtime_t *lbpf_loop_runtime(lbpf_loop_t *loop)
+/* The pointer the loop was made with; the loop never reads it. */
+void *lbpf_loop_user(lbpf_loop_t *loop)
 {
-	return loop->rt;
+	return loop->user;
+}
+
+/* What runs just before and just after each wait (either may be NULL). */
+void lbpf_loop_set_sleep_hooks(lbpf_loop_t *loop, lbpf_sleep_fn before, lbpf_sleep_fn after)
+{
+	loop->before_sleep = before;
+	loop->after_sleep = after;
 }
 
 void lbpf_loop_wake(lbpf_loop_t *loop)
@@ -183,6 +198,20 @@ void lbpf_loop_wake(lbpf_loop_t *loop)
 	if (write(loop->wakefd, &one, sizeof(one)) < 0) {
 		/* the counter is saturated: the loop is awake anyway */
 	}
+}
+
+/* An atomic store and an eventfd write: safe from any thread and from a
+ * signal handler. */
+void lbpf_loop_stop(lbpf_loop_t *loop, bool stop)
+{
+	atomic_store(&loop->stop, stop);
+	if (stop)
+		lbpf_loop_wake(loop);
+}
+
+bool lbpf_loop_stopping(lbpf_loop_t *loop)
+{
+	return atomic_load(&loop->stop);
 }
 
 /* ---- the timer heap ---- */
@@ -303,7 +332,7 @@ static void timers_expire(lbpf_loop_t *loop, int fd, int events, void *arg)
 	loop->armed = 0;
 	loop->expiring = true;
 	while (budget-- && loop->heap_len && loop->heap[1]->deadline <= now &&
-	       !(loop->rt && lbpf_runtime_stopping(loop->rt))) {
+	       !lbpf_loop_stopping(loop)) {
 		lbpf_timer_node_t *node = loop->heap[1];
 
 		lbpf_loop_timer_cancel(loop, node);
@@ -318,14 +347,14 @@ int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms)
 	struct epoll_event events[MAX_EVENTS];
 	int i, n, err;
 
-	/* a runtime's loop runs with the runtime locked (lbpf_runtime_loop);
-	 * other threads get in with lbpf_run() while it waits */
-	if (loop->rt)
-		lbpf_runtime_unlock(loop->rt);
+	/* a runtime releases its lock here, so that other threads get in with
+	 * lbpf_run() while the loop waits */
+	if (loop->before_sleep)
+		loop->before_sleep(loop);
 	n = epoll_wait(loop->epfd, events, MAX_EVENTS, timeout_ms);
 	err = n < 0 ? errno : 0;
-	if (loop->rt)
-		lbpf_runtime_lock(loop->rt);
+	if (loop->after_sleep)
+		loop->after_sleep(loop);
 	if (n < 0)
 		return err == EINTR ? 0 : -err;
 	for (i = 0; i < n; i++) {
@@ -336,7 +365,7 @@ int lbpf_loop_run_once(lbpf_loop_t *loop, int timeout_ms)
 
 		if (!h || !h->used)
 			continue; /* removed by an earlier handler of this batch */
-		if (loop->rt && lbpf_runtime_stopping(loop->rt))
+		if (lbpf_loop_stopping(loop))
 			break;
 		mask |= e & EPOLLIN ? LBPF_READ : 0;
 		mask |= e & EPOLLOUT ? LBPF_WRITE : 0;

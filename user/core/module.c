@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The `lbpf` module: the scheduler's functions, the clocks, exit, and every
- * binding listed in the generated lbpf_bindings[] merged into one flat table
- * (lbpf.after, lbpf.tracepoint, ...). Each binding is also
- * package.loaded["lbpf.<name>"].
+ * library in the registry (registry.c, sorted by name) merged into one flat
+ * table (lbpf.after, lbpf.tracepoint, ...). Each library is also
+ * package.loaded["lbpf.<name>"]. The module registers itself, so that the
+ * runtime preloads it without naming it: it sits above the runtime.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,7 @@ static void merge(lua_State *L, int ix, const char *name)
 	}
 }
 
+/* Opens one library as lbpf.<name> and merges it into lbpf (at ix). */
 static void open_lib(lua_State *L, int ix, const char *name, lua_CFunction open)
 {
 	char modname[64];
@@ -72,6 +74,7 @@ static void open_lib(lua_State *L, int ix, const char *name, lua_CFunction open)
 	lua_pop(L, 2);
 }
 
+/* require "lbpf": the core's functions, then every registered library. */
 int luaopen_lbpf(lua_State *L)
 {
 	const lbpf_lib_t *lib;
@@ -82,7 +85,15 @@ int luaopen_lbpf(lua_State *L)
 	lua_pushliteral(L, LBPF_VERSION);
 	lua_setfield(L, ix, "version");
 	open_lib(L, ix, "task", luaopen_lbpf_task);
-	for (lib = lbpf_bindings; lib->name; lib++)
+	for (lib = lbpf_libraries(); lib; lib = lib->next)
 		open_lib(L, ix, lib->name, lib->open);
 	return 1;
+}
+
+static lbpf_lib_t lbpf_module = { .name = "lbpf", .open = luaopen_lbpf };
+
+/* Before main: every runtime preloads the registered modules. */
+__attribute__((constructor)) static void register_lbpf(void)
+{
+	lbpf_register_module(&lbpf_module);
 }

@@ -14,6 +14,7 @@
 
 #define CLASS_FIELD "__lbpfclass"
 static const char registered_key = 'r';
+static const char closing_key = 'c';
 
 void (*lbpf_object_observer)(lbpf_object_t *object, enum lbpf_object_event event);
 
@@ -228,6 +229,23 @@ static void pushslot(lua_State *L, lbpf_object_t *object)
 	lua_setmetatable(L, -2);
 }
 
+void lbpf_objects_closing(lua_State *L, bool closing)
+{
+	lua_pushboolean(L, closing);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &closing_key);
+}
+
+/* True once lbpf_objects_closing(L, true): the registry lives until the last
+ * finalizer of lua_close has run. */
+static bool closing(lua_State *L)
+{
+	bool set = lua_rawgetp(L, LUA_REGISTRYINDEX, &closing_key) == LUA_TBOOLEAN &&
+		   lua_toboolean(L, -1);
+
+	lua_pop(L, 1);
+	return set;
+}
+
 lbpf_object_t *lbpf_newobject(lua_State *L, const lbpf_class_t *class, size_t size)
 {
 	lbpf_runtime_t *rt = lbpf_toruntime(L);
@@ -235,7 +253,7 @@ lbpf_object_t *lbpf_newobject(lua_State *L, const lbpf_class_t *class, size_t si
 	lbpf_object_t *object;
 
 	/* lua_close does not finalize objects created while it runs */
-	if (rt && lbpf_runtime_closing(rt))
+	if (closing(L))
 		luaL_error(L, "cannot create %s: the runtime is shutting down", class->name);
 	slot = lua_newuserdatauv(L, sizeof(*slot), 1);
 	*slot = NULL;

@@ -82,13 +82,19 @@ static void on_timer(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 		lbpf_loop_timer_at(loop, node, lbpf_now() + r->period);
 }
 
+/* The runtime frees its ring buffer through this hook: it never calls up. */
+static void ringbuf_atfree(lbpf_runtime_t *rt, void *arg)
+{
+	lbpf_ringbuf_free(rt);
+}
+
 static struct lbpf_ringbuf *ringbuf_get(lbpf_runtime_t *rt, bool create)
 {
 	struct lbpf_ringbuf **slot = lbpf_runtime_ringbuf_slot(rt), *r = *slot;
 
 	if (r || !create)
 		return r;
-	if (!(r = calloc(1, sizeof(*r))))
+	if (lbpf_runtime_atfree(rt, ringbuf_atfree, NULL) < 0 || !(r = calloc(1, sizeof(*r))))
 		return NULL;
 	r->rt = rt;
 	r->size = DEFAULT_SIZE;

@@ -4,6 +4,11 @@
  * Lunatik's runtimes. The allocator's user data is the runtime, which makes
  * lbpf_toruntime() a pointer read and gives every runtime a memory account
  * (and a limit, for the daemon).
+ *
+ * The runtime drives the parts below it and is called by none of them: the
+ * loop runs its sleep hooks (the lock) and holds its stop flag, the scheduler
+ * reports through sched_ops, the modules it preloads and the hooks it runs
+ * at free are registered with it.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -20,6 +25,12 @@
 #include <lualib.h>
 
 #include "internal.h"
+
+struct atfree {
+	struct atfree *next;
+	lbpf_atfree_fn fn;
+	void *arg;
+};
 
 struct lbpf_runtime {
 	lua_State *L;
@@ -38,7 +49,7 @@ struct lbpf_runtime {
 	uint64_t budget_left;      /* instructions left to the running resume */
 	bool over_budget;          /* the running resume went past it */
 	int exit_code;
-	atomic_bool stopping;
+	struct atfree *atfree;     /* lbpf_runtime_atfree, last first */
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
 	_Atomic uint64_t pins_held[16]; /* bitmap: those whose filter attached */
 	bool closing;
@@ -68,14 +79,6 @@ static void *runtime_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
-lbpf_runtime_t *lbpf_toruntime(lua_State *L)
-{
-	void *ud;
-
-	lua_getallocf(L, &ud);
-	return ud;
-}
-
 lbpf_loop_t *lbpf_runtime_getloop(lbpf_runtime_t *rt) { return rt->loop; }
 lua_State *lbpf_runtime_state(lbpf_runtime_t *rt) { return rt->L; }
 struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt) { return rt->sched; }
@@ -84,10 +87,8 @@ size_t lbpf_runtime_memory(lbpf_runtime_t *rt) { return rt->memory; }
 uint64_t lbpf_runtime_errors(lbpf_runtime_t *rt) { return rt->errors; }
 uint64_t lbpf_runtime_calls(lbpf_runtime_t *rt) { return rt->calls; }
 int lbpf_runtime_exit_code(lbpf_runtime_t *rt) { return rt->exit_code; }
-void lbpf_runtime_count_call(lbpf_runtime_t *rt) { rt->calls++; }
 bool lbpf_runtime_closing(lbpf_runtime_t *rt) { return rt->closing; }
 bool lbpf_runtime_strict(lbpf_runtime_t *rt) { return rt->opts.strict; }
-bool lbpf_runtime_stopping(lbpf_runtime_t *rt) { return atomic_load(&rt->stopping); }
 const char *lbpf_runtime_error(lbpf_runtime_t *rt) { return rt ? rt->error : NULL; }
 void lbpf_runtime_lock(lbpf_runtime_t *rt) { pthread_mutex_lock(&rt->lock); }
 void lbpf_runtime_unlock(lbpf_runtime_t *rt) { pthread_mutex_unlock(&rt->lock); }
@@ -119,6 +120,25 @@ void lbpf_runtime_count_lost(lbpf_runtime_t *rt, uint64_t n)
 	atomic_fetch_add(rt->opts.lost_counter, n);
 }
 
+/* A runtime without a loop failed to be made: nothing of it may run. */
+bool lbpf_runtime_stopping(lbpf_runtime_t *rt)
+{
+	return !rt->loop || lbpf_loop_stopping(rt->loop);
+}
+
+/* A runtime's loop holds the runtime as its user pointer. */
+lbpf_runtime_t *lbpf_loop_runtime(lbpf_loop_t *loop)
+{
+	return lbpf_loop_user(loop);
+}
+
+/* The one place C calls into Lua: a task of the runtime's scheduler, which
+ * reports its errors back through sched_ops. */
+int lbpf_call(lua_State *L, int nargs)
+{
+	return lbpf_sched_call(lbpf_toruntime(L)->sched, L, nargs);
+}
+
 lbpf_runtime_t *lbpf_runtime_root(lbpf_runtime_t *rt)
 {
 	while (rt->opts.parent)
@@ -138,11 +158,8 @@ int lbpf_runtime_gate(lbpf_runtime_t *rt, struct bpf_map *runtimes, uint64_t *ro
 
 void lbpf_runtime_stop(lbpf_runtime_t *rt)
 {
-	if (!rt)
-		return;
-	atomic_store(&rt->stopping, true);
-	if (rt->loop)
-		lbpf_loop_wake(rt->loop);
+	if (rt && rt->loop)
+		lbpf_loop_stop(rt->loop, true);
 }
 
 void lbpf_runtime_exit(lbpf_runtime_t *rt, int code)
@@ -259,7 +276,8 @@ static void fail_budget(lbpf_runtime_t *rt, const char *msg)
 	lbpf_runtime_exit(rt, 1);
 }
 
-void lbpf_runtime_resumed_ok(lbpf_runtime_t *rt)
+/* The scheduler's resumed_ok: a resume returned or yielded. */
+static void resumed_ok(lbpf_runtime_t *rt)
 {
 	rt->errors_in_row = 0;
 	if (rt->over_budget)
@@ -283,7 +301,9 @@ static void count_in_row(lbpf_runtime_t *rt)
 	lbpf_runtime_exit(rt, 1);
 }
 
-void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
+/* The scheduler's failed: logs the error at the top of co with a traceback
+ * of co, and applies the limits and the error policy. */
+static void report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 {
 	const char *msg;
 
@@ -303,6 +323,26 @@ void lbpf_runtime_report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 	}
 	count_in_row(rt);
 }
+
+/* The scheduler's called: counts a dispatched callback. */
+static void count_call(lbpf_runtime_t *rt)
+{
+	rt->calls++;
+}
+
+/* The scheduler's log. */
+static void log_op(lbpf_runtime_t *rt, const char *line)
+{
+	lbpf_log(rt, "%s", line);
+}
+
+static const struct lbpf_sched_ops sched_ops = {
+	.resuming = lbpf_runtime_arm_limit,
+	.resumed_ok = resumed_ok,
+	.failed = report,
+	.called = count_call,
+	.log = log_op,
+};
 
 /* Message handler for the body: adds the traceback, leaves exit alone. */
 static int body_traceback(lua_State *L)
@@ -426,6 +466,19 @@ static void signal_hook(lua_State *L, lua_Debug *ar)
 	lua_error(L);
 }
 
+/* package.preload gets every registered module ("lbpf", from module.c). */
+static void preload(lua_State *L)
+{
+	const lbpf_lib_t *module;
+
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+	for (module = lbpf_modules(); module; module = module->next) {
+		lua_pushcfunction(L, module->open);
+		lua_setfield(L, -2, module->name);
+	}
+	lua_pop(L, 1);
+}
+
 static int open_state(lbpf_runtime_t *rt, const char *script)
 {
 	lua_State *L = lua_newstate(runtime_alloc, rt);
@@ -441,15 +494,12 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");
 	}
-	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-	lua_pushcfunction(L, luaopen_lbpf);
-	lua_setfield(L, -2, "lbpf");
-	lua_pop(L, 1);
+	preload(L);
+	lbpf_objects_closing(L, false);
 	set_path(L, script);
 	set_args(L, script, &rt->opts);
-	rt->sched = lbpf_sched_new(rt);
-	rt->loop = lbpf_loop_new(rt);
-	if (!rt->sched || !rt->loop)
+	rt->sched = lbpf_sched_new(L, rt->loop, &sched_ops, rt);
+	if (!rt->sched)
 		return -errno ? -errno : -ENOMEM;
 	/* require "lbpf", as a global too */
 	lua_getglobal(L, "require");
@@ -474,6 +524,18 @@ static int keep_body(lbpf_runtime_t *rt, int status)
 	}
 	lua_rawsetp(rt->L, LUA_REGISTRYINDEX, &body_key);
 	return 0;
+}
+
+/* The loop's sleep hooks: Lua runs with the runtime locked; other threads
+ * get in with lbpf_run() while the loop waits. */
+static void before_sleep(lbpf_loop_t *loop)
+{
+	lbpf_runtime_unlock(lbpf_loop_user(loop));
+}
+
+static void after_sleep(lbpf_loop_t *loop)
+{
+	lbpf_runtime_lock(lbpf_loop_user(loop));
 }
 
 /* Recursive: code running in the loop may lbpf_run() its own runtime. */
@@ -502,6 +564,10 @@ int lbpf_runtime_new(lbpf_runtime_t **out, const char *script, const lbpf_runtim
 	rt->signalfd = -1;
 	init_lock(&rt->lock);
 	rt->name = strdup(rt->opts.name ? rt->opts.name : script ? script : "(inline)");
+	rt->loop = lbpf_loop_new(rt);
+	if (!rt->loop)
+		return -errno;
+	lbpf_loop_set_sleep_hooks(rt->loop, before_sleep, after_sleep);
 	err = open_state(rt, script);
 	if (err)
 		return err;
@@ -604,7 +670,7 @@ int lbpf_runtime_loop(lbpf_runtime_t *rt)
 
 	if (rt->opts.signals && (err = signals_begin(rt)) < 0)
 		lbpf_log(rt, "signal handling: %s", strerror(-err));
-	/* held while Lua runs; lbpf_loop_run_once lets it go while it waits */
+	/* held while Lua runs; the loop's sleep hooks let it go while it waits */
 	lbpf_runtime_lock(rt);
 	while (!lbpf_runtime_stopping(rt)) {
 		bool ready;
@@ -654,13 +720,39 @@ static void run_exit_handlers(lbpf_runtime_t *rt)
 		lua_pop(L, 1);
 		return;
 	}
-	atomic_store(&rt->stopping, false); /* let handlers use the API */
+	lbpf_loop_stop(rt->loop, false); /* let handlers use the API */
 	for (i = luaL_len(L, -1); i > 0; i--) {
 		lua_rawgeti(L, -1, i);
 		lbpf_call(L, 0);
 	}
 	lua_pop(L, 1);
-	atomic_store(&rt->stopping, true);
+	lbpf_loop_stop(rt->loop, true);
+}
+
+int lbpf_runtime_atfree(lbpf_runtime_t *rt, lbpf_atfree_fn fn, void *arg)
+{
+	struct atfree *hook;
+
+	for (hook = rt->atfree; hook; hook = hook->next)
+		if (hook->fn == fn && hook->arg == arg)
+			return 0;
+	if (!(hook = malloc(sizeof(*hook))))
+		return -ENOMEM;
+	*hook = (struct atfree){ rt->atfree, fn, arg };
+	rt->atfree = hook;
+	return 0;
+}
+
+/* Runs and frees the at-free hooks, last registered first. */
+static void run_atfree(lbpf_runtime_t *rt)
+{
+	while (rt->atfree) {
+		struct atfree *hook = rt->atfree;
+
+		rt->atfree = hook->next;
+		hook->fn(rt, hook->arg);
+		free(hook);
+	}
 }
 
 int lbpf_runtime_free(lbpf_runtime_t *rt)
@@ -669,20 +761,22 @@ int lbpf_runtime_free(lbpf_runtime_t *rt)
 
 	if (!rt)
 		return 0;
-	if (rt->L && rt->sched && rt->loop) {
+	if (rt->L && rt->sched) {
 		run_exit_handlers(rt);
-		atomic_store(&rt->stopping, true);
 		lbpf_releaseregistered(rt->L);
-		lbpf_sched_free(rt->sched);
-		rt->sched = NULL;
 	}
-	rt->closing = true;
-	if (rt->L)
-		lua_close(rt->L); /* releases every object this runtime holds */
-	lbpf_sched_free(rt->sched);
-	signals_end(rt);
 	if (rt->loop)
-		lbpf_ringbuf_free(rt);
+		lbpf_loop_stop(rt->loop, true);
+	/* before lua_close: cancelling tasks closes and unrefs their coroutines */
+	lbpf_sched_free(rt->sched);
+	rt->sched = NULL;
+	rt->closing = true;
+	if (rt->L) {
+		lbpf_objects_closing(rt->L, true);
+		lua_close(rt->L); /* releases every object this runtime holds */
+	}
+	signals_end(rt);
+	run_atfree(rt);
 	lbpf_loop_free(rt->loop);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt->name);

@@ -5,8 +5,11 @@
  * are pooled: a callback that returns without yielding hands its coroutine
  * back, so dispatching an event costs one lua_resume and no allocation.
  *
- * lbpf_call() is the one place C calls into Lua; it owns the coroutine, the
- * traceback and the error policy.
+ * lbpf_call() is the one place C calls into Lua (the runtime hands it to its
+ * scheduler, lbpf_sched_call); it owns the coroutine, and reports errors up
+ * through the ops its runtime gave it, which keeps the traceback and policy.
+ * The scheduler calls nothing above it: it knows its Lua state, its loop and
+ * its ops, and the Lua functions find it in the registry.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +65,10 @@ struct coroutine {
 };
 
 struct lbpf_sched {
-	lbpf_runtime_t *rt;
+	const struct lbpf_sched_ops *ops;
+	lbpf_runtime_t *rt;        /* handed back to ops, never read */
 	lua_State *L;
+	lbpf_loop_t *loop;
 	struct queue ready;
 	size_t nready;
 	struct lbpf_task *live;
@@ -77,6 +82,9 @@ struct lbpf_sched {
 };
 
 char lbpf_exit_sentinel;
+
+/* The registry holds the scheduler of a state under this key. */
+static const char sched_key = 's';
 
 static const lbpf_class_t task_class;
 
@@ -176,7 +184,7 @@ static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset, bool
 	*(struct lbpf_task **)lua_getextraspace(co) = NULL;
 	if (reuse && s->ncoros < POOL_MAX)
 		s->coros[s->ncoros++] = (struct coroutine){ co, t->co_ref };
-	else if (!lbpf_runtime_closing(s->rt))
+	else /* the state is open: the scheduler is freed before lua_close */
 		luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
 	t->co = NULL;
 }
@@ -235,11 +243,11 @@ static int task_resume(struct lbpf_task *t)
 	t->nargs = 0;
 	t->state = TASK_RUNNING;
 	s->current = t;
-	lbpf_runtime_arm_limit(s->rt, t->co);
+	s->ops->resuming(s->rt, t->co);
 	status = lua_resume(t->co, s->L, nargs, &nres);
 	s->current = prev;
 	if (status == LUA_OK || status == LUA_YIELD)
-		lbpf_runtime_resumed_ok(s->rt);
+		s->ops->resumed_ok(s->rt);
 	if (status == LUA_YIELD) {
 		lua_pop(t->co, nres);
 		if (t->state == TASK_CANCELLED || t->orphan)
@@ -252,7 +260,7 @@ static int task_resume(struct lbpf_task *t)
 		task_finish(t, TASK_DONE, status != LUA_OK);
 		return 0;
 	}
-	lbpf_runtime_report(s->rt, t->co, "callback");
+	s->ops->failed(s->rt, t->co, "callback");
 	task_finish(t, TASK_FAILED, true);
 	return -1;
 }
@@ -272,7 +280,7 @@ static void task_cancel(struct lbpf_task *t)
 		waitq_leave(s, t);
 		/* fall through */
 	case TASK_SLEEPING:
-		lbpf_loop_timer_cancel(lbpf_runtime_getloop(s->rt), &t->timer);
+		lbpf_loop_timer_cancel(s->loop, &t->timer);
 		break;
 	case TASK_RUNNING:   /* it yielded after it was closed */
 	case TASK_CANCELLED: /* it yielded in task:cancel() */
@@ -283,9 +291,10 @@ static void task_cancel(struct lbpf_task *t)
 	task_finish(t, TASK_CANCELLED, true);
 }
 
-int lbpf_call(lua_State *L, int nargs)
+/* What lbpf_call does, on the scheduler s: runs the function under nargs
+ * arguments on L as a new task. 0 if it finished or suspended, -1 if not. */
+int lbpf_sched_call(struct lbpf_sched *s, lua_State *L, int nargs)
 {
-	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
 	struct lbpf_task *t;
 
 	if (!s) { /* the runtime is being freed */
@@ -295,11 +304,11 @@ int lbpf_call(lua_State *L, int nargs)
 	t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
 	if (!t) {
 		lua_pop(L, nargs + 1);
-		lbpf_log(s->rt, "out of memory dispatching a callback");
+		s->ops->log(s->rt, "out of memory dispatching a callback");
 		return -1;
 	}
 	memset(t, 0, sizeof(*t));
-	lbpf_runtime_count_call(s->rt);
+	s->ops->called(s->rt);
 	task_live(s, t);
 	coro_get(s, t);
 	lua_xmove(L, t->co, nargs + 1);
@@ -314,17 +323,22 @@ void lbpf_pushref(lua_State *L, int ref)
 
 /* ---- the scheduler's life ---- */
 
-struct lbpf_sched *lbpf_sched_new(lbpf_runtime_t *rt)
+struct lbpf_sched *lbpf_sched_new(lua_State *L, lbpf_loop_t *loop,
+				  const struct lbpf_sched_ops *ops, lbpf_runtime_t *rt)
 {
 	struct lbpf_sched *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	s->ops = ops;
 	s->rt = rt;
-	s->L = lbpf_runtime_state(rt);
+	s->L = L;
+	s->loop = loop;
 	/* "no task" for the main thread, and for every thread that copies its
 	 * extra space (coroutine.create): lua_newstate leaves it uninitialised */
-	*(struct lbpf_task **)lua_getextraspace(s->L) = NULL;
+	*(struct lbpf_task **)lua_getextraspace(L) = NULL;
+	lua_pushlightuserdata(L, s);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &sched_key);
 	return s;
 }
 
@@ -342,6 +356,9 @@ void lbpf_sched_free(struct lbpf_sched *s)
 	}
 	while (s->nspare)
 		free(s->spare[--s->nspare]);
+	/* from now on the Lua functions say the runtime is shutting down */
+	lua_pushnil(s->L);
+	lua_rawsetp(s->L, LUA_REGISTRYINDEX, &sched_key);
 	free(s);
 }
 
@@ -351,7 +368,7 @@ int lbpf_sched_run_ready(struct lbpf_sched *s)
 	int ran = 0;
 
 	/* tasks made ready while running these wait for the next round */
-	while (n-- && s->ready.head && !lbpf_runtime_stopping(s->rt)) {
+	while (n-- && s->ready.head && !lbpf_loop_stopping(s->loop)) {
 		struct lbpf_task *t = s->ready.head;
 
 		queue_remove(&s->ready, t);
@@ -377,8 +394,11 @@ size_t lbpf_sched_waiting(struct lbpf_sched *s)
 /* The scheduler of L's runtime; raises while the runtime is being freed. */
 static struct lbpf_sched *checksched(lua_State *L)
 {
-	struct lbpf_sched *s = lbpf_runtime_sched(lbpf_toruntime(L));
+	struct lbpf_sched *s;
 
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &sched_key);
+	s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
 	if (!s)
 		luaL_error(L, "lbpf: the runtime is shutting down");
 	return s;
@@ -419,7 +439,7 @@ static uint64_t checkms(lua_State *L, int ix)
 static void sleep_until(lua_State *L, struct lbpf_task *t, uint64_t deadline)
 {
 	t->timer.fn = task_timer_fired;
-	lbpf_try(L, lbpf_loop_timer_at(lbpf_runtime_getloop(t->sched->rt), &t->timer, deadline));
+	lbpf_try(L, lbpf_loop_timer_at(t->sched->loop, &t->timer, deadline));
 }
 
 /* lbpf.sleep(ms): suspends the running task; sleep(0) lets others run. */
@@ -449,7 +469,7 @@ static int lbpf_wait(lua_State *L)
 	if (timed)
 		sleep_until(L, t, lbpf_now() + ns);
 	if (!(wq = waitq_find(t->sched, name, true))) {
-		lbpf_loop_timer_cancel(lbpf_runtime_getloop(t->sched->rt), &t->timer);
+		lbpf_loop_timer_cancel(t->sched->loop, &t->timer);
 		lbpf_throw(L, -ENOMEM, "wait %s", name);
 	}
 	queue_push(&wq->queue, t);
@@ -467,7 +487,7 @@ static void wake_one(lua_State *L, struct waitq *wq)
 	int i, top = lua_gettop(L);
 
 	waitq_leave(s, t);
-	lbpf_loop_timer_cancel(lbpf_runtime_getloop(s->rt), &t->timer);
+	lbpf_loop_timer_cancel(s->loop, &t->timer);
 	luaL_checkstack(t->co, top, "too many values to notify");
 	for (i = 2; i <= top; i++) {
 		lua_pushvalue(L, i);

@@ -63,16 +63,21 @@ int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
 	__builtin_unreachable();
 }
 
+/* Mounts type on dir unless it is there. 0 or -errno (logged). */
 static int mount_if_absent(const char *dir, const char *type, long magic)
 {
 	struct statfs st;
+	int err;
 
 	if (statfs(dir, &st) == 0 && st.f_type == magic)
 		return 0;
 	if (mount(type, dir, type, 0, NULL) == 0)
 		return 0;
-	lbpf_log(NULL, "cannot mount %s on %s: %s", type, dir, strerror(errno));
-	return -errno;
+	err = -errno;
+	/* what lbpf_log(NULL, ...) prints: the one file below every runtime
+	 * has no runtime's log to write to */
+	fprintf(stderr, "lbpf: cannot mount %s on %s: %s\n", type, dir, strerror(-err));
+	return err;
 }
 
 int lbpf_mount_filesystems(void)
