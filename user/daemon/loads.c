@@ -31,7 +31,8 @@ static char *read_file(const char *path, char **error)
 	size_t len = 0;
 
 	if (!f || getdelim(&data, &len, '\0', f) < 0) {
-		if (asprintf(error, "cannot read %s: %s", path, f ? "empty file" : strerror(errno)) < 0)
+		if (asprintf(error, "cannot read %s: %s", path,
+			     f ? "empty file" : strerror(errno)) < 0)
 			*error = NULL;
 		free(data);
 		data = NULL;

@@ -13,16 +13,17 @@
 struct load_job;
 struct runner;
 
+/* MSG_LOADED: a body ran, or failed; MSG_ENDED: a runner's runtime was
+ * freed; MSG_LOG: a followed policy logged a line. */
 enum message_kind { MSG_LOADED, MSG_ENDED, MSG_LOG };
 
 struct message {
 	struct message *next;
 	enum message_kind kind;
-	struct load_job *job;      /* MSG_LOADED: a body ran, or failed */
-	struct runner *runner;     /* MSG_ENDED: a runner's runtime was freed */
+	struct load_job *job;      /* MSG_LOADED */
+	struct runner *runner;     /* MSG_ENDED, with how it ended: */
 	enum lbpf_runtime_state state;
 	char *reason;
-	/* MSG_LOG: a followed policy logged a line */
 };
 
 /* 0 or -errno. */

@@ -74,7 +74,9 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 			return -EINVAL;
 		o->workers = n;
 		return 0;
-	case 'i': return parse_number("--instructions", arg, 1000, 1ull << 40, &o->instruction_limit);
+	case 'i':
+		return parse_number("--instructions", arg, 1000, 1ull << 40,
+				    &o->instruction_limit);
 	case 'e':
 		if (parse_number("--max-errors", arg, 0, 1000000, &n))
 			return -EINVAL;
@@ -82,7 +84,8 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 		return 0;
 	case 'M':
 		if (lbpf_parse_size(arg, &o->default_memory) || o->default_memory < (256u << 10)) {
-			fprintf(stderr, "lbpfd: --memory %s: expected a size of at least 256K\n", arg);
+			fprintf(stderr, "lbpfd: --memory %s: expected a size of at least 256K\n",
+				arg);
 			return -EINVAL;
 		}
 		return 0;

@@ -18,6 +18,7 @@
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* printf into w, a line of at most 1 KiB. */
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 {
 	char line[1024];
@@ -61,6 +62,7 @@ struct collection {
 	size_t n, cap;
 };
 
+/* Frees what d holds (not d). */
 static void free_declared(struct declared *d)
 {
 	free(d->name);
@@ -110,6 +112,7 @@ static void name_policies(struct collection *c)
 	c->n = kept;
 }
 
+/* qsort order: by name, then policy, then labels, as Prometheus groups families. */
 static int by_name(const void *a, const void *b)
 {
 	const struct declared *x = a, *y = b;
@@ -119,6 +122,7 @@ static int by_name(const void *a, const void *b)
 	return d ? d : strcmp(x->labels, y->labels);
 }
 
+/* The metrics the policies declared and the metric sources' samples. */
 static void declared_families(struct json_writer *w)
 {
 	struct collection c = { 0 };

@@ -68,6 +68,7 @@ static void pin_clear(int fd)
 			break;
 }
 
+/* Whether object goes into the objects map: not the scheduler's own. */
 static bool mirrored(const lbpf_object_t *object)
 {
 	static const char *const skipped[] = { "lbpf.task", "lbpf.timer", "lbpf.watch" };
@@ -130,6 +131,7 @@ int pin_init(const char *dir, pin_owner_fn *owner)
 	return 0;
 }
 
+/* Wall-clock time: created_ns is read by other processes. */
 static uint64_t realtime_ns(void)
 {
 	struct timespec ts;

@@ -19,7 +19,8 @@ bool policy_name_valid(const char *name)
 
 	if (n == 0 || n >= LBPF_DAEMON_NAME_MAX || name[0] == '.')
 		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
 struct policy *policy_new(const char *name, const char *file, char **args, int nargs,

@@ -50,6 +50,7 @@ static const char *need_string(struct client *c, const struct json *req, const c
 	return s;
 }
 
+/* The loaded policy the "name" field names, not busy loading; errors go to c. */
 static struct policy *need_policy(struct client *c, const struct json *req)
 {
 	const char *name = need_string(c, req, "name");
@@ -88,6 +89,7 @@ bad:
 	return -EINVAL;
 }
 
+/* "memory": BYTES, or the default; errors go to c. */
 static int request_memory(struct client *c, const struct json *req, size_t *memory)
 {
 	double m;
@@ -103,6 +105,7 @@ static int request_memory(struct client *c, const struct json *req, size_t *memo
 	return 0;
 }
 
+/* load: a new policy; the reply waits for its body (loaded()). */
 static void op_load(struct client *c, const struct json *req)
 {
 	const char *file = need_string(c, req, "file"), *given = json_get_string(req, "name");
@@ -124,8 +127,8 @@ static void op_load(struct client *c, const struct json *req)
 		return client_error(c, "load: '%s' is not a valid policy name (letters, digits, "
 				     "'_', '.', '-'; at most 63; use --name)", name);
 	if (policy_find(name))
-		return client_error(c, "load: a policy named '%s' is loaded already (lbpf reload %s, "
-				     "or lbpf unload %s)", name, name, name);
+		return client_error(c, "load: a policy named '%s' is loaded already (lbpf reload "
+				     "%s, or lbpf unload %s)", name, name, name);
 	if (request_memory(c, req, &memory) || request_args(c, req, &args, &nargs))
 		return;
 	p = policy_new(name, file, args, nargs, memory);
@@ -141,6 +144,7 @@ static void op_load(struct client *c, const struct json *req)
 	c->pending++;
 }
 
+/* reload: make-before-break; the reply waits for the new body. */
 static void op_reload(struct client *c, const struct json *req)
 {
 	struct policy *p = need_policy(c, req);
@@ -202,6 +206,7 @@ static void unload_finish(struct policy *p)
 	policy_drop(p);
 }
 
+/* unload: the reply waits until no runner of the policy is left. */
 static void op_unload(struct client *c, const struct json *req)
 {
 	struct policy *p = need_policy(c, req);
@@ -240,6 +245,7 @@ void requests_messages(void)
 
 /* ---- list, logs, status ---- */
 
+/* One entry of the list reply. */
 static void policy_json(struct json_writer *w, struct policy *p)
 {
 	uint64_t events, errors;
@@ -252,7 +258,8 @@ static void policy_json(struct json_writer *w, struct policy *p)
 	json_kv_string(w, "state", state_names[p->state]);
 	json_kv_string(w, "reason", p->reason ? p->reason : "");
 	json_kv_string(w, "file", p->file);
-	json_kv_integer(w, "uptime_s", p->current ? (long long)((lbpf_now() - p->started_ns) / 1000000000ull) : 0);
+	json_kv_integer(w, "uptime_s",
+			p->current ? (long long)((lbpf_now() - p->started_ns) / 1000000000ull) : 0);
 	json_kv_integer(w, "generation", p->generation);
 	json_key(w, "attach");
 	json_array_begin(w);
@@ -270,6 +277,7 @@ static void policy_json(struct json_writer *w, struct policy *p)
 	json_object_end(w);
 }
 
+/* list: every policy, newest first. */
 static void op_list(struct client *c, const struct json *req)
 {
 	struct json_writer w = { 0 };
@@ -284,11 +292,13 @@ static void op_list(struct client *c, const struct json *req)
 	client_send_ok(c, &w);
 }
 
+/* policy_log_lines' callback: a line into the writer ctx. */
 static void add_line(void *ctx, const char *line)
 {
 	json_string(ctx, line);
 }
 
+/* logs: the kept lines; with follow, the new ones as they come. */
 static void op_logs(struct client *c, const struct json *req)
 {
 	const char *name = need_string(c, req, "name");
@@ -311,6 +321,7 @@ static void op_logs(struct client *c, const struct json *req)
 	}
 }
 
+/* status: the daemon, its options and the kernel's features. */
 static void op_status(struct client *c, const struct json *req)
 {
 	struct json_writer w = { 0 };
@@ -356,7 +367,8 @@ void requests_line(struct client *c, const char *line, size_t len)
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (!(req = json_parse(line, len, err, sizeof(err))))
-		return client_error(c, "malformed request: %s", errno == ENOMEM ? "out of memory" : err);
+		return client_error(c, "malformed request: %s",
+				    errno == ENOMEM ? "out of memory" : err);
 	op = json_get_string(req, "op");
 	if (req->type != JSON_OBJECT || !op) {
 		client_error(c, "malformed request: expected an object with an \"op\" string");
@@ -368,7 +380,8 @@ void requests_line(struct client *c, const char *line, size_t len)
 		if (i < ARRAY_SIZE(ops))
 			ops[i].fn(c, req);
 		else
-			client_error(c, "unknown op '%s' (load, unload, reload, list, logs, status)", op);
+			client_error(c, "unknown op '%s' (load, unload, reload, list, logs, "
+					"status)", op);
 	}
 	json_free(req);
 }

@@ -151,6 +151,7 @@ static void runner_end(struct runner *r)
 	daemon_post(msg);
 }
 
+/* One turn of r on a worker: then r is queued again, armed in epoll or ended. */
 static void runner_turn(struct runner *r)
 {
 	lbpf_runtime_t *rt = r->rt;
@@ -184,6 +185,7 @@ static void runner_turn(struct runner *r)
 	}
 }
 
+/* A worker: runs the queued runners' turns until workers_stop. */
 static void *worker_main(void *arg)
 {
 	struct runner *r;

@@ -156,7 +156,8 @@ static int setup_metrics(void)
 
 	if (fd < 0) {
 		fprintf(stderr, "lbpfd: --metrics %s: %s\n", opts->metrics,
-			fd == -EINVAL ? "expected ADDRESS:PORT, e.g. 127.0.0.1:9464" : strerror(-fd));
+			fd == -EINVAL ? "expected ADDRESS:PORT, e.g. 127.0.0.1:9464"
+				      : strerror(-fd));
 		return fd;
 	}
 	metrics_fd = fd;

@@ -19,6 +19,7 @@
 
 static const char *state_dir; /* --state-dir */
 
+/* STATE_DIR/policies/NAME.EXT (malloc'd); NULL without memory. */
 static char *state_path(const char *name, const char *ext)
 {
 	char *path;
@@ -71,6 +72,7 @@ static int write_atomic(const char *path, const char *data, size_t len)
 	return err;
 }
 
+/* Copies the script to the state folder (atomically); nothing when it is there already. */
 static int copy_script(const char *from, const char *to)
 {
 	FILE *f;
