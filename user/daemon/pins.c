@@ -23,8 +23,13 @@
 
 #include <bpf/bpf.h>
 
-#include "daemon_internal.h"
 #include "filter/filter.h"
+#include "pins.h"
+#include "state.h"
+
+static const char *bpffs;            /* --bpffs */
+static int runtimes_map = -1, objects_map = -1;
+static pin_owner_fn *owner_of;
 
 /* Opens the pinned map at path when it has the right shape, else creates
  * and pins a new one. Returns the fd or -errno (logged). */
@@ -63,6 +68,7 @@ static void pin_clear(int fd)
 			break;
 }
 
+/* Whether object goes into the objects map: not the scheduler's own. */
 static bool mirrored(const lbpf_object_t *object)
 {
 	static const char *const skipped[] = { "lbpf.task", "lbpf.timer", "lbpf.watch" };
@@ -74,48 +80,19 @@ static bool mirrored(const lbpf_object_t *object)
 	return true;
 }
 
-/* The runner of a runtime, under the daemon lock; NULL if none. */
-static struct runner *runner_of(lbpf_runtime_t *rt)
-{
-	struct runner *r;
-
-	for (r = daemon_g.runners; r; r = r->next)
-		if (r->rt == rt)
-			return r;
-	return NULL;
-}
-
-/* Adds kind to the runner's list of attached kinds ("lbpf.probe,..."). */
-static void note_kind(struct runner *r, const char *kind)
-{
-	char *kinds;
-
-	if (r->kinds && strstr(r->kinds, kind))
-		return;
-	if (asprintf(&kinds, "%s%s%s", r->kinds ? r->kinds : "", r->kinds ? "," : "", kind) < 0)
-		return;
-	free(r->kinds);
-	r->kinds = kinds;
-}
-
+/* The observer of the object model: an entry per attached object. */
 static void observe(lbpf_object_t *object, enum lbpf_object_event event)
 {
 	uint64_t key = (uint64_t)(uintptr_t)object;
 	struct lbpf_object_entry e = { 0 };
-	struct runner *r;
 
 	if (!mirrored(object))
 		return;
 	if (event == LBPF_OBJECT_RELEASED) {
-		bpf_map_delete_elem(daemon_g.objects_map, &key);
+		bpf_map_delete_elem(objects_map, &key);
 		return;
 	}
-	pthread_mutex_lock(&daemon_g.lock);
-	r = object->owner ? runner_of(object->owner) : NULL;
-	e.runtime_id = r ? r->id : 0;
-	if (r)
-		note_kind(r, object->class->name);
-	pthread_mutex_unlock(&daemon_g.lock);
+	e.runtime_id = object->owner ? owner_of(object->owner, object->class->name) : 0;
 	snprintf(e.kind, sizeof(e.kind), "%s", object->class->name);
 	e.refs = atomic_load(&object->refs);
 	if (object->class->kernel_ids) {
@@ -126,32 +103,35 @@ static void observe(lbpf_object_t *object, enum lbpf_object_event event)
 		e.map_id = ids.map;
 		e.link_id = ids.link;
 	}
-	bpf_map_update_elem(daemon_g.objects_map, &key, &e, BPF_ANY);
+	bpf_map_update_elem(objects_map, &key, &e, BPF_ANY);
 }
 
-int pin_init(void)
+int pin_init(const char *dir, pin_owner_fn *owner)
 {
 	char path[4096];
-	const char *dir = daemon_g.opts.bpffs;
 
-	daemon_g.runtimes_map = daemon_g.objects_map = -1;
+	bpffs = dir;
+	owner_of = owner;
+
+	runtimes_map = objects_map = -1;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "lbpfd: cannot create %s: %s (is bpffs mounted at /sys/fs/bpf?)\n",
 			dir, strerror(errno));
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_RUNTIMES);
-	daemon_g.runtimes_map = pin_open(path, "lbpf_runtimes", sizeof(struct lbpf_runtime_entry));
+	runtimes_map = pin_open(path, "lbpf_runtimes", sizeof(struct lbpf_runtime_entry));
 	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_OBJECTS);
-	daemon_g.objects_map = pin_open(path, "lbpf_objects", sizeof(struct lbpf_object_entry));
-	if (daemon_g.runtimes_map < 0 || daemon_g.objects_map < 0)
-		return daemon_g.runtimes_map < 0 ? daemon_g.runtimes_map : daemon_g.objects_map;
-	pin_clear(daemon_g.runtimes_map);
-	pin_clear(daemon_g.objects_map);
+	objects_map = pin_open(path, "lbpf_objects", sizeof(struct lbpf_object_entry));
+	if (runtimes_map < 0 || objects_map < 0)
+		return runtimes_map < 0 ? runtimes_map : objects_map;
+	pin_clear(runtimes_map);
+	pin_clear(objects_map);
 	lbpf_object_observer = observe;
 	return 0;
 }
 
+/* Wall-clock time: created_ns is read by other processes. */
 static uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -160,37 +140,43 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-void pin_runtime(struct runner *r, enum lbpf_runtime_state state)
+void pin_runtime(uint64_t id, const char *name, uint32_t generation,
+		 enum lbpf_runtime_state state)
 {
 	struct lbpf_runtime_entry e = { 0 };
 
-	if (daemon_g.runtimes_map < 0)
+	if (runtimes_map < 0)
 		return;
-	if (bpf_map_lookup_elem(daemon_g.runtimes_map, &r->id, &e) < 0) {
-		snprintf(e.name, sizeof(e.name), "%s", r->policy->name);
-		e.generation = r->policy->generation;
+	if (bpf_map_lookup_elem(runtimes_map, &id, &e) < 0) {
+		snprintf(e.name, sizeof(e.name), "%s", name);
+		e.generation = generation;
 		e.pid = getpid();
 		e.created_ns = realtime_ns();
 	}
 	e.state = state;
-	if (bpf_map_update_elem(daemon_g.runtimes_map, &r->id, &e, BPF_ANY) < 0)
+	if (bpf_map_update_elem(runtimes_map, &id, &e, BPF_ANY) < 0)
 		fprintf(stderr, "lbpfd: runtimes map: update %s: %s\n", e.name, strerror(errno));
 }
 
 void pin_runtime_delete(uint64_t id)
 {
-	if (daemon_g.runtimes_map >= 0)
-		bpf_map_delete_elem(daemon_g.runtimes_map, &id);
+	if (runtimes_map >= 0)
+		bpf_map_delete_elem(runtimes_map, &id);
+}
+
+int pin_runtimes_fd(void)
+{
+	return runtimes_map;
 }
 
 void pin_close(void)
 {
 	lbpf_object_observer = NULL;
-	if (daemon_g.runtimes_map >= 0)
-		close(daemon_g.runtimes_map);
-	if (daemon_g.objects_map >= 0)
-		close(daemon_g.objects_map);
-	daemon_g.runtimes_map = daemon_g.objects_map = -1;
+	if (runtimes_map >= 0)
+		close(runtimes_map);
+	if (objects_map >= 0)
+		close(objects_map);
+	runtimes_map = objects_map = -1;
 }
 
 void filters_remove(const char *name)
@@ -198,7 +184,7 @@ void filters_remove(const char *name)
 	char path[4096];
 	int err;
 
-	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS "%s%s", daemon_g.opts.bpffs,
+	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS "%s%s", bpffs,
 		 name ? "/" : "", name ? name : "");
 	err = filter_pin_remove(path);
 	if (err && err != -ENOENT)
@@ -206,24 +192,47 @@ void filters_remove(const char *name)
 			strerror(-err));
 }
 
-/* Whether the state folder holds a policy of this name. */
-static bool state_has(const char *name)
+char *pin_filter_dir(const char *name)
 {
-	char path[4096];
+	char *dir;
 
-	snprintf(path, sizeof(path), "%s/policies/%s.json", daemon_g.opts.state_dir, name);
-	return access(path, F_OK) == 0;
+	if (asprintf(&dir, "%s/" LBPF_PIN_FILTERS "/%s", bpffs, name) < 0)
+		return NULL;
+	return dir;
 }
 
-void filters_startup(void)
+void filters_prune(const char *dir, bool (*held)(void *ctx, unsigned long n), void *ctx)
+{
+	char path[4096], *end;
+	unsigned long n;
+	struct dirent *d;
+	DIR *dp;
+	int err;
+
+	if (!(dp = opendir(dir)))
+		return;
+	while ((d = readdir(dp))) {
+		n = strtoul(d->d_name, &end, 10);
+		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || held(ctx, n))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		err = filter_pin_remove(path);
+		if (err)
+			fprintf(stderr, "lbpfd: cannot remove the filters pinned in %s: %s\n", path,
+				strerror(-err));
+	}
+	closedir(dp);
+}
+
+void filters_startup(bool fail_open)
 {
 	char path[4096];
 	struct dirent *de;
 	DIR *d;
 
-	if (daemon_g.opts.fail_open)
+	if (fail_open)
 		return filters_remove(NULL);
-	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS, daemon_g.opts.bpffs);
+	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS, bpffs);
 	if (!(d = opendir(path)))
 		return;
 	while ((de = readdir(d)))

@@ -4,53 +4,21 @@
  * /metrics). Per policy: events, errors, lost events and memory; then the
  * metrics policies declared with lbpf.metric.counter/gauge and the samples of
  * the metric sources (the packet filters' counters), labelled with their
- * policy. The connections themselves are handled in daemon.c.
+ * policy. The sockets and connections are the server's (server.c, conns.c).
  */
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "daemon_internal.h"
 #include "core/metric.h"
-
-/* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6). Returns the fd or -errno. */
-int metrics_listen(const char *addr)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
-	struct addrinfo *ai = NULL;
-	char host[256];
-	const char *colon = strrchr(addr, ':');
-	int fd = -1, one = 1, err;
-
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
-		return -EINVAL;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-		return -EINVAL;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-		fd = err;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
+#include "policies.h"
+#include "requests.h"
 
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* printf into w, a line of at most 1 KiB. */
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 {
 	char line[1024];
@@ -70,7 +38,7 @@ static void policy_family(struct json_writer *w, const char *name, const char *t
 	struct policy *p;
 
 	printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-	for (p = daemon_g.policies; p; p = p->next) {
+	for (p = policies_first(); p; p = p->next) {
 		uint64_t events, errors;
 		size_t memory;
 		unsigned long long v;
@@ -94,6 +62,7 @@ struct collection {
 	size_t n, cap;
 };
 
+/* Frees what d holds (not d). */
 static void free_declared(struct declared *d)
 {
 	free(d->name);
@@ -131,24 +100,19 @@ static void collect(void *ctx, lbpf_runtime_t *rt, const char *name, const char 
  * reload's retiring one would repeat the series). */
 static void name_policies(struct collection *c)
 {
-	struct runner *r;
 	size_t i, kept = 0;
 
-	pthread_mutex_lock(&daemon_g.lock);
 	for (i = 0; i < c->n; i++) {
-		for (r = daemon_g.runners; r && r->rt != c->v[i].root; r = r->next)
-			;
-		if (!r || r != r->policy->current) {
+		if (!runner_current_name(c->v[i].root, c->v[i].policy, sizeof(c->v[i].policy))) {
 			free_declared(&c->v[i]);
 			continue;
 		}
-		snprintf(c->v[i].policy, sizeof(c->v[i].policy), "%s", r->policy->name);
 		c->v[kept++] = c->v[i];
 	}
-	pthread_mutex_unlock(&daemon_g.lock);
 	c->n = kept;
 }
 
+/* qsort order: by name, then policy, then labels, as Prometheus groups families. */
 static int by_name(const void *a, const void *b)
 {
 	const struct declared *x = a, *y = b;
@@ -158,6 +122,7 @@ static int by_name(const void *a, const void *b)
 	return d ? d : strcmp(x->labels, y->labels);
 }
 
+/* The metrics the policies declared and the metric sources' samples. */
 static void declared_families(struct json_writer *w)
 {
 	struct collection c = { 0 };
@@ -193,7 +158,6 @@ static void render(struct json_writer *w)
 	declared_families(w);
 }
 
-/* The whole HTTP response to a request head. */
 void metrics_respond(const char *request, struct json_writer *w)
 {
 	struct json_writer body = { 0 };

@@ -14,13 +14,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon_internal.h"
+#include "protocol/json.h"
+#include "state.h"
 
+static const char *state_dir; /* --state-dir */
+
+/* STATE_DIR/policies/NAME.EXT (malloc'd); NULL without memory. */
 static char *state_path(const char *name, const char *ext)
 {
 	char *path;
 
-	if (asprintf(&path, "%s/policies/%s%s", daemon_g.opts.state_dir, name, ext) < 0)
+	if (asprintf(&path, "%s/policies/%s%s", state_dir, name, ext) < 0)
 		return NULL;
 	return path;
 }
@@ -30,14 +34,15 @@ char *state_script_path(const char *name)
 	return state_path(name, ".lua");
 }
 
-int state_init(void)
+int state_init(const char *dir_name)
 {
 	char *dir;
 	int err = 0;
 
-	if (asprintf(&dir, "%s/policies", daemon_g.opts.state_dir) < 0)
+	state_dir = dir_name;
+	if (asprintf(&dir, "%s/policies", state_dir) < 0)
 		return -ENOMEM;
-	if ((mkdir(daemon_g.opts.state_dir, 0700) < 0 && errno != EEXIST) ||
+	if ((mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
 		err = -errno;
 		fprintf(stderr, "lbpfd: cannot create %s: %s\n", dir, strerror(-err));
@@ -67,6 +72,7 @@ static int write_atomic(const char *path, const char *data, size_t len)
 	return err;
 }
 
+/* Copies the script to the state folder (atomically); nothing when it is there already. */
 static int copy_script(const char *from, const char *to)
 {
 	FILE *f;
@@ -86,7 +92,8 @@ static int copy_script(const char *from, const char *to)
 	return err;
 }
 
-static char *metadata(struct policy *p)
+/* The record as one JSON line; NULL without memory. */
+static char *metadata(const struct state_record *p)
 {
 	struct json_writer w = { 0 };
 	int i;
@@ -108,7 +115,7 @@ static char *metadata(struct policy *p)
 	return w.data;
 }
 
-int state_save(struct policy *p, const char *code_path)
+int state_save(const struct state_record *p, const char *code_path)
 {
 	char *script = state_path(p->name, ".lua"), *meta = state_path(p->name, ".json");
 	char *data = metadata(p);
@@ -123,6 +130,15 @@ int state_save(struct policy *p, const char *code_path)
 	free(meta);
 	free(data);
 	return err;
+}
+
+bool state_has(const char *name)
+{
+	char *meta = state_path(name, ".json");
+	bool has = meta && access(meta, F_OK) == 0;
+
+	free(meta);
+	return has;
 }
 
 void state_remove(const char *name)
@@ -157,8 +173,8 @@ static char **record_args(const struct json *rec, int *n)
 	return v;
 }
 
-/* Loads the policy of one record again. */
-static void restore_one(const char *path)
+/* Hands one record to restore. */
+static void restore_one(const char *path, int (*restore)(const struct state_record *rec))
 {
 	char err[128], *text = NULL;
 	size_t cap = 0;
@@ -174,23 +190,23 @@ static void restore_one(const char *path)
 		fclose(f);
 	json_get_number(rec, "memory", &memory);
 	json_get_number(rec, "generation", &generation);
-	if (!rec || !name || !file || !(args = record_args(rec, &nargs)) || policy_find(name))
+	if (!rec || !name || !file || !(args = record_args(rec, &nargs)) ||
+	    restore(&(struct state_record){ name, file, args, nargs, (size_t)memory,
+					    (uint32_t)generation }) == -EEXIST)
 		fprintf(stderr, "lbpfd: ignoring %s: not a valid policy record%s%s\n", path,
 			rec ? "" : ": ", rec ? "" : err);
-	else
-		daemon_restore(name, file, args, nargs, (size_t)memory, (uint32_t)generation);
 	free(args);
 	json_free(rec);
 	free(text);
 }
 
-void state_restore(void)
+void state_restore(int (*restore)(const struct state_record *rec))
 {
 	char *dir, path[4200];
 	struct dirent *de;
 	DIR *d;
 
-	if (asprintf(&dir, "%s/policies", daemon_g.opts.state_dir) < 0)
+	if (asprintf(&dir, "%s/policies", state_dir) < 0)
 		return;
 	if ((d = opendir(dir))) {
 		while ((de = readdir(d))) {
@@ -198,7 +214,7 @@ void state_restore(void)
 
 			if (n > 5 && !strcmp(de->d_name + n - 5, ".json")) {
 				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-				restore_one(path);
+				restore_one(path, restore);
 			}
 		}
 		closedir(d);

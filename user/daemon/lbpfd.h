@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
+/*
+ * What every part of lbpfd shares. The parts, lowest first; a part calls
+ * only the parts below it and reports up by return value, by a callback it
+ * was given, or by a message to the main thread (mailbox.h):
+ *   state.c, pins.c, features.c, mailbox.c   saved state, pinned maps and
+ *                                            filters, kernel features, messages
+ *   policies.c, runners.c, loads.c, life.c   the policy table and a policy's life
+ *                                            (policies.h)
+ *   clients.c, requests.c, metrics.c         the requests, without sockets
+ *                                            (requests.h)
+ *   conns.c, server.c, main.c                sockets, connections, the main
+ *                                            loop, signals (server.h)
+ */
+#ifndef LBPFD_H
+#define LBPFD_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include <lbpf/daemon.h>
+
+/* The command line, filled in by main.c and read-only afterwards; the parts
+ * get it (or the fields they need) when they start. */
+struct daemon_options {
+	const char *socket_path;
+	const char *state_dir;
+	const char *bpffs;
+	const char *metrics;
+	const char *group;
+	int workers;
+	uint64_t instruction_limit;
+	unsigned max_errors;
+	size_t default_memory;
+	bool fail_open;            /* filters are unpinned when lbpfd stops or crashed */
+};
+
+/* An entry of the main thread's epoll set: its owner embeds it, and the
+ * main loop calls ready with the events epoll reported. */
+struct handle {
+	void (*ready)(struct handle *h, uint32_t events);
+};
+
+#endif /* LBPFD_H */

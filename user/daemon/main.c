@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * lbpfd: hosts one Lua runtime per loaded policy, on a pool of worker
+ * threads, and answers the control socket (JSON lines, see
+ * include/lbpf/daemon.h). This file reads the command line and starts the
+ * parts, lowest first (lbpfd.h lists them), then runs the main loop.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features.h"
+#include "pins.h"
+#include "policies.h"
+#include "requests.h"
+#include "server.h"
+#include "state.h"
+
+static struct daemon_options opts;
+
+static const char usage[] =
+	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
+	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
+	"             [--memory SIZE] [--fail-open] [--foreground]\n"
+	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
+	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
+	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
+	"                      filters are pinned (" LBPF_DAEMON_BPFFS ")\n"
+	"  --metrics ADDR      serve Prometheus metrics, e.g. 127.0.0.1:9464\n"
+	"  --group GROUP       members of GROUP may use the socket too (mode 0660)\n"
+	"  --workers N         threads running the policies (2)\n"
+	"  --instructions N    Lua instructions a callback may run at once (100000000)\n"
+	"  --max-errors N      callback errors in a row that fail a policy (10)\n"
+	"  --memory SIZE       default memory limit of a policy (64M)\n"
+	"  --fail-open         packet filters end with lbpfd (stop, crash) instead of enforcing\n"
+	"                      until it is back\n"
+	"  --foreground        accepted for compatibility: lbpfd never forks; it logs to stderr\n";
+
+/* A number from min to max into *out; -EINVAL (told) otherwise. */
+static int parse_number(const char *opt, const char *text, uint64_t min, uint64_t max,
+			uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || end == text || v < min || v > max) {
+		fprintf(stderr, "lbpfd: %s %s: expected a number from %llu to %llu\n", opt, text,
+			(unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parses one option; 0, 1 to exit 0 (help), or -EINVAL. */
+static int parse_option(int c, const char *arg, struct daemon_options *o)
+{
+	uint64_t n;
+
+	switch (c) {
+	case 's': o->socket_path = arg; return 0;
+	case 'd': o->state_dir = arg; return 0;
+	case 'b': o->bpffs = arg; return 0;
+	case 'm': o->metrics = arg; return 0;
+	case 'g': o->group = arg; return 0;
+	case 'f': return 0;
+	case 'F': o->fail_open = true; return 0;
+	case 'h': fputs(usage, stdout); return 1;
+	case 'w':
+		if (parse_number("--workers", arg, 1, 64, &n))
+			return -EINVAL;
+		o->workers = n;
+		return 0;
+	case 'i':
+		return parse_number("--instructions", arg, 1000, 1ull << 40,
+				    &o->instruction_limit);
+	case 'e':
+		if (parse_number("--max-errors", arg, 0, 1000000, &n))
+			return -EINVAL;
+		o->max_errors = n;
+		return 0;
+	case 'M':
+		if (lbpf_parse_size(arg, &o->default_memory) || o->default_memory < (256u << 10)) {
+			fprintf(stderr, "lbpfd: --memory %s: expected a size of at least 256K\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+}
+
+/* The command line into o; 0, 1 to exit 0 (help), or -EINVAL (told). */
+static int parse_options(int argc, char **argv, struct daemon_options *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "instructions", required_argument, NULL, 'i' },
+		{ "max-errors", required_argument, NULL, 'e' },
+		{ "memory", required_argument, NULL, 'M' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "fail-open", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, err;
+
+	*o = (struct daemon_options){
+		LBPF_DAEMON_SOCKET, LBPF_DAEMON_STATE_DIR, LBPF_DAEMON_BPFFS, NULL, NULL,
+		2, 100000000ull, 10, 64u << 20, false,
+	};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		if ((err = parse_option(c, optarg, o)))
+			return err;
+	if (optind < argc) {
+		fprintf(stderr, "lbpfd: unexpected argument '%s'\n%s", argv[optind], usage);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Everything before the loop. 0 or -errno (logged). */
+static int setup(void)
+{
+	const char *missing = lbpf_missing_capability();
+	int err;
+
+	if (missing) {
+		fprintf(stderr, "lbpfd: missing capability %s (run as root)\n", missing);
+		return -EPERM;
+	}
+	lbpf_libbpf_logging();
+	lbpf_mount_filesystems();
+	requests_init(&opts);
+	load_limits(opts.instruction_limit, opts.max_errors);
+	if ((err = server_open(&opts)))
+		return err;
+	if ((err = state_init(opts.state_dir)) || (err = pin_init(opts.bpffs, runner_note_object)))
+		return err;
+	if ((err = server_listen()))
+		return err;
+	features_probe();
+	return workers_start(opts.workers, server_epfd());
+}
+
+int main(int argc, char **argv)
+{
+	int err = parse_options(argc, argv, &opts);
+
+	if (err)
+		return err > 0 ? 0 : 2;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if ((err = setup()) < 0) {
+		fprintf(stderr, "lbpfd: cannot start: %s\n", strerror(-err));
+		return 1;
+	}
+	fprintf(stderr, "lbpfd %s: listening on %s (state %s, maps in %s, %d workers)\n",
+		LBPF_VERSION, opts.socket_path, opts.state_dir, opts.bpffs, opts.workers);
+	filters_startup(opts.fail_open);
+	policies_restore();
+	server_run();
+	workers_stop();
+	if (opts.fail_open)
+		filters_remove(NULL);
+	pin_close();
+	server_close();
+	fprintf(stderr, "lbpfd: stopped\n");
+	return 0;
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The main thread's epoll set and loop: the control socket, the metrics
+ * socket, the mailbox, the signals, the connections (conns.c) and the
+ * runners waiting for their loops (runners.c) are its entries; each brings
+ * its own ready function. The loop is as short as ae.c's.
+ */
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mailbox.h"
+#include "policies.h"
+#include "requests.h"
+#include "server.h"
+
+static const struct daemon_options *opts;
+static int epfd = -1;
+static int listen_fd = -1, metrics_fd = -1, signal_fd = -1;
+static gid_t socket_gid;
+
+static void listen_ready(struct handle *h, uint32_t events);
+static void metrics_ready(struct handle *h, uint32_t events);
+static void mailbox_ready(struct handle *h, uint32_t events);
+static void signal_ready(struct handle *h, uint32_t events);
+
+static struct handle listen_h = { listen_ready }, metrics_h = { metrics_ready },
+		     notify_h = { mailbox_ready }, signal_h = { signal_ready };
+
+/* An existing socket that answers belongs to a running lbpfd. */
+static bool socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool used = fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return used;
+}
+
+/* Mode 0600, or 0660 and owned by --group. */
+static int set_socket_owner(const char *path)
+{
+	struct group *g;
+
+	if (!opts->group)
+		return chmod(path, 0600) < 0 ? -errno : 0;
+	if (!(g = getgrnam(opts->group))) {
+		fprintf(stderr, "lbpfd: --group %s: no such group\n", opts->group);
+		return -ENOENT;
+	}
+	socket_gid = g->gr_gid;
+	if (chown(path, -1, g->gr_gid) < 0 || chmod(path, 0660) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Listens on the control socket at path. Returns the fd or -errno (logged). */
+static int listen_control(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX];
+	mode_t old;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "lbpfd: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	mkdir(dirname(dir), 0755);
+	if (socket_in_use(&sa)) {
+		fprintf(stderr, "lbpfd: another lbpfd is listening on %s\n", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	old = umask(0177);
+	err = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0
+		? -errno : 0;
+	umask(old);
+	if (!err)
+		err = set_socket_owner(path);
+	if (err) {
+		fprintf(stderr, "lbpfd: control socket %s: %s\n", path, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* SIGINT, SIGTERM (stop) and SIGHUP (ignored) arrive through a signalfd;
+ * threads inherit the mask. */
+static int block_signals(void)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL))
+		return -EINVAL;
+	signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return signal_fd < 0 ? -errno : 0;
+}
+
+/* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6). Returns the fd or -errno. */
+static int metrics_listen(const char *addr)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST };
+	struct addrinfo *ai = NULL;
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	int fd = -1, one = 1, err;
+
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		fd = err;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Opens and watches --metrics (logged). */
+static int setup_metrics(void)
+{
+	int fd = metrics_listen(opts->metrics);
+
+	if (fd < 0) {
+		fprintf(stderr, "lbpfd: --metrics %s: %s\n", opts->metrics,
+			fd == -EINVAL ? "expected ADDRESS:PORT, e.g. 127.0.0.1:9464"
+				      : strerror(-fd));
+		return fd;
+	}
+	metrics_fd = fd;
+	return epoll_watch(epfd, fd, EPOLLIN, &metrics_h);
+}
+
+int server_open(const struct daemon_options *options)
+{
+	int err;
+
+	opts = options;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0 || (err = mailbox_init()) < 0 || (err = block_signals()) < 0)
+		return -errno;
+	if ((listen_fd = listen_control(opts->socket_path)) < 0)
+		return listen_fd;
+	conns_init(epfd, opts->group != NULL, socket_gid);
+	return 0;
+}
+
+int server_listen(void)
+{
+	int err;
+
+	if ((err = epoll_watch(epfd, listen_fd, EPOLLIN, &listen_h)) ||
+	    (err = epoll_watch(epfd, mailbox_fd(), EPOLLIN, &notify_h)) ||
+	    (err = epoll_watch(epfd, signal_fd, EPOLLIN, &signal_h)))
+		return err;
+	if (opts->metrics && (err = setup_metrics()))
+		return err;
+	return 0;
+}
+
+int server_epfd(void)
+{
+	return epfd;
+}
+
+/* A client knocks on the control socket. */
+static void listen_ready(struct handle *h, uint32_t events)
+{
+	conns_accept(listen_fd, false);
+}
+
+/* A client knocks on the metrics socket. */
+static void metrics_ready(struct handle *h, uint32_t events)
+{
+	conns_accept(metrics_fd, true);
+}
+
+/* Load threads or workers posted. */
+static void mailbox_ready(struct handle *h, uint32_t events)
+{
+	requests_messages();
+}
+
+/* SIGINT, SIGTERM: the policies stop, then the loop ends; SIGHUP: nothing. */
+static void signal_ready(struct handle *h, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	if (read(signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		fprintf(stderr, "lbpfd: SIGHUP ignored (lbpf reload NAME reloads a policy)\n");
+	} else if (!policies_stopping()) {
+		fprintf(stderr, "lbpfd: signal %d: stopping the policies\n", si.ssi_signo);
+		policies_stop();
+	}
+}
+
+void server_run(void)
+{
+	struct epoll_event events[64];
+	struct handle *h;
+	int i, n;
+
+	while (!policies_stopped()) {
+		n = epoll_wait(epfd, events, 64, 1000);
+		for (i = 0; i < n; i++) {
+			h = events[i].data.ptr;
+			h->ready(h, events[i].events);
+		}
+		conns_sweep_idle();
+		conns_flush_all();
+	}
+}
+
+void server_close(void)
+{
+	unlink(opts->socket_path);
+}
