@@ -57,9 +57,12 @@ struct filter_engine_opts {
 	/* lbpfd: pin the attachment in this bpffs folder, so it outlives the
 	 * process; NULL = attachments end with the engine */
 	const char *pin_dir;
-	/* the runtime whose gate the programs take (lbpf_runtime_gate: under
-	 * lbpfd, no events once it stopped), or NULL */
-	lbpf_runtime_t *rt;
+	/* lbpfd's gate: the runtime's id, which the programs carry as rodata,
+	 * and the pinned runtimes map (<lbpf/pin.h>) their lbpf_runtimes map
+	 * becomes, so they push no events once that runtime stopped. 0 and 0
+	 * (lbpf_runtime_options(rt)->id, ->runtimes_fd outside lbpfd): no gate */
+	uint64_t runtime_id;
+	int runtimes_fd;
 };
 
 struct filter_set {
@@ -115,9 +118,10 @@ struct filter_engine {
 	char error[512];
 };
 
-/* Opens and loads the programs and maps (nothing is attached). */
+/* Opens and loads the programs and maps (nothing is attached). On failure
+ * the message is in errbuf as well. */
 int filter_engine_open(struct filter_engine **out, const struct filter_engine_opts *opts,
-		       char *err, size_t errlen);
+		       char *errbuf, size_t errlen);
 /* Detaches and frees everything; NULL is fine. */
 void filter_engine_free(struct filter_engine *e);
 

@@ -149,6 +149,19 @@ static int new_set_map(const char *name, uint32_t max_entries)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The programs push events only while lbpfd's runtimes map says their
+ * runtime runs (bpf/record.bpf.h); outside lbpfd the rodata id stays 0 and
+ * the object's own placeholder map is never read. 0 or -errno. */
+static int take_gate(struct filter_bpf *s, const struct filter_engine_opts *o)
+{
+	if (!o->runtime_id || o->runtimes_fd <= 0) {
+		s->rodata->lbpf_runtime_id = 0;
+		return 0;
+	}
+	s->rodata->lbpf_runtime_id = o->runtime_id;
+	return bpf_map__reuse_fd(s->maps.lbpf_runtimes, o->runtimes_fd);
+}
+
 static int prepare_programs(struct filter_engine *e, const struct filter_engine_opts *o)
 {
 	struct filter_bpf *s = e->skel;
@@ -163,9 +176,8 @@ static int prepare_programs(struct filter_engine *e, const struct filter_engine_
 	}
 	if (!err && o->ringbuf_fd >= 0)
 		err = bpf_map__reuse_fd(s->maps.lbpf_events, o->ringbuf_fd);
-	if (!err && o->rt)
-		err = lbpf_runtime_gate(o->rt, s->maps.lbpf_runtimes,
-					(uint64_t *)&s->rodata->lbpf_runtime_id);
+	if (!err)
+		err = take_gate(s, o);
 	return err;
 }
 

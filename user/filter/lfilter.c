@@ -27,6 +27,7 @@
 #include <lbpf/record.h>
 
 #include "filter.h"
+#include "core/internal.h"
 #include "core/metric.h"
 
 struct lfilter {
@@ -1095,6 +1096,7 @@ static const char *pin_dir(lua_State *L, char *buf, size_t size, unsigned *index
 static int filter_new(lua_State *L)
 {
 	struct filter_engine_opts o = { .max_rules = 4096 };
+	const lbpf_runtime_opts_t *gate = lbpf_runtime_options(lbpf_toruntime(L));
 	lbpf_object_t *object;
 	struct lfilter *f;
 	char msg[512], pins[4096];
@@ -1111,7 +1113,8 @@ static int filter_new(lua_State *L)
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
 	attach = attach && !filter_dry_run_hook;
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
-	o.rt = lbpf_toruntime(L);
+	o.runtime_id = gate->id;
+	o.runtimes_fd = gate->runtimes_fd;
 	if (attach)
 		o.pin_dir = pin_dir(L, pins, sizeof(pins), &index);
 	lua_settop(L, 1);

@@ -16,7 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "probe.h"
+#include "probe_lua.h"
 #include "probe.skel.h"
 #include "symbols.h"
 
@@ -641,6 +641,8 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	lbpf_object_t *object = lbpf_newobject(L, &probe_class, sizeof(struct probe));
 	struct probe *p = object->private;
 	int opts, err, failed = -1, ud = lua_gettop(L);
+	struct probe_opts o;
+	char msg[4096];
 
 	p->rt = lbpf_toruntime(L);
 	p->object = object;
@@ -667,7 +669,9 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
 		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
 			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
-	probe_compile(L, p, opts);
+	probe_check_opts(L, opts, &o);
+	if (probe_compile(p, &o, msg, sizeof(msg)))
+		luaL_error(L, "%s", msg);
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
 		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);

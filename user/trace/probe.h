@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
-/* The tracing probe, shared by the binding (lprobe.c), the option compiler
- * (probe_config.c) and the aggregation reader (probe_read.c). */
+/*
+ * The tracing probe engine, plain C: the option compiler (probe_config.c) and
+ * the aggregation reader (probe_read.c), under the binding (lprobe.c, with
+ * its Lua side in probe_lua.c). Functions return 0 or -errno; those that
+ * take (errbuf, errlen) also leave there the message a user sees.
+ */
 #ifndef LBPF_USER_PROBE_H
 #define LBPF_USER_PROBE_H
 
@@ -81,26 +85,85 @@ struct probe {
 	struct usyms *usyms;
 };
 
-/* probe_config.c: compiles opts (table at index `opts`, or 0) into every
- * attach point's config and the probe's aggregation description. Raises a
- * Lua error naming the option on misuse. */
-void probe_compile(lua_State *L, struct probe *p, int opts);
+/* One condition of opts.filter: name op value, or comm == "name" (the
+ * filter named comm compares the process name, whatever op says). */
+struct probe_filter_opt {
+	const char *name;
+	enum lbpf_op op;
+	int64_t value;
+	char comm[16];
+};
+
+/* Where a captured string's pointer points; by default user memory for
+ * syscall tracepoints and uprobes, kernel memory for the rest. */
+enum probe_memory { PROBE_MEMORY_DEFAULT, PROBE_MEMORY_USER, PROBE_MEMORY_KERNEL };
+
+/* One pointer argument or field of opts.strings to capture as a string. */
+struct probe_string_opt {
+	const char *name;
+	enum probe_memory memory;
+};
+
+/* A probe's options, what the Lua table of lbpf.tracepoint(spec, opts)
+ * says. The names point to strings the caller keeps during probe_compile. */
+struct probe_opts {
+	bool kstack, ustack;           /* every event carries its stacks */
+	bool print;                    /* print the aggregation at detach */
+	enum probe_agg_kind agg;
+	const char *keys[LBPF_MAX_KEYS]; /* count's keys, or by's */
+	int nkeys;
+	const char *value;             /* what hist, lhist, sum, ... aggregate */
+	int64_t lhist_min, lhist_max, lhist_step;
+	struct probe_filter_opt filters[LBPF_MAX_FILTERS];
+	int nfilters;
+	int64_t strlen;                /* 2..LBPF_MAX_STRLEN (Lua's default: 256) */
+	struct probe_string_opt strings[LBPF_MAX_STRINGS];
+	int nstrings;
+};
+
+/* probe_config.c */
+/* Compiles opts into every attach point's config and the probe's
+ * aggregation description; names resolve per attach point. 0, or -EINVAL
+ * with a message that names the option and the point. */
+int probe_compile(struct probe *p, const struct probe_opts *opts, char *errbuf, size_t errlen);
 /* Sets what BPF must fetch per hit, once emit is known. */
 void probe_config_finish(struct probe *p);
-/* Builds each attach point's Lua table name -> view code (fields_ref). */
-void probe_build_fields(lua_State *L, struct probe *p);
+/* True for kretprobes and uretprobes: ret and latency exist, args not. */
+bool probe_is_return(const struct probe *p);
+/* The option that names an aggregation: "count", "hist", ...; "" for none. */
+const char *probe_agg_name(enum probe_agg_kind agg);
 
 /* probe_read.c */
-/* Pushes the aggregation as Lua values (see lprobe.c's methods). */
-void probe_push_aggregation(lua_State *L, struct probe *p);
+/* An aggregation's entry: its key (and bucket), summed over the CPUs. */
+struct probe_entry {
+	struct lbpf_agg_key key;
+	struct lbpf_agg_value value;
+};
+
+struct probe_entries {
+	struct probe_entry *v;
+	size_t n, cap;
+};
+
+/* Every entry of the aggregation, sorted by key then bucket; free out->v
+ * (set even on failure). 0 or -errno with the message. */
+int probe_read_entries(struct probe *p, struct probe_entries *out, char *errbuf, size_t errlen);
+/* True when two entries have the same key (buckets of one histogram). */
+bool probe_same_key(const struct probe_entry *a, const struct probe_entry *b);
+/* Bucket b of the probe's histogram as [lo, hi); infinities at open ends. */
+void probe_bucket_bounds(const struct probe *p, int64_t b, double *lo, double *hi);
 int probe_clear_aggregation(struct probe *p);
-/* Prints the aggregation the way bpftrace prints maps at exit. */
-void probe_print_aggregation(lua_State *L, struct probe *p);
-/* lbpf.print_hist(h[, title]) */
-int probe_print_hist(lua_State *L);
-/* Sums the per-CPU stats of all attach points. */
+/* Attach point i's counters, and all points' counters, summed over CPUs. */
+int probe_read_point_stats(struct probe *p, int i, struct lbpf_probe_stats *sum);
 int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total);
-/* Pushes a stack (by id) as a table of symbolized frames, or nil. */
-void probe_push_stack(lua_State *L, struct probe *p, int id, bool user, int pid);
+
+#define PROBE_MAX_FRAMES 127
+/* The frames of stack `id` into ips: their number, or -errno (-ENOENT when
+ * there is no such stack, id < 0 included). */
+int probe_read_stack(struct probe *p, int id, uint64_t ips[PROBE_MAX_FRAMES]);
+/* A frame's symbol ("func+0xoff", of pid's binary when user), or its
+ * address in hex; symbol tables load on first use. Returns buf. */
+const char *probe_frame_name(struct probe *p, bool user, int pid, uint64_t ip, char *buf,
+			     size_t size);
 
 #endif /* LBPF_USER_PROBE_H */

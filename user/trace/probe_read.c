@@ -2,13 +2,8 @@
 /*
  * Reading a probe's in-kernel aggregation: walk the per-CPU hash once, sum
  * the CPUs' slots (min/max over the slots that saw a value), sort by key and
- * bucket, and shape the result for Lua:
- *   count              {key -> n}
- *   hist, lhist        a histogram, or {key -> histogram} with `by`
- *   sum, min, max, avg a number, or {key -> number} with `by`
- * A histogram is {kind = "log2"|"linear", {lo =, hi =, count =}, ...}.
- * Single keys keep their type (comm is a string, pid an integer); composite
- * keys are their parts joined with ",". Reading never blocks the producers.
+ * bucket. The binding shapes the entries for Lua (probe_lua.c). Also the
+ * per-point counters and the stacks. Reading never blocks the producers.
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,16 +16,6 @@
 #include "probe.h"
 #include "probe.skel.h"
 #include "symbols.h"
-
-struct entry {
-	struct lbpf_agg_key key;
-	struct lbpf_agg_value value;
-};
-
-struct entries {
-	struct entry *v;
-	size_t n, cap;
-};
 
 static int sum_cpus(int fd, const struct lbpf_agg_key *key, struct lbpf_agg_value *out,
 		    struct lbpf_agg_value *percpu, int ncpu)
@@ -57,7 +42,7 @@ static int sum_cpus(int fd, const struct lbpf_agg_key *key, struct lbpf_agg_valu
 
 static int key_compare(const void *a, const void *b)
 {
-	const struct entry *x = a, *y = b;
+	const struct probe_entry *x = a, *y = b;
 	int c = memcmp(x->key.parts, y->key.parts, sizeof(x->key) - offsetof(struct lbpf_agg_key, parts));
 
 	if (c)
@@ -65,8 +50,8 @@ static int key_compare(const void *a, const void *b)
 	return x->key.bucket < y->key.bucket ? -1 : x->key.bucket > y->key.bucket;
 }
 
-/* Every entry of the aggregation, sorted by key then bucket. */
-static int read_entries(struct probe *p, struct entries *out)
+/* Every entry of the aggregation, sorted by key then bucket. 0 or -errno. */
+static int read_entries(struct probe *p, struct probe_entries *out)
 {
 	int fd = bpf_map__fd(p->skel->maps.aggs), ncpu = libbpf_num_possible_cpus(), err = 0;
 	struct lbpf_agg_key key, next, *prev = NULL;
@@ -81,7 +66,7 @@ static int read_entries(struct probe *p, struct entries *out)
 		prev = &key;
 		if (out->n == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 256;
-			struct entry *v = realloc(out->v, cap * sizeof(*v));
+			struct probe_entry *v = realloc(out->v, cap * sizeof(*v));
 
 			if (!v) {
 				err = -ENOMEM;
@@ -99,98 +84,50 @@ static int read_entries(struct probe *p, struct entries *out)
 	return err;
 }
 
-void probe_push_stack(lua_State *L, struct probe *p, int id, bool user, int pid)
+/* read_entries with the message a user sees. */
+int probe_read_entries(struct probe *p, struct probe_entries *out, char *errbuf, size_t errlen)
 {
-	__u64 ips[127] = { 0 };
-	char buf[512];
-	int i, n = 0;
+	int err = read_entries(p, out);
 
-	if (id < 0 || bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stacks), &id, ips)) {
-		lua_pushnil(L);
-		return;
-	}
+	if (err)
+		snprintf(errbuf, errlen, "read the aggregation of %s", p->spec);
+	return err;
+}
+
+/* See probe.h; a stack shorter than the map's slot ends at its first 0. */
+int probe_read_stack(struct probe *p, int id, uint64_t ips[PROBE_MAX_FRAMES])
+{
+	int n;
+
+	if (id < 0)
+		return -ENOENT;
+	memset(ips, 0, PROBE_MAX_FRAMES * sizeof(*ips));
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.stacks), &id, ips))
+		return -errno;
+	for (n = 0; n < PROBE_MAX_FRAMES && ips[n]; n++)
+		;
+	return n;
+}
+
+/* See probe.h; a table that failed to load stays NULL and frames print in hex. */
+const char *probe_frame_name(struct probe *p, bool user, int pid, uint64_t ip, char *buf,
+			     size_t size)
+{
+	const char *s;
+
 	if (!user && !p->ksyms)
 		p->ksyms = ksyms_load();
 	if (user && !p->usyms)
 		p->usyms = usyms_new();
-	lua_newtable(L);
-	for (i = 0; i < 127 && ips[i]; i++) {
-		const char *s = user ? usyms_format(p->usyms, pid, ips[i], buf, sizeof(buf))
-				     : ksyms_format(p->ksyms, ips[i], buf, sizeof(buf));
-
-		if (!s) {
-			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
-			s = buf;
-		}
-		lua_pushstring(L, s);
-		lua_rawseti(L, -2, ++n);
-	}
+	s = user ? usyms_format(p->usyms, pid, ip, buf, size) : ksyms_format(p->ksyms, ip, buf, size);
+	if (!s)
+		snprintf(buf, size, "0x%llx", (unsigned long long)ip);
+	return buf;
 }
 
-/* One key part as a Lua value. */
-static void push_part(lua_State *L, struct probe *p, const struct lbpf_agg_key *key, int i)
-{
-	const struct lbpf_ref *ref = &p->points[0].config.keys[i];
-	__s64 v = key->parts[i];
-
-	switch (ref->source) {
-	case LBPF_SRC_COMM:
-		lua_pushlstring(L, key->comm, strnlen(key->comm, sizeof(key->comm)));
-		break;
-	case LBPF_SRC_PROBE:
-		lua_pushstring(L, v >= 0 && v < p->npoints ? p->points[v].name : "?");
-		break;
-	case LBPF_SRC_KSTACK:
-	case LBPF_SRC_USTACK: {
-		luaL_Buffer b;
-		int n, j, frames;
-
-		probe_push_stack(L, p, (int)v, ref->source == LBPF_SRC_USTACK, -1);
-		if (lua_isnil(L, -1)) { /* no stack (id < 0: the error): the id keeps a key */
-			lua_pop(L, 1);
-			lua_pushinteger(L, v);
-			return;
-		}
-		frames = lua_absindex(L, -1); /* luaL_buffinit may push above it */
-		n = (int)lua_rawlen(L, frames);
-		luaL_buffinit(L, &b);
-		for (j = 1; j <= n; j++) {
-			lua_rawgeti(L, frames, j);
-			luaL_addvalue(&b);
-			if (j < n)
-				luaL_addchar(&b, '\n');
-		}
-		luaL_pushresult(&b);
-		lua_remove(L, -2);
-		break;
-	}
-	default:
-		lua_pushinteger(L, v);
-	}
-}
-
-/* The key of an entry: its one part, or the parts joined with ",". */
-static void push_key(lua_State *L, struct probe *p, const struct lbpf_agg_key *key)
-{
-	luaL_Buffer b;
-	int i;
-
-	if (p->nkeys == 1) {
-		push_part(L, p, key, 0);
-		return;
-	}
-	luaL_buffinit(L, &b);
-	for (i = 0; i < p->nkeys; i++) {
-		push_part(L, p, key, i);
-		luaL_addvalue(&b);
-		if (i + 1 < p->nkeys)
-			luaL_addchar(&b, ',');
-	}
-	luaL_pushresult(&b);
-}
-
-/* Bucket b of a histogram as [lo, hi); infinities at the open ends. */
-static void bucket_bounds(struct probe *p, __s64 b, double *lo, double *hi)
+/* See probe.h: log2 bucket b holds [2^(b-1), 2^b), bucket 0 holds 0;
+ * linear bucket -1 holds what lies below min, the last what reaches max. */
+void probe_bucket_bounds(const struct probe *p, int64_t b, double *lo, double *hi)
 {
 	const struct lbpf_attach_config *c = &p->points[0].config;
 
@@ -205,61 +142,14 @@ static void bucket_bounds(struct probe *p, __s64 b, double *lo, double *hi)
 	}
 }
 
-static void push_number(lua_State *L, double d)
-{
-	if (isfinite(d) && d == (lua_Integer)d)
-		lua_pushinteger(L, (lua_Integer)d);
-	else
-		lua_pushnumber(L, d);
-}
-
-/* A histogram from entries [first, last): every bucket between the lowest and
- * the highest that saw a value, so gaps print as empty bars. */
-static void push_hist(lua_State *L, struct probe *p, const struct entry *e, size_t n)
-{
-	__s64 b, lo = n ? e[0].key.bucket : 0, hi = n ? e[n - 1].key.bucket : -1;
-	size_t i = 0;
-	int k = 0;
-
-	lua_createtable(L, (int)(hi - lo + 1), 1);
-	lua_pushstring(L, p->agg == AGG_LHIST ? "linear" : "log2");
-	lua_setfield(L, -2, "kind");
-	for (b = lo; b <= hi; b++) {
-		double blo, bhi;
-		lua_Integer count = 0;
-
-		if (i < n && e[i].key.bucket == b)
-			count = e[i++].value.count;
-		bucket_bounds(p, b, &blo, &bhi);
-		lua_createtable(L, 0, 3);
-		push_number(L, blo);
-		lua_setfield(L, -2, "lo");
-		push_number(L, bhi);
-		lua_setfield(L, -2, "hi");
-		lua_pushinteger(L, count);
-		lua_setfield(L, -2, "count");
-		lua_rawseti(L, -2, ++k);
-	}
-}
-
-static void push_value(lua_State *L, struct probe *p, const struct lbpf_agg_value *v)
-{
-	switch (p->agg) {
-	case AGG_COUNT: lua_pushinteger(L, v->count); break;
-	case AGG_SUM: lua_pushinteger(L, v->sum); break;
-	case AGG_MIN: lua_pushinteger(L, v->min); break;
-	case AGG_MAX: lua_pushinteger(L, v->max); break;
-	default: lua_pushinteger(L, v->count ? v->sum / (__s64)v->count : 0); break;
-	}
-}
-
-static bool same_key(const struct entry *a, const struct entry *b)
+/* Compares the parts and comm, not the bucket. */
+bool probe_same_key(const struct probe_entry *a, const struct probe_entry *b)
 {
 	return !memcmp(a->key.parts, b->key.parts, sizeof(a->key) - offsetof(struct lbpf_agg_key, parts));
 }
 
-/* Attach point i's counters summed over CPUs. 0 or -errno. */
-static int read_point_stats(struct probe *p, int i, struct lbpf_probe_stats *sum)
+/* Point i's slot of the per-CPU stats map, summed. 0 or -errno. */
+int probe_read_point_stats(struct probe *p, int i, struct lbpf_probe_stats *sum)
 {
 	int fd = bpf_map__fd(p->skel->maps.stats), ncpu = libbpf_num_possible_cpus(), c, err = 0;
 	struct lbpf_probe_stats *percpu = calloc(ncpu, sizeof(*percpu));
@@ -278,61 +168,6 @@ static int read_point_stats(struct probe *p, int i, struct lbpf_probe_stats *sum
 	}
 	free(percpu);
 	return err;
-}
-
-/* count = "probe": each point's event counter (summed over CPUs). */
-static void push_point_counts(lua_State *L, struct probe *p)
-{
-	struct lbpf_probe_stats st;
-	int i;
-
-	lua_newtable(L);
-	for (i = 0; i < p->npoints; i++) {
-		if (read_point_stats(p, i, &st) || !st.events)
-			continue;
-		lua_pushinteger(L, (lua_Integer)st.events);
-		lua_setfield(L, -2, p->points[i].name);
-	}
-}
-
-void probe_push_aggregation(lua_State *L, struct probe *p)
-{
-	struct entries es;
-	bool hist = p->agg == AGG_HIST || p->agg == AGG_LHIST;
-	size_t i, j;
-	int err;
-
-	if (p->by_point) {
-		push_point_counts(L, p);
-		return;
-	}
-	err = read_entries(p, &es);
-	if (err) {
-		free(es.v);
-		lbpf_throw(L, err, "read the aggregation of %s", p->spec);
-	}
-	if (p->nkeys == 0) {
-		if (hist)
-			push_hist(L, p, es.v, es.n);
-		else if (es.n)
-			push_value(L, p, &es.v[0].value);
-		else
-			lua_pushnil(L);
-		free(es.v);
-		return;
-	}
-	lua_newtable(L);
-	for (i = 0; i < es.n; i = j) {
-		for (j = i + 1; j < es.n && same_key(&es.v[i], &es.v[j]); j++)
-			;
-		push_key(L, p, &es.v[i].key);
-		if (hist)
-			push_hist(L, p, &es.v[i], j - i);
-		else
-			push_value(L, p, &es.v[i].value);
-		lua_settable(L, -3);
-	}
-	free(es.v);
 }
 
 /* Zeroes the per-point event counters (count = "probe"). */
@@ -361,7 +196,7 @@ static int clear_point_counts(struct probe *p)
  * clearing ends however busy the probe is. */
 int probe_clear_aggregation(struct probe *p)
 {
-	struct entries es;
+	struct probe_entries es;
 	int fd, err;
 	size_t i;
 
@@ -376,6 +211,7 @@ int probe_clear_aggregation(struct probe *p)
 	return err;
 }
 
+/* Sums the points whose counters can be read; -ENOMEM only. */
 int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total)
 {
 	struct lbpf_probe_stats st;
@@ -383,7 +219,7 @@ int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total)
 
 	memset(total, 0, sizeof(*total));
 	for (i = 0; i < p->npoints; i++) {
-		err = read_point_stats(p, i, &st);
+		err = probe_read_point_stats(p, i, &st);
 		if (err == -ENOMEM)
 			return err;
 		if (err)
@@ -394,152 +230,4 @@ int probe_read_stats(struct probe *p, struct lbpf_probe_stats *total)
 		total->agg_dropped += st.agg_dropped;
 	}
 	return 0;
-}
-
-/* "4K" style labels for powers of two, as bpftrace prints them. */
-static void bound_label(double v, char *buf, size_t size)
-{
-	static const char units[] = "KMGTPE";
-	int u = -1;
-
-	if (isinf(v)) {
-		snprintf(buf, size, "...");
-		return;
-	}
-	while (fabs(v) >= 1024 && fmod(v, 1024) == 0 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, size, "%.15g", v);
-	else
-		snprintf(buf, size, "%.15g%c", v, units[u]);
-}
-
-static void print_one_hist(lua_State *L, int ix)
-{
-	lua_Integer max = 0, n = (lua_Integer)lua_rawlen(L, ix), i;
-	bool log2;
-
-	lua_getfield(L, ix, "kind");
-	log2 = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "log2");
-	lua_pop(L, 1);
-	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, ix, i);
-		lua_getfield(L, -1, "count");
-		if (lua_tointeger(L, -1) > max)
-			max = lua_tointeger(L, -1);
-		lua_pop(L, 2);
-	}
-	for (i = 1; i <= n; i++) {
-		char lo[32], hi[32], label[80], bar[53];
-		lua_Integer count;
-		double dlo, dhi;
-		int width;
-
-		lua_rawgeti(L, ix, i);
-		lua_getfield(L, -1, "lo");
-		lua_getfield(L, -2, "hi");
-		lua_getfield(L, -3, "count");
-		dlo = lua_tonumber(L, -3);
-		dhi = lua_tonumber(L, -2);
-		count = lua_tointeger(L, -1);
-		lua_pop(L, 4);
-		bound_label(dlo, lo, sizeof(lo));
-		bound_label(dhi, hi, sizeof(hi));
-		if (log2 && dhi - dlo == 1)
-			snprintf(label, sizeof(label), "[%s]", lo);
-		else if (isinf(dlo))
-			snprintf(label, sizeof(label), "(..., %s)", hi);
-		else
-			snprintf(label, sizeof(label), "[%s, %s)", lo, hi);
-		width = max ? (int)(count * 52 / max) : 0;
-		memset(bar, '@', width);
-		memset(bar + width, ' ', 52 - width);
-		bar[52] = '\0';
-		printf("%-20s %8lld |%s|\n", label, (long long)count, bar);
-	}
-}
-
-int probe_print_hist(lua_State *L)
-{
-	luaL_checktype(L, 1, LUA_TTABLE);
-	if (!lua_isnoneornil(L, 2))
-		printf("%s\n", luaL_checkstring(L, 2));
-	lua_getfield(L, 1, "kind");
-	if (!lua_isnil(L, -1)) {
-		print_one_hist(L, 1);
-	} else { /* {key -> histogram} */
-		lua_pushnil(L);
-		while (lua_next(L, 1)) {
-			luaL_argcheck(L, lua_istable(L, -1), 1, "expected a histogram or {key = histogram}");
-			printf("[%s]:\n", luaL_tolstring(L, -2, NULL));
-			lua_pop(L, 1);
-			print_one_hist(L, lua_gettop(L));
-			printf("\n");
-			lua_pop(L, 1);
-		}
-	}
-	fflush(stdout);
-	return 0;
-}
-
-static const char *const agg_names[] = {
-	"", "count", "hist", "lhist", "sum", "min", "max", "avg",
-};
-
-struct row {
-	char key[256];
-	lua_Integer value;
-};
-
-static int row_compare(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-
-	return x->value < y->value ? -1 : x->value > y->value;
-}
-
-/* {key -> number} printed in ascending order of value, as bpftrace does. */
-static void print_sorted(lua_State *L, int ix)
-{
-	struct row *rows = NULL;
-	size_t n = 0, cap = 0, i;
-
-	lua_pushnil(L);
-	while (lua_next(L, ix)) {
-		if (n == cap) {
-			struct row *r = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*r));
-
-			if (!r)
-				break;
-			rows = r;
-		}
-		snprintf(rows[n].key, sizeof(rows[n].key), "%s", luaL_tolstring(L, -2, NULL));
-		rows[n++].value = lua_tointeger(L, -2);
-		lua_pop(L, 2);
-	}
-	qsort(rows, n, sizeof(*rows), row_compare);
-	for (i = 0; i < n; i++)
-		printf("  %s: %lld\n", rows[i].key, (long long)rows[i].value);
-	free(rows);
-}
-
-void probe_print_aggregation(lua_State *L, struct probe *p)
-{
-	int top = lua_gettop(L);
-
-	printf("@%s (%s%s%s):\n", p->spec, agg_names[p->agg], p->value[0] ? " " : "", p->value);
-	probe_push_aggregation(L, p);
-	if (p->agg == AGG_HIST || p->agg == AGG_LHIST) {
-		lua_pushcfunction(L, probe_print_hist);
-		lua_insert(L, -2);
-		lua_call(L, 1, 0);
-	} else if (lua_istable(L, -1)) {
-		print_sorted(L, lua_gettop(L));
-	} else {
-		printf("  %s\n", luaL_tolstring(L, -1, NULL));
-	}
-	fflush(stdout);
-	lua_settop(L, top);
 }

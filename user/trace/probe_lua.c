@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * The Lua side of the tracing probe, under its binding (lprobe.c): reads a
+ * probe's options table into struct probe_opts for the engine, and shapes
+ * what the engine reads for Lua:
+ *   count              {key -> n}
+ *   hist, lhist        a histogram, or {key -> histogram} with `by`
+ *   sum, min, max, avg a number, or {key -> number} with `by`
+ * A histogram is {kind = "log2"|"linear", {lo =, hi =, count =}, ...}.
+ * Single keys keep their type (comm is a string, pid an integer); composite
+ * keys are their parts joined with ",". Misuse raises a Lua error that
+ * names the option; what the table's shape cannot tell (names, ranges) the
+ * engine reports.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe_lua.h"
+
+/* ---- options ---- */
+
+static const struct { const char *text; enum lbpf_op op; } ops[] = {
+	{ "==", LBPF_OP_EQ }, { "!=", LBPF_OP_NE }, { "~=", LBPF_OP_NE }, { "<", LBPF_OP_LT },
+	{ "<=", LBPF_OP_LE }, { ">", LBPF_OP_GT }, { ">=", LBPF_OP_GE }, { "&", LBPF_OP_AND },
+};
+
+/* One filter entry: name = value | {op, value}, the value at the top. What
+ * it pushes (op stays on the stack while op is in use) it pops. */
+static void check_filter(lua_State *L, struct probe_filter_opt *f, const char *name)
+{
+	int top = lua_gettop(L), value = top;
+	const char *op = "==";
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	if (lua_istable(L, value)) {
+		lua_rawgeti(L, value, 1);
+		op = lua_tostring(L, -1);
+		lua_rawgeti(L, value, 2);
+		value = lua_gettop(L);
+		if (!op)
+			luaL_error(L, "filter.%s: expected {op, value}, e.g. {\"<\", 0}", name);
+	}
+	if (!strcmp(name, "comm")) {
+		if (strcmp(op, "==") || !lua_isstring(L, value) || lua_rawlen(L, value) > 15)
+			luaL_error(L, "filter.comm: expected a process name of at most 15 characters");
+		f->op = LBPF_OP_STREQ;
+		strncpy(f->comm, lua_tostring(L, value), sizeof(f->comm) - 1);
+		lua_settop(L, top);
+		return;
+	}
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]) && strcmp(ops[i].text, op); i++)
+		;
+	if (i == sizeof(ops) / sizeof(ops[0]))
+		luaL_error(L, "filter.%s: unknown operator '%s' (use ==, !=, <, <=, >, >= or &)", name, op);
+	if (!lua_isinteger(L, value))
+		luaL_error(L, "filter.%s: expected an integer, got %s", name, luaL_typename(L, value));
+	f->op = ops[i].op;
+	f->value = lua_tointeger(L, value);
+	lua_settop(L, top);
+}
+
+static void check_filters(lua_State *L, int opts, struct probe_opts *o)
+{
+	if (lua_getfield(L, opts, "filter") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	luaL_argexpected(L, lua_istable(L, -1), opts, "filter to be a table");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "filter: keys must be names, e.g. {pid = 42}");
+		if (o->nfilters == LBPF_MAX_FILTERS)
+			luaL_error(L, "filter: at most %d conditions", LBPF_MAX_FILTERS);
+		check_filter(L, &o->filters[o->nfilters++], lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void add_string(lua_State *L, struct probe_opts *o, const char *name, const char *mem)
+{
+	if (o->nstrings == LBPF_MAX_STRINGS)
+		luaL_error(L, "strings: at most %d strings", LBPF_MAX_STRINGS);
+	if (mem && strcmp(mem, "user") && strcmp(mem, "kernel"))
+		luaL_error(L, "strings.%s: expected \"user\" or \"kernel\", got \"%s\"", name, mem);
+	o->strings[o->nstrings].name = name;
+	o->strings[o->nstrings].memory = !mem ? PROBE_MEMORY_DEFAULT :
+					 !strcmp(mem, "user") ? PROBE_MEMORY_USER : PROBE_MEMORY_KERNEL;
+	o->nstrings++;
+}
+
+static void check_strings(lua_State *L, int opts, struct probe_opts *o)
+{
+	o->strlen = lua_getfield(L, opts, "strlen") == LUA_TNIL ? 256 : luaL_checkinteger(L, -1);
+	lua_pop(L, 1);
+	if (lua_getfield(L, opts, "strings") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "strings: expected a table like {\"filename\"} or {arg2 = \"user\"}");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) == LUA_TSTRING)
+			add_string(L, o, lua_tostring(L, -2), luaL_checkstring(L, -1));
+		else if (lua_type(L, -1) == LUA_TSTRING)
+			add_string(L, o, lua_tostring(L, -1), NULL);
+		else
+			luaL_error(L, "strings: expected names, got a %s", luaL_typename(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static const struct { const char *opt; enum probe_agg_kind kind; } aggs[] = {
+	{ "count", AGG_COUNT }, { "hist", AGG_HIST }, { "lhist", AGG_LHIST }, { "sum", AGG_SUM },
+	{ "min", AGG_MIN }, { "max", AGG_MAX }, { "avg", AGG_AVG },
+};
+
+/* Finds the one aggregation option; leaves its value on the stack. */
+static const char *find_agg(lua_State *L, int opts, struct probe_opts *o)
+{
+	const char *found = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(aggs) / sizeof(aggs[0]); i++) {
+		if (lua_getfield(L, opts, aggs[i].opt) == LUA_TNIL) {
+			lua_pop(L, 1);
+			continue;
+		}
+		if (found)
+			luaL_error(L, "%s and %s: a probe has one aggregation; make two probes", found,
+				   aggs[i].opt);
+		found = aggs[i].opt;
+		o->agg = aggs[i].kind;
+	}
+	return found;
+}
+
+/* Key names from a string or a list of strings at the top, into o->keys. */
+static void check_keys(lua_State *L, struct probe_opts *o, const char *what)
+{
+	int i, n;
+
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		o->keys[0] = lua_tostring(L, -1);
+		o->nkeys = 1;
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "%s: expected a name or a list of names", what);
+	n = (int)lua_rawlen(L, -1);
+	if (n < 1 || n > LBPF_MAX_KEYS)
+		luaL_error(L, "%s: expected 1 to %d names", what, LBPF_MAX_KEYS);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, -1, i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "%s: names must be strings", what);
+		o->keys[i] = lua_tostring(L, -1); /* the list keeps it */
+		lua_pop(L, 1);
+	}
+	o->nkeys = n;
+}
+
+/* lhist = {value, min, max, step} */
+static void check_lhist(lua_State *L, struct probe_opts *o)
+{
+	lua_Integer v[3];
+	int i;
+
+	lua_rawgeti(L, -1, 1);
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "lhist: expected {value, min, max, step}");
+	o->value = lua_tostring(L, -1);
+	lua_pop(L, 1);
+	for (i = 0; i < 3; i++) {
+		lua_rawgeti(L, -1, i + 2);
+		if (!lua_isinteger(L, -1))
+			luaL_error(L, "lhist: expected {value, min, max, step} with integers");
+		v[i] = lua_tointeger(L, -1);
+		lua_pop(L, 1);
+	}
+	o->lhist_min = v[0];
+	o->lhist_max = v[1];
+	o->lhist_step = v[2];
+}
+
+/* count/hist/... and by. */
+static void check_agg(lua_State *L, int opts, struct probe_opts *o)
+{
+	const char *opt = find_agg(L, opts, o);
+
+	if (!opt) {
+		if (lua_getfield(L, opts, "by") != LUA_TNIL)
+			luaL_error(L, "by: needs an aggregation (count, hist, lhist, sum, min, max or avg)");
+		lua_pop(L, 1);
+		return;
+	}
+	if (o->agg == AGG_COUNT) {
+		check_keys(L, o, "count");
+	} else if (o->agg == AGG_LHIST) {
+		if (!lua_istable(L, -1))
+			luaL_error(L, "lhist: expected {value, min, max, step}");
+		check_lhist(L, o);
+	} else {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "%s: expected the name of a value, e.g. \"ret\" or \"latency\"", opt);
+		o->value = lua_tostring(L, -1);
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, opts, "by") != LUA_TNIL) {
+		if (o->agg == AGG_COUNT)
+			luaL_error(L, "by: count takes its keys directly, e.g. count = {\"comm\", \"pid\"}");
+		check_keys(L, o, "by");
+	}
+	lua_pop(L, 1);
+}
+
+static bool opt_bool(lua_State *L, int opts, const char *name)
+{
+	bool b;
+
+	lua_getfield(L, opts, name);
+	if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+		luaL_error(L, "%s: expected a boolean", name);
+	b = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return b;
+}
+
+static const char *const known_opts[] = {
+	"filter", "strings", "strlen", "kstack", "ustack", "count", "hist", "lhist", "sum", "min",
+	"max", "avg", "by", "print", "pid", NULL,
+};
+
+/* Unknown option names are typos: say so rather than ignore them. */
+static void check_known(lua_State *L, int opts)
+{
+	int i;
+
+	lua_pushnil(L);
+	while (lua_next(L, opts)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+
+		for (i = 0; key && known_opts[i] && strcmp(known_opts[i], key); i++)
+			;
+		if (!key || !known_opts[i])
+			luaL_error(L, "unknown option '%s' (known: filter, strings, strlen, kstack, ustack, "
+				      "count, hist, lhist, sum, min, max, avg, by, print, pid)",
+				   key ? key : luaL_typename(L, -2));
+		lua_pop(L, 1);
+	}
+}
+
+/* Reads in the order the options always were: misuse names the first. */
+void probe_check_opts(lua_State *L, int opts, struct probe_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->strlen = 256;
+	if (!opts)
+		return;
+	check_known(L, opts);
+	o->kstack = opt_bool(L, opts, "kstack");
+	o->ustack = opt_bool(L, opts, "ustack");
+	o->print = opt_bool(L, opts, "print");
+	check_agg(L, opts, o);
+	check_filters(L, opts, o);
+	check_strings(L, opts, o);
+}
+
+static void set_code(lua_State *L, const char *name, int code)
+{
+	lua_pushinteger(L, code);
+	lua_setfield(L, -2, name);
+}
+
+/* One table per attach point, so that ev.<name> is one lookup. */
+void probe_build_fields(lua_State *L, struct probe *p)
+{
+	static const char *const names[] = {
+		"pid", "tid", "uid", "gid", "cpu", "cgroup", "ts", "comm", "probe",
+	};
+	int i, j;
+
+	for (i = 0; i < p->npoints; i++) {
+		struct attach_point *ap = &p->points[i];
+
+		lua_newtable(L);
+		for (j = 0; j < (int)(sizeof(names) / sizeof(names[0])); j++)
+			set_code(L, names[j], VIEW_PID + j);
+		for (j = 0; j < 6 && (p->type == PROBE_KPROBE || p->type == PROBE_UPROBE); j++) {
+			char arg[8] = "arg1";
+
+			arg[3] = '1' + j;
+			set_code(L, arg, VIEW_ARG1 + j);
+		}
+		if (probe_is_return(p))
+			set_code(L, "ret", VIEW_RET);
+		for (j = 0; j < ap->format.nfields; j++)
+			if (!ap->format.fields[j].is_common)
+				set_code(L, ap->format.fields[j].name, VIEW_FIELD + j);
+		if (ap->config.kstack == 1)
+			set_code(L, "kstack", VIEW_KSTACK);
+		if (ap->config.ustack == 1)
+			set_code(L, "ustack", VIEW_USTACK);
+		set_code(L, "truncated", VIEW_TRUNCATED);
+		for (j = 0; j < (int)ap->config.nstrings; j++)
+			set_code(L, ap->strings[j], VIEW_STRING + j);
+		ap->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+}
+
+/* ---- aggregations ---- */
+
+/* A frame that has no symbol prints as its address. */
+void probe_push_stack(lua_State *L, struct probe *p, int id, bool user, int pid)
+{
+	uint64_t ips[PROBE_MAX_FRAMES];
+	char buf[512];
+	int i, n = probe_read_stack(p, id, ips);
+
+	if (n < 0) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_createtable(L, n, 0);
+	for (i = 0; i < n; i++) {
+		lua_pushstring(L, probe_frame_name(p, user, pid, ips[i], buf, sizeof(buf)));
+		lua_rawseti(L, -2, i + 1);
+	}
+}
+
+/* One key part as a Lua value. */
+static void push_part(lua_State *L, struct probe *p, const struct lbpf_agg_key *key, int i)
+{
+	const struct lbpf_ref *ref = &p->points[0].config.keys[i];
+	__s64 v = key->parts[i];
+
+	switch (ref->source) {
+	case LBPF_SRC_COMM:
+		lua_pushlstring(L, key->comm, strnlen(key->comm, sizeof(key->comm)));
+		break;
+	case LBPF_SRC_PROBE:
+		lua_pushstring(L, v >= 0 && v < p->npoints ? p->points[v].name : "?");
+		break;
+	case LBPF_SRC_KSTACK:
+	case LBPF_SRC_USTACK: {
+		luaL_Buffer b;
+		int n, j, frames;
+
+		probe_push_stack(L, p, (int)v, ref->source == LBPF_SRC_USTACK, -1);
+		if (lua_isnil(L, -1)) { /* no stack (id < 0: the error): the id keeps a key */
+			lua_pop(L, 1);
+			lua_pushinteger(L, v);
+			return;
+		}
+		frames = lua_absindex(L, -1); /* luaL_buffinit may push above it */
+		n = (int)lua_rawlen(L, frames);
+		luaL_buffinit(L, &b);
+		for (j = 1; j <= n; j++) {
+			lua_rawgeti(L, frames, j);
+			luaL_addvalue(&b);
+			if (j < n)
+				luaL_addchar(&b, '\n');
+		}
+		luaL_pushresult(&b);
+		lua_remove(L, -2);
+		break;
+	}
+	default:
+		lua_pushinteger(L, v);
+	}
+}
+
+/* The key of an entry: its one part, or the parts joined with ",". */
+static void push_key(lua_State *L, struct probe *p, const struct lbpf_agg_key *key)
+{
+	luaL_Buffer b;
+	int i;
+
+	if (p->nkeys == 1) {
+		push_part(L, p, key, 0);
+		return;
+	}
+	luaL_buffinit(L, &b);
+	for (i = 0; i < p->nkeys; i++) {
+		push_part(L, p, key, i);
+		luaL_addvalue(&b);
+		if (i + 1 < p->nkeys)
+			luaL_addchar(&b, ',');
+	}
+	luaL_pushresult(&b);
+}
+
+static void push_number(lua_State *L, double d)
+{
+	if (isfinite(d) && d == (lua_Integer)d)
+		lua_pushinteger(L, (lua_Integer)d);
+	else
+		lua_pushnumber(L, d);
+}
+
+/* A histogram from entries [first, last): every bucket between the lowest and
+ * the highest that saw a value, so gaps print as empty bars. */
+static void push_hist(lua_State *L, struct probe *p, const struct probe_entry *e, size_t n)
+{
+	__s64 b, lo = n ? e[0].key.bucket : 0, hi = n ? e[n - 1].key.bucket : -1;
+	size_t i = 0;
+	int k = 0;
+
+	lua_createtable(L, (int)(hi - lo + 1), 1);
+	lua_pushstring(L, p->agg == AGG_LHIST ? "linear" : "log2");
+	lua_setfield(L, -2, "kind");
+	for (b = lo; b <= hi; b++) {
+		double blo, bhi;
+		lua_Integer count = 0;
+
+		if (i < n && e[i].key.bucket == b)
+			count = e[i++].value.count;
+		probe_bucket_bounds(p, b, &blo, &bhi);
+		lua_createtable(L, 0, 3);
+		push_number(L, blo);
+		lua_setfield(L, -2, "lo");
+		push_number(L, bhi);
+		lua_setfield(L, -2, "hi");
+		lua_pushinteger(L, count);
+		lua_setfield(L, -2, "count");
+		lua_rawseti(L, -2, ++k);
+	}
+}
+
+static void push_value(lua_State *L, struct probe *p, const struct lbpf_agg_value *v)
+{
+	switch (p->agg) {
+	case AGG_COUNT: lua_pushinteger(L, v->count); break;
+	case AGG_SUM: lua_pushinteger(L, v->sum); break;
+	case AGG_MIN: lua_pushinteger(L, v->min); break;
+	case AGG_MAX: lua_pushinteger(L, v->max); break;
+	default: lua_pushinteger(L, v->count ? v->sum / (__s64)v->count : 0); break;
+	}
+}
+
+/* count = "probe": each point's event counter (summed over CPUs). */
+static void push_point_counts(lua_State *L, struct probe *p)
+{
+	struct lbpf_probe_stats st;
+	int i;
+
+	lua_newtable(L);
+	for (i = 0; i < p->npoints; i++) {
+		if (probe_read_point_stats(p, i, &st) || !st.events)
+			continue;
+		lua_pushinteger(L, (lua_Integer)st.events);
+		lua_setfield(L, -2, p->points[i].name);
+	}
+}
+
+/* An aggregation without keys is one value or histogram (nil if empty). */
+void probe_push_aggregation(lua_State *L, struct probe *p)
+{
+	struct probe_entries es;
+	bool hist = p->agg == AGG_HIST || p->agg == AGG_LHIST;
+	char msg[512];
+	size_t i, j;
+	int err;
+
+	if (p->by_point) {
+		push_point_counts(L, p);
+		return;
+	}
+	err = probe_read_entries(p, &es, msg, sizeof(msg));
+	if (err) {
+		free(es.v);
+		lbpf_throw(L, err, "%s", msg);
+	}
+	if (p->nkeys == 0) {
+		if (hist)
+			push_hist(L, p, es.v, es.n);
+		else if (es.n)
+			push_value(L, p, &es.v[0].value);
+		else
+			lua_pushnil(L);
+		free(es.v);
+		return;
+	}
+	lua_newtable(L);
+	for (i = 0; i < es.n; i = j) {
+		for (j = i + 1; j < es.n && probe_same_key(&es.v[i], &es.v[j]); j++)
+			;
+		push_key(L, p, &es.v[i].key);
+		if (hist)
+			push_hist(L, p, &es.v[i], j - i);
+		else
+			push_value(L, p, &es.v[i].value);
+		lua_settable(L, -3);
+	}
+	free(es.v);
+}
+
+/* "4K" style labels for powers of two, as bpftrace prints them. */
+static void bound_label(double v, char *buf, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	int u = -1;
+
+	if (isinf(v)) {
+		snprintf(buf, size, "...");
+		return;
+	}
+	while (fabs(v) >= 1024 && fmod(v, 1024) == 0 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%.15g", v);
+	else
+		snprintf(buf, size, "%.15g%c", v, units[u]);
+}
+
+static void print_one_hist(lua_State *L, int ix)
+{
+	lua_Integer max = 0, n = (lua_Integer)lua_rawlen(L, ix), i;
+	bool log2;
+
+	lua_getfield(L, ix, "kind");
+	log2 = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "log2");
+	lua_pop(L, 1);
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, ix, i);
+		lua_getfield(L, -1, "count");
+		if (lua_tointeger(L, -1) > max)
+			max = lua_tointeger(L, -1);
+		lua_pop(L, 2);
+	}
+	for (i = 1; i <= n; i++) {
+		char lo[32], hi[32], label[80], bar[53];
+		lua_Integer count;
+		double dlo, dhi;
+		int width;
+
+		lua_rawgeti(L, ix, i);
+		lua_getfield(L, -1, "lo");
+		lua_getfield(L, -2, "hi");
+		lua_getfield(L, -3, "count");
+		dlo = lua_tonumber(L, -3);
+		dhi = lua_tonumber(L, -2);
+		count = lua_tointeger(L, -1);
+		lua_pop(L, 4);
+		bound_label(dlo, lo, sizeof(lo));
+		bound_label(dhi, hi, sizeof(hi));
+		if (log2 && dhi - dlo == 1)
+			snprintf(label, sizeof(label), "[%s]", lo);
+		else if (isinf(dlo))
+			snprintf(label, sizeof(label), "(..., %s)", hi);
+		else
+			snprintf(label, sizeof(label), "[%s, %s)", lo, hi);
+		width = max ? (int)(count * 52 / max) : 0;
+		memset(bar, '@', width);
+		memset(bar + width, ' ', 52 - width);
+		bar[52] = '\0';
+		printf("%-20s %8lld |%s|\n", label, (long long)count, bar);
+	}
+}
+
+/* lbpf.print_hist(h[, title]): one histogram, or {key -> histogram}. */
+int probe_print_hist(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (!lua_isnoneornil(L, 2))
+		printf("%s\n", luaL_checkstring(L, 2));
+	lua_getfield(L, 1, "kind");
+	if (!lua_isnil(L, -1)) {
+		print_one_hist(L, 1);
+	} else { /* {key -> histogram} */
+		lua_pushnil(L);
+		while (lua_next(L, 1)) {
+			luaL_argcheck(L, lua_istable(L, -1), 1, "expected a histogram or {key = histogram}");
+			printf("[%s]:\n", luaL_tolstring(L, -2, NULL));
+			lua_pop(L, 1);
+			print_one_hist(L, lua_gettop(L));
+			printf("\n");
+			lua_pop(L, 1);
+		}
+	}
+	fflush(stdout);
+	return 0;
+}
+
+struct row {
+	char key[256];
+	lua_Integer value;
+};
+
+static int row_compare(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* {key -> number} printed in ascending order of value, as bpftrace does. */
+static void print_sorted(lua_State *L, int ix)
+{
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0, i;
+
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		if (n == cap) {
+			struct row *r = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*r));
+
+			if (!r)
+				break;
+			rows = r;
+		}
+		snprintf(rows[n].key, sizeof(rows[n].key), "%s", luaL_tolstring(L, -2, NULL));
+		rows[n++].value = lua_tointeger(L, -2);
+		lua_pop(L, 2);
+	}
+	qsort(rows, n, sizeof(*rows), row_compare);
+	for (i = 0; i < n; i++)
+		printf("  %s: %lld\n", rows[i].key, (long long)rows[i].value);
+	free(rows);
+}
+
+/* @spec (kind value): then the histogram or the sorted values. */
+void probe_print_aggregation(lua_State *L, struct probe *p)
+{
+	int top = lua_gettop(L);
+
+	printf("@%s (%s%s%s):\n", p->spec, probe_agg_name(p->agg), p->value[0] ? " " : "", p->value);
+	probe_push_aggregation(L, p);
+	if (p->agg == AGG_HIST || p->agg == AGG_LHIST) {
+		lua_pushcfunction(L, probe_print_hist);
+		lua_insert(L, -2);
+		lua_call(L, 1, 0);
+	} else if (lua_istable(L, -1)) {
+		print_sorted(L, lua_gettop(L));
+	} else {
+		printf("  %s\n", luaL_tolstring(L, -1, NULL));
+	}
+	fflush(stdout);
+	lua_settop(L, top);
+}
