@@ -13,7 +13,7 @@
 
 #include "core/internal.h"
 #include "requests.h"
-#include "server.h"
+#include "conns.h"
 
 #define MAX_OUTPUT (16u << 20) /* a follower that reads nothing is dropped */
 

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/epoll.h>
 
 #include <lbpf/daemon.h>
 
@@ -42,5 +43,13 @@ struct daemon_options {
 struct handle {
 	void (*ready)(struct handle *h, uint32_t events);
 };
+
+/* Adds fd to the epoll set epfd; h comes back to the main loop. 0 or -errno. */
+static inline int epoll_watch(int epfd, int fd, uint32_t events, struct handle *h)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
 
 #endif /* LBPFD_H */
