@@ -38,6 +38,9 @@ syscalls_test("probe errors: options", function()
 	raises("strlen: expected 2..1024, got 1", lbpf.tracepoint, TP, { strlen = 1 })
 	raises("strlen: expected 2..1024, got 4096", lbpf.tracepoint, TP, { strlen = 4096 })
 	raises("lhist: need min < max", lbpf.tracepoint, TP, { lhist = { "flags", 10, 0, 1 } })
+	-- the bucket count of the widest range overflows int64 if computed signed
+	raises("at most 1000 buckets", lbpf.tracepoint, TP,
+		{ lhist = { "flags", math.mininteger, math.maxinteger, 1 } })
 	raises("lhist: need min < max, step > 0", lbpf.tracepoint, TP, { lhist = { "flags", 0, 10, 0 } })
 	raises("lhist: expected {value, min, max, step}", lbpf.tracepoint, TP, { lhist = "flags" })
 	raises("count: expected 1 to 4 names", lbpf.tracepoint, TP, { count = { "pid", "tid", "uid", "gid", "cpu" } })
@@ -124,4 +127,18 @@ syscalls_test("probe errors: nothing left behind", function()
 		pcall(lbpf.uprobe, "/proc/self/exe", "lbpf_no_such_function")
 	end
 	eq(held(), before, "programs and links held")
+end)
+
+-- Odd values reach the printers and readers without memory errors (make
+-- check runs this under ASan and UBSan): a histogram table built in Lua
+-- with a negative and a huge count, and counts() of a probe with no event.
+syscalls_test("probe errors: odd counts and empty aggregations", function()
+	lbpf.print_hist({ kind = "log2", { lo = 0, hi = 1, count = -1 },
+		{ lo = 1, hi = 2, count = math.maxinteger }, { lo = 2, hi = 4, count = 5 } })
+	lbpf.print_hist({ kind = "linear", { lo = 0, hi = 10, count = 10 }, { lo = 10, hi = 20, count = -100 } })
+	local p = lbpf.tracepoint(TP, { filter = { comm = "lbpf-no-such" }, count = "comm" })
+	local n = 0
+	for _ in pairs(p:counts()) do n = n + 1 end
+	eq(n, 0, "entries before any event")
+	p:detach()
 end)

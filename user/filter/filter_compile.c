@@ -396,7 +396,8 @@ static int iif_keys_of(const struct filter_spec *s, uint32_t *keys)
 {
 	uint32_t n = s->niif < 64 ? s->niif : 64;
 
-	memcpy(keys, s->iif, n * sizeof(*keys));
+	if (n) /* a rule without iif has no list (NULL) */
+		memcpy(keys, s->iif, n * sizeof(*keys));
 	return n;
 }
 

@@ -245,8 +245,9 @@ static int compile_agg_spec(struct probe *p, const struct probe_opts *o, char *e
 		return 0;
 	snprintf(p->value, sizeof(p->value), "%s", o->value ? o->value : "");
 	if (p->agg == AGG_LHIST) {
+		/* the width in unsigned: max - min of two int64 can overflow */
 		if (o->lhist_step <= 0 || o->lhist_max <= o->lhist_min ||
-		    (o->lhist_max - o->lhist_min) / o->lhist_step > 1000)
+		    ((uint64_t)o->lhist_max - (uint64_t)o->lhist_min) / (uint64_t)o->lhist_step > 1000)
 			return fail(errbuf, errlen, "lhist: need min < max, step > 0 and at most "
 				    "1000 buckets");
 		p->points[0].config.lhist_min = o->lhist_min;

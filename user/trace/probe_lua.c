@@ -559,7 +559,10 @@ static void print_one_hist(lua_State *L, int ix)
 			snprintf(label, sizeof(label), "(..., %s)", hi);
 		else
 			snprintf(label, sizeof(label), "[%s, %s)", lo, hi);
-		width = max ? (int)(count * 52 / max) : 0;
+		/* a table built in Lua may hold any count: negative or past max
+		 * draws an empty or a full bar, never a wild memset */
+		width = max > 0 && count > 0 ? (int)((double)count * 52 / max) : 0;
+		width = width > 52 ? 52 : width;
 		memset(bar, '@', width);
 		memset(bar + width, ' ', 52 - width);
 		bar[52] = '\0';
@@ -622,7 +625,8 @@ static void print_sorted(lua_State *L, int ix)
 		rows[n++].value = lua_tointeger(L, -2);
 		lua_pop(L, 2);
 	}
-	qsort(rows, n, sizeof(*rows), row_compare);
+	if (n)
+		qsort(rows, n, sizeof(*rows), row_compare);
 	for (i = 0; i < n; i++)
 		printf("  %s: %lld\n", rows[i].key, (long long)rows[i].value);
 	free(rows);

@@ -80,7 +80,8 @@ static int read_entries(struct probe *p, struct probe_entries *out)
 			out->n++; /* a key deleted meanwhile is skipped */
 	}
 	free(percpu);
-	qsort(out->v, out->n, sizeof(*out->v), key_compare);
+	if (out->n) /* before the first event out->v is NULL */
+		qsort(out->v, out->n, sizeof(*out->v), key_compare);
 	return err;
 }
 
