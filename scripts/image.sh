@@ -9,9 +9,11 @@
 #
 #   scripts/image.sh [TAG]        default TAG: localhost/lbpf:<version>, also :latest
 #
-# The image runs `lbpfd --foreground --policy-dir /etc/lbpf/policies.d`, and
-# `lbpf` in it talks to that lbpfd. Run it privileged, with the host's bpffs
-# and tracefs (README, "Running on many hosts").
+# The image runs `lbpfd --foreground`, and `lbpf` in it talks to that lbpfd.
+# Run it privileged, with the host's bpffs and tracefs, e.g.
+#   podman run --privileged -v /sys/fs/bpf:/sys/fs/bpf \
+#     -v /sys/kernel/tracing:/sys/kernel/tracing localhost/lbpf
+# (/etc/lbpf/policies.d is made for the policy folder lbpfd does not read yet.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +46,7 @@ chmod 1777 "$root/tmp"
 tar -C "$root" --numeric-owner -cf "$work/rootfs.tar" .
 
 podman import --quiet \
-	--change 'CMD ["/usr/bin/lbpfd", "--foreground", "--policy-dir", "/etc/lbpf/policies.d"]' \
+	--change 'CMD ["/usr/bin/lbpfd", "--foreground"]' \
 	--change 'ENV LBPF_SOCKET=/run/lbpf/lbpfd.sock' \
 	--change "LABEL org.opencontainers.image.title=lbpf org.opencontainers.image.version=$version" \
 	"$work/rootfs.tar" "$tag" >/dev/null
