@@ -175,7 +175,7 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 		return FILTER_PASS;
 	if (g->nrules) {
 		l0 = filter_classify(s, g, p);
-		filter_search(s, l0, g->nrules);
+		filter_search(s, l0, g);
 	} else {
 		s->result = -1;
 	}

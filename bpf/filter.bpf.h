@@ -417,15 +417,21 @@ static long search_step(__u64 index, void *ctx)
 
 /* Positions of the first terminal match (s->result) and of the count rules
  * before it (s->hits). */
-static __always_inline void filter_search(struct filter_search *s, __u64 l0, __u32 nrules)
+static __always_inline void filter_search(struct filter_search *s, __u64 l0,
+					  const struct filter_gen *g)
 {
 	struct filter_search_ctx c = { s };
+	__u32 pos;
 
 	s->result = -1;
 	if (!s->mask) { /* no rule constrains anything: every rule matches */
-		for (__u32 pos = 0; pos < FILTER_MAX_CHAIN + 1 && pos < nrules; pos++)
+		for (pos = 0; pos < FILTER_MAX_CHAIN + 1 && pos < g->nrules; pos++)
 			if (search_match(s, pos))
-				break;
+				return;
+		/* past the chain of counted rules: the compiler found the first
+		 * terminal one, which no loop here could reach */
+		if (g->first_terminal < g->nrules)
+			s->result = g->first_terminal & (FILTER_MAX_RULES - 1);
 		return;
 	}
 	s->cand0 = l0;

@@ -66,6 +66,8 @@ struct filter_gen {
 	__u32 srcset_mask;    /* set slots used as src */
 	__u32 dstset_mask;
 	__u32 set_base[2];    /* class of "in no set" for src, dst; + mask */
+	__u32 first_terminal; /* position of the first rule that is not "count", or nrules */
+	__u32 pad;
 };
 
 /* The control word: which generation is live, and ring buffer sources. */

@@ -154,6 +154,17 @@ check("filter/count_rules", function()
 	eq(st.passed, 2, "passed")
 end)
 
+-- More unconditional count rules than the search follows (FILTER_MAX_CHAIN)
+-- in front of an unconditional drop: the drop still decides.
+check("filter/count_rules_chain", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local counts = {}
+	for i = 1, 5 do counts[i] = fw:rule{ action = "count" } end
+	local drop = fw:rule{ action = "drop" }
+	expect(fw, { src = "10.0.0.1", dport = 80 }, "drop", drop)
+	eq(counts[1]:stats().packets, 1, "first count rule")
+end)
+
 check("filter/scale_100k", function()
 	local fw <close> = lbpf.filter{ hook = "xdp", max_rules = 100000 }
 	math.randomseed(7)

@@ -574,6 +574,14 @@ static void compile_dense_and_rules(struct compiler *c)
 	}
 	g->default_action = e->default_action;
 	g->nrules = e->nspecs;
+	/* what the search needs when no rule constrains anything: every rule
+	 * matches and the first one that is not "count" decides */
+	g->first_terminal = e->nspecs;
+	for (uint32_t pos = 0; pos < e->nspecs; pos++)
+		if (rules[pos].action != FILTER_COUNT) {
+			g->first_terminal = pos;
+			break;
+		}
 	g->field_mask = used;
 	g->wild_mask = wild & used & ~(1U << FILTER_F_SRCSET | 1U << FILTER_F_DSTSET);
 }
