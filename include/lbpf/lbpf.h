@@ -174,6 +174,9 @@ typedef struct lbpf_runtime_opts {
 	size_t memory_limit;       /* bytes, 0 = unlimited */
 	int argc;                  /* script arguments, for the global `arg` */
 	char **argv;
+	/* arg[-1]: the path the interpreter was started with (lbpf's argv[0]),
+	 * so a script can run it again; NULL leaves arg[-1] nil */
+	const char *progname;
 	/* where log lines go; NULL = stderr. When set, print() goes there too. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;

@@ -43,6 +43,62 @@ test("core: arguments reach a child script", function()
 		"output")
 end)
 
+-- arg[-1] is the path lbpf was started with, so a script can run its
+-- interpreter again (lbpf FILE.lua is lbpf run FILE.lua), as under lua5.4.
+test("core: arg[-1] runs lbpf again", function()
+	if not t.lbpf() then
+		return t.skip_test("LBPF is not set (run through tests/run.sh)")
+	end
+	eq(arg[-1], os.getenv("LBPF"), "arg[-1]")
+	local dir = arg[0]:match("^(.*)/") or "."
+	local out, code = t.sh(("%s %s/child_args.lua x 2>&1"):format(t.lbpf(), dir))
+	eq(code, 0, "exit code (output: " .. out .. ")")
+	eq(out, "arg0=" .. dir .. "/child_args.lua n=1 [x] varargs=1 [x]\n", "output")
+end)
+
+-- A callback's coroutine that the script keeps (coroutine.running()) stays
+-- dead after the callback: the pool never gives it to another callback.
+test("core: a coroutine the script holds is never reused", function()
+	local held, woke = nil, false
+	lbpf.after(0, function() held = coroutine.running() end)
+	lbpf.sleep(20)
+	lbpf.after(0, function() lbpf.sleep(150); woke = true end)
+	lbpf.sleep(20)
+	eq(coroutine.status(held), "dead", "status of the held coroutine")
+	local resumed, err = coroutine.resume(held)
+	eq(resumed, false, "resume of the held coroutine")
+	eq(err, "cannot resume dead coroutine", "its error")
+	lbpf.sleep(30)
+	eq(woke, false, "the other callback's sleep was not cut short")
+	lbpf.sleep(250)
+	eq(woke, true, "the other callback woke on time")
+end)
+
+-- debug.sethook/gethook behave as under lua5.4 (lbpf's own hook is chained,
+-- not shown); a hook a callback sets ends with that callback.
+test("core: debug.sethook is the script's", function()
+	eq(debug.gethook(), nil, "no hook at first")
+	local n = 0
+	local function f() n = n + 1 end
+	debug.sethook(f, "", 100)
+	local fn, mask, count = debug.gethook()
+	eq(fn, f, "gethook's function")
+	eq(mask, "", "gethook's mask")
+	eq(count, 100, "gethook's count")
+	for _ = 1, 10000 do end
+	debug.sethook()
+	ok(n >= 100, "count hook ran (%d times)", n)
+	eq(debug.gethook(), nil, "removed")
+	local inside
+	lbpf.after(0, function() debug.sethook(f, "l"); inside = select(2, debug.gethook()) end)
+	lbpf.sleep(20)
+	local later
+	lbpf.after(0, function() later = debug.gethook() end)
+	lbpf.sleep(20)
+	eq(inside, "l", "the hook inside the callback")
+	eq(later, nil, "no hook in the next callback")
+end)
+
 -- lbpf.now() is monotonic integer ns; lbpf.time() is realtime float seconds.
 test("core: clocks", function()
 	local a = lbpf.now()

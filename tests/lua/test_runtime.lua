@@ -151,7 +151,20 @@ end)
 test("runtime: exit in a child stops the child", function()
 	local rt = child("lbpf.exit(0)")
 	eq(select("#", rt:resume()), 0, "no values")
-	eq(rt:status(), "stopped", "status")
+	eq(select("#", rt:status()), 2, "status and code")
+	eq(select(2, rt:status()), 0, "exit code")
+	local three = child("lbpf.exit(3)")
+	raises(": exited with code 3", three.resume, three)
+	local state, code = three:status()
+	eq(state, "stopped", "status after exit(3)")
+	eq(code, 3, "exit code after exit(3)")
+end)
+
+-- The instruction limit holds while the child's script has a hook of its own.
+test("runtime: the limit holds under a script's hook", function()
+	local spin = child("debug.sethook(function() end, '', 10) while true do end",
+		{instructions = 1000000})
+	raises("instruction limit of 1000000 exceeded", spin.resume, spin)
 end)
 
 -- lbpf.shared: copies in and out, delete with nil, keys sorted, pairs, bad

@@ -74,10 +74,14 @@ static int set_ringbuf(lbpf_runtime_t *rt, const char *text)
 }
 
 /* Loads, starts and loops one foreground runtime. */
+/* argv[0]: a script's arg[-1], so it can run lbpf again as under lua5.4 */
+static const char *progname;
+
 static int run_script(const char *script, const struct run_options *ro, int argc, char **argv)
 {
 	lbpf_runtime_opts_t opts = {
 		.strict = ro->strict, .signals = true, .argc = argc, .argv = argv,
+		.progname = progname,
 	};
 	lbpf_runtime_t *rt = NULL;
 	int err, code;
@@ -155,7 +159,8 @@ static const struct command commands[] = {
 	  "handlers run and every probe, link and map is released.\n"
 	  "  --strict          an error in a callback stops the script (exit 1)\n"
 	  "  --ringbuf SIZE    size of the event ring buffer (default 4M), as lbpf.config{ringbuf=}\n"
-	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)" },
+	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)\n"
+	  "lbpf SCRIPT.lua (a name ending in .lua, or with a /) is lbpf run SCRIPT.lua." },
 	{ "test", lbpf_cmd_test, "lbpf test POLICY.lua CAPTURE.pcap",
 	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"
 	  "packet of a pcap capture (through BPF_PROG_TEST_RUN), then a summary." },
@@ -207,10 +212,20 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+/* A first argument that names a script rather than a command: a path with
+ * a slash, or a name ending in .lua. */
+static bool is_script_path(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	return strchr(arg, '/') || (n > 4 && !strcmp(arg + n - 4, ".lua"));
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	progname = argv[0];
 	if (argc < 2)
 		return cmd_help(1, argv), 2;
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))
@@ -222,6 +237,8 @@ int main(int argc, char **argv)
 	for (c = commands; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
 			return c->fn(argc - 1, argv + 1);
+	if (is_script_path(argv[1]))
+		return cmd_run(argc, argv); /* lbpf FILE.lua, as lua5.4 FILE */
 	fprintf(stderr, "lbpf: unknown command '%s' (see lbpf help)\n", argv[1]);
 	return 2;
 }

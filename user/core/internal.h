@@ -91,6 +91,19 @@ int luaopen_lbpf_task(lua_State *L);
 /* The sentinel error value that lbpf.exit() raises to unwind. */
 extern char lbpf_exit_sentinel;
 
+/* hook.c: the one hook slot of each thread, shared by lbpf's count check
+ * and the script's debug.sethook. fn runs every `count` instructions (0: no
+ * check of lbpf's) with the number of instructions since the last call; it
+ * may raise. Installs it on L (threads made later inherit it) and replaces
+ * debug.sethook/gethook with versions that chain the script's hook. */
+typedef void (*lbpf_count_hook)(lua_State *L, int instructions);
+int lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count);
+/* Puts the merged hook back on co (after something cleared it). */
+void lbpf_hooks_install(lua_State *co);
+/* Drops the script's hook of co (a pooled coroutine going back to the
+ * pool) and puts lbpf's alone back. */
+void lbpf_hooks_forget(lua_State *co);
+
 /* runtime.c */
 struct lbpf_sched *lbpf_runtime_sched(lbpf_runtime_t *rt);
 bool lbpf_runtime_strict(lbpf_runtime_t *rt);

@@ -17,7 +17,7 @@
  * the chunk stops the child and raises in the parent with the child's
  * traceback. After the chunk returned, the child keeps running what it
  * attached until it has nothing left (then it ends by itself) or rt:stop().
- *   rt:status() -> "suspended" | "running" | "idle" | "stopped"
+ *   rt:status() -> "suspended" | "running" | "idle" | "stopped", code
  *   rt:stop()   stops the child (on_exit handlers run, everything it
  *               attached is released); rt:close() is the same.
  * rt belongs to its parent (it cannot cross runtimes). The child is locked
@@ -41,6 +41,7 @@ struct lruntime {
 	int fd;                    /* the child's loop, watched by the parent's; -1 */
 	bool holding;              /* the parent's loop is held for the child */
 	bool running;              /* inside rt:resume */
+	int exit_code;             /* the child's, once stopped */
 	char *name;
 };
 
@@ -65,7 +66,7 @@ static void runtime_end(struct lruntime *r)
 	r->holding = false;
 	if (!lbpf_runtime_closing(r->parent))
 		lbpf_unregisterobject(lbpf_runtime_state(r->parent), r->object);
-	lbpf_runtime_free(child);
+	r->exit_code = lbpf_runtime_free(child);
 }
 
 /* After the child ran: the parent's loop stays alive while the child has
@@ -267,6 +268,8 @@ static int runtime_resume(lua_State *L)
 	r->running = false;
 	values_free(&in);
 	settle(r);
+	if (!o->error[0] && !r->child && r->exit_code)
+		snprintf(o->error, sizeof(o->error), "exited with code %d", r->exit_code);
 	if (o->error[0]) {
 		values_free(&o->out);
 		return luaL_error(L, "runtime %s: %s", r->name, o->error);
@@ -279,14 +282,18 @@ static int runtime_resume(lua_State *L)
 	return in.n;
 }
 
-/* rt:status() -> "suspended" | "running" | "idle" | "stopped" */
+/* rt:status() -> "suspended" | "running" | "idle" | "stopped", and for a
+ * stopped child its exit code */
 static int runtime_status(lua_State *L)
 {
 	struct lruntime *r = checkruntime(L, 1);
 
 	lua_pushstring(L, !r->child ? "stopped" : r->running ? "running" : r->co ? "suspended"
 				: "idle");
-	return 1;
+	if (r->child)
+		return 1;
+	lua_pushinteger(L, r->exit_code);
+	return 2;
 }
 
 /* rt:stop() */

@@ -47,6 +47,8 @@ struct lbpf_runtime {
 	_Atomic uint64_t lost;      /* opts.lost_counter when that is NULL */
 	unsigned errors_in_row;
 	uint64_t budget_left;      /* instructions left to the running resume */
+	bool budget_armed;         /* budget_left applies (a resume is running) */
+	int signal_left;           /* instructions until the next signal check */
 	bool over_budget;          /* the running resume went past it */
 	int exit_code;
 	struct atfree *atfree;     /* lbpf_runtime_atfree, last first */
@@ -206,33 +208,70 @@ static const char *error_text(lua_State *L, lua_State *co)
 	return lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
 }
 
-/* The instruction limit: a count hook every slice of the budget. It also
+/* The instruction limit: a count check every slice of the budget. It also
  * ends a callback that spins while the runtime is asked to stop. */
 #define LIMIT_SLICE 100000
+/* Ctrl-C in a callback that spins: the signalfd is read this often. */
+#define SIGNAL_SLICE 1000000
 
-static void limit_hook(lua_State *L, lua_Debug *ar)
+static void signal_check(lbpf_runtime_t *rt, lua_State *L)
 {
-	lbpf_runtime_t *rt = lbpf_toruntime(L);
+	struct signalfd_siginfo si;
 
+	if (rt->signalfd < 0 || read(rt->signalfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	lbpf_log(rt, "interrupted by signal %u", si.ssi_signo);
+	lbpf_runtime_exit(rt, 0);
+	lua_pushlightuserdata(L, &lbpf_exit_sentinel);
+	lua_error(L);
+}
+
+static void limit_check(lbpf_runtime_t *rt, lua_State *L, int n)
+{
 	if (lbpf_runtime_stopping(rt) && !rt->closing)
 		luaL_error(L, "interrupted: the runtime is stopping");
-	if (rt->budget_left <= LIMIT_SLICE) {
+	if (rt->budget_left <= (uint64_t)n) {
 		rt->over_budget = true; /* fatal, even if a pcall catches the error */
 		luaL_error(L, "instruction limit of %I exceeded (a callback that does not return?)",
 			   (lua_Integer)rt->opts.instruction_limit);
 	}
-	rt->budget_left -= LIMIT_SLICE;
+	rt->budget_left -= n;
+}
+
+/* lbpf's count hook (hook.c chains the script's own after it): n
+ * instructions ran since the last call. */
+static void count_hook(lua_State *L, int n)
+{
+	lbpf_runtime_t *rt = lbpf_toruntime(L);
+
+	if (rt->signalfd >= 0 && (rt->signal_left -= n) <= 0) {
+		rt->signal_left = SIGNAL_SLICE;
+		signal_check(rt, L);
+	}
+	if (rt->budget_armed)
+		limit_check(rt, L, n);
+}
+
+/* How often count_hook must run: 0 when it has nothing to check. */
+static int hook_count(const lbpf_runtime_opts_t *opts)
+{
+	uint64_t limit = opts->instruction_limit;
+
+	if (limit)
+		return limit < LIMIT_SLICE ? (int)limit : LIMIT_SLICE;
+	return opts->signals ? SIGNAL_SLICE : 0;
 }
 
 void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co)
 {
 	uint64_t limit = rt->opts.instruction_limit;
 
-	if (!limit)
-		return;
-	rt->budget_left = limit;
-	rt->over_budget = false;
-	lua_sethook(co, limit_hook, LUA_MASKCOUNT, limit < LIMIT_SLICE ? (int)limit : LIMIT_SLICE);
+	if (limit) {
+		rt->budget_left = limit;
+		rt->over_budget = false;
+		rt->budget_armed = true;
+	}
+	lbpf_hooks_install(co);
 }
 
 /* Lua's preallocated memory error: with a limit set, the limit was hit. */
@@ -421,8 +460,10 @@ static void set_args(lua_State *L, const char *script, const lbpf_runtime_opts_t
 	int i;
 
 	lua_createtable(L, opts->argc, 2);
-	lua_pushstring(L, "lbpf");
-	lua_rawseti(L, -2, -1);
+	if (opts->progname) {
+		lua_pushstring(L, opts->progname);
+		lua_rawseti(L, -2, -1);
+	}
 	lua_pushstring(L, script ? script : "-e");
 	lua_rawseti(L, -2, 0);
 	for (i = 0; i < opts->argc; i++) {
@@ -453,19 +494,6 @@ static int log_print(lua_State *L)
 /* Lua code that never returns to the loop would never see the signalfd, so
  * a count hook looks at it every million instructions (a few ms) and unwinds
  * the code with exit's sentinel when Ctrl-C or SIGTERM came. */
-static void signal_hook(lua_State *L, lua_Debug *ar)
-{
-	lbpf_runtime_t *rt = lbpf_toruntime(L);
-	struct signalfd_siginfo si;
-
-	if (rt->signalfd < 0 || read(rt->signalfd, &si, sizeof(si)) != sizeof(si))
-		return;
-	lbpf_log(rt, "interrupted by signal %u", si.ssi_signo);
-	lbpf_runtime_exit(rt, 0);
-	lua_pushlightuserdata(L, &lbpf_exit_sentinel);
-	lua_error(L);
-}
-
 /* package.preload gets every registered module ("lbpf", from module.c). */
 static void preload(lua_State *L)
 {
@@ -488,8 +516,7 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 	rt->L = L;
 	luaL_openlibs(L);
 	/* on the main state before any coroutine exists, so all inherit it */
-	if (rt->opts.signals)
-		lua_sethook(L, signal_hook, LUA_MASKCOUNT, 1000000);
+	lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
 	if (rt->opts.log) {
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");
@@ -602,11 +629,7 @@ int lbpf_runtime_start(lbpf_runtime_t *rt)
 	lbpf_runtime_lock(rt);
 	lbpf_runtime_arm_limit(rt, L);
 	status = lua_pcall(L, nargs, 0, -nargs - 2);
-	/* back to the hook every coroutine inherits: the signal check or none */
-	if (rt->opts.signals)
-		lua_sethook(L, signal_hook, LUA_MASKCOUNT, 1000000);
-	else
-		lua_sethook(L, NULL, 0, 0);
+	rt->budget_armed = false; /* the main thread runs no callback */
 	lbpf_runtime_unlock(rt);
 	if (status == LUA_OK || lua_touserdata(L, -1) == &lbpf_exit_sentinel) {
 		lua_settop(L, 0);
@@ -657,7 +680,6 @@ static void signals_end(lbpf_runtime_t *rt)
 {
 	if (rt->signalfd < 0)
 		return;
-	lua_sethook(rt->L, NULL, 0, 0);
 	lbpf_loop_del(rt->loop, rt->signalfd);
 	close(rt->signalfd);
 	rt->signalfd = -1;

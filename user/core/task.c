@@ -47,6 +47,7 @@ struct lbpf_task {
 	struct waitq *waitq;
 	lbpf_object_t *object;     /* spawned tasks; NULL for callbacks */
 	bool orphan;               /* its object was closed while it ran */
+	bool seen;                 /* coroutine.running() gave co to the script */
 };
 
 struct queue {
@@ -164,12 +165,16 @@ static void coro_get(struct lbpf_sched *s, struct lbpf_task *t)
 		t->co = lua_newthread(s->L);
 		t->co_ref = luaL_ref(s->L, LUA_REGISTRYINDEX);
 	}
+	t->seen = false;
 	*(struct lbpf_task **)lua_getextraspace(t->co) = t;
 }
 
 /* Returns the coroutine to the pool, closing whatever it left open. One that
  * raised is not reused: an error thrown by a hook (the instruction limit)
- * leaves hooks disabled on its thread, and no Lua API turns them back on. */
+ * leaves hooks disabled on its thread, and no Lua API turns them back on.
+ * Nor is one the script may still hold (coroutine.running() returned it):
+ * it must stay dead for the script. A hook the script set on it ends with
+ * the callback. */
 static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset, bool reuse)
 {
 	lua_State *co = t->co;
@@ -182,8 +187,10 @@ static void coro_put(struct lbpf_sched *s, struct lbpf_task *t, bool reset, bool
 #endif
 	lua_settop(co, 0);
 	*(struct lbpf_task **)lua_getextraspace(co) = NULL;
-	if (reuse && s->ncoros < POOL_MAX)
+	if (reuse && !t->seen && s->ncoros < POOL_MAX) {
+		lbpf_hooks_forget(co);
 		s->coros[s->ncoros++] = (struct coroutine){ co, t->co_ref };
+	}
 	else /* the state is open: the scheduler is freed before lua_close */
 		luaL_unref(s->L, LUA_REGISTRYINDEX, t->co_ref);
 	t->co = NULL;
@@ -323,6 +330,18 @@ void lbpf_pushref(lua_State *L, int ref)
 
 /* ---- the scheduler's life ---- */
 
+/* coroutine.running(), as lua5.4's, marking a task's coroutine as seen so
+ * that the pool never hands it to another callback. */
+static int sched_running(lua_State *L)
+{
+	struct lbpf_task *t = *(struct lbpf_task **)lua_getextraspace(L);
+
+	if (t)
+		t->seen = true;
+	lua_pushboolean(L, lua_pushthread(L));
+	return 2;
+}
+
 struct lbpf_sched *lbpf_sched_new(lua_State *L, lbpf_loop_t *loop,
 				  const struct lbpf_sched_ops *ops, lbpf_runtime_t *rt)
 {
@@ -337,6 +356,11 @@ struct lbpf_sched *lbpf_sched_new(lua_State *L, lbpf_loop_t *loop,
 	/* "no task" for the main thread, and for every thread that copies its
 	 * extra space (coroutine.create): lua_newstate leaves it uninitialised */
 	*(struct lbpf_task **)lua_getextraspace(L) = NULL;
+	if (lua_getglobal(L, "coroutine") == LUA_TTABLE) {
+		lua_pushcfunction(L, sched_running);
+		lua_setfield(L, -2, "running");
+	}
+	lua_pop(L, 1);
 	lua_pushlightuserdata(L, s);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &sched_key);
 	return s;

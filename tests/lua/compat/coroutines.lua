@@ -1,0 +1,17 @@
+-- coroutine.running and friends, on the main thread and in coroutines.
+local main, ismain = coroutine.running()
+print("main", type(main), ismain, coroutine.status(main), coroutine.isyieldable())
+local co
+co = coroutine.create(function(a)
+	local me, m = coroutine.running()
+	print("inside", me == co, m, coroutine.status(me), coroutine.isyieldable())
+	local b = coroutine.yield(a + 1)
+	error({ code = b })
+end)
+print("resume 1", coroutine.resume(co, 1))
+local okv, err = coroutine.resume(co, 7)
+print("resume 2", okv, type(err), err.code, coroutine.status(co))
+print("resume dead", coroutine.resume(co))
+print("close", coroutine.close(co))
+local w = coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i) end end)
+print("wrap", w(), w(), w())

@@ -1,0 +1,2 @@
+-- run by args.lua through arg[-1]
+print("echo", ...)
