@@ -150,6 +150,9 @@ void lbpf_hooks_install(lua_State *co)
 
 	if (!h)
 		return;
+	if (!h->scripts && lua_gethookcount(co) == h->count &&
+	    lua_gethook(co) == (h->count ? dispatch : NULL))
+		return; /* already there: the common case, one per callback */
 	if (h->scripts)
 		sh = push_script(co, co);
 	install(co, h, sh);
