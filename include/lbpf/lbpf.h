@@ -158,6 +158,8 @@ int lbpf_parse_size(const char *text, size_t *bytes);
 
 /* "ENOENT", "EPERM", ...; a number for unknown values. */
 const char *lbpf_errname(int err);
+/* strerror of -err or err, libbpf's own codes (4000 and up) included */
+const char *lbpf_strerror(int err);
 
 /* Logs one line "lbpf: <message>" to the runtime's log sink (stderr for
  * `lbpf run`, the policy log in the daemon). rt may be NULL. */

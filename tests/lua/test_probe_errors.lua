@@ -88,6 +88,9 @@ syscalls_test("probe errors: patterns", function()
 	raises("matches no function", lbpf.uprobe, self, "lbpf_no_such_function_*")
 	raises("no such function or symbol", lbpf.uprobe, self, "lbpf_no_such_function")
 	raises("find binary /nonexistent/lbpf-binary", lbpf.uprobe, "/nonexistent/lbpf-binary", "main")
+	local script = arg[0] -- a file that is not ELF: named so, not "errno 4001"
+	raises("ENOEXEC: uprobe: " .. script .. " is not an ELF file", lbpf.uprobe, script, "main")
+	raises("is not an ELF file", lbpf.uprobe, script, "lbpf_*")
 	raises("offset must be > 0", lbpf.uprobe, self, 0)
 end)
 

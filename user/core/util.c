@@ -40,15 +40,39 @@ int lbpf_parse_size(const char *text, size_t *bytes)
 	return 0;
 }
 
+/* libbpf's own error codes (enum libbpf_errno), which strerror does not know */
+static const char *const libbpf_names[] = {
+	"LIBBPF_ERRNO__LIBELF", "LIBBPF_ERRNO__FORMAT", "LIBBPF_ERRNO__KVERSION",
+	"LIBBPF_ERRNO__ENDIAN", "LIBBPF_ERRNO__INTERNAL", "LIBBPF_ERRNO__RELOC",
+	"LIBBPF_ERRNO__LOAD", "LIBBPF_ERRNO__VERIFY", "LIBBPF_ERRNO__PROG2BIG",
+	"LIBBPF_ERRNO__KVER", "LIBBPF_ERRNO__PROGTYPE", "LIBBPF_ERRNO__WRNGPID",
+	"LIBBPF_ERRNO__INVSEQ", "LIBBPF_ERRNO__NLPARSE",
+};
+
 const char *lbpf_errname(int err)
 {
 	static __thread char unknown[32];
-	const char *name = strerrorname_np(err < 0 ? -err : err);
+	const char *name;
 
+	err = err < 0 ? -err : err;
+	if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__START + (int)ARRAY_SIZE(libbpf_names))
+		return libbpf_names[err - __LIBBPF_ERRNO__START];
+	name = strerrorname_np(err);
 	if (name)
 		return name;
-	snprintf(unknown, sizeof(unknown), "errno %d", err < 0 ? -err : err);
+	snprintf(unknown, sizeof(unknown), "errno %d", err);
 	return unknown;
+}
+
+const char *lbpf_strerror(int err)
+{
+	static __thread char text[128];
+
+	err = err < 0 ? -err : err;
+	if (err < __LIBBPF_ERRNO__START)
+		return strerror(err);
+	libbpf_strerror(err, text, sizeof(text));
+	return text;
 }
 
 int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
@@ -59,7 +83,7 @@ int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(context, sizeof(context), fmt, ap);
 	va_end(ap);
-	luaL_error(L, "%s: %s: %s", lbpf_errname(err), context, strerror(err < 0 ? -err : err));
+	luaL_error(L, "%s: %s: %s", lbpf_errname(err), context, lbpf_strerror(err));
 	__builtin_unreachable();
 }
 

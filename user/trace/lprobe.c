@@ -132,6 +132,11 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 
 	if (err)
 		lbpf_throw(L, err, "%s: find binary %s", type_names[p->type], p->spec);
+	err = elf_check(path);
+	if (err == -ENOEXEC)
+		lbpf_throw(L, err, "%s: %s is not an ELF file", type_names[p->type], path);
+	if (err)
+		lbpf_throw(L, err, "%s: open %s", type_names[p->type], path);
 	snprintf(p->binary, sizeof(p->binary), "%s", path);
 	if (lua_isinteger(L, ix)) {
 		lua_Integer off = lua_tointeger(L, ix);
@@ -401,10 +406,19 @@ static struct view *checkview(lua_State *L, int ix)
 	return v;
 }
 
+/* Where the tracepoint data ends: the record's data_size, but never past
+ * the record the ring buffer holds. */
+static size_t event_data_end(const struct view *v)
+{
+	size_t room = v->size - sizeof(*v->e);
+
+	return v->e->data_size < room ? v->e->data_size : room;
+}
+
 static const char *event_string(const struct view *v, int i, size_t *len)
 {
 	const struct lbpf_event *e = v->e;
-	size_t off = e->data_size;
+	size_t off = event_data_end(v);
 	int j;
 
 	for (j = 0; j < i; j++)
@@ -421,7 +435,7 @@ static void push_field(lua_State *L, const struct view *v, const struct tp_field
 {
 	const struct lbpf_event *e = v->e;
 	const __u8 *base = e->data;
-	size_t end = e->data_size;
+	size_t end = event_data_end(v);
 
 	if (f->offset + f->size > end) {
 		lua_pushnil(L);
@@ -679,7 +693,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	err = probe_load(p);
 	if (err) {
 		lbpf_releaseobject(object);
-		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), strerror(-err),
+		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), lbpf_strerror(err),
 			   lbpf_errname(err), *lbpf_libbpf_log() ? "; the verifier said:\n" : "",
 			   log_tail(lbpf_libbpf_log(), 12));
 	}

@@ -334,6 +334,18 @@ static int search_dirs(const char *dirs, const char *name, char *out, size_t siz
 	return -ENOENT;
 }
 
+int elf_check(const char *path)
+{
+	Elf *elf;
+	int fd, err = elf_open(path, &fd, &elf);
+
+	if (err)
+		return err;
+	elf_end(elf);
+	close(fd);
+	return 0;
+}
+
 int elf_resolve_path(const char *path, char *out, size_t size)
 {
 	const char *dirs = getenv("PATH");

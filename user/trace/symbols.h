@@ -35,5 +35,7 @@ int elf_glob_functions(const char *path, const char *glob,
  * containing ".so" in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu, /lib64, /usr/lib,
  * /lib; other names in $PATH. 0, -ENOENT, -ENAMETOOLONG (out too small). */
 int elf_resolve_path(const char *path, char *out, size_t size);
+/* 0 when path is an ELF file; -errno of open, or -ENOEXEC. */
+int elf_check(const char *path);
 
 #endif /* LBPF_SYMBOLS_H */
