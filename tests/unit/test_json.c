@@ -138,5 +138,31 @@ static void writer_round_trip(void)
 	json_writer_free(&w);
 }
 
+/* The writer keeps well-formed UTF-8 and turns every byte of an ill-formed
+ * sequence into U+FFFD, so a reply is valid JSON whatever a policy printed. */
+static void writer_utf8(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "h\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", "\"h\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80\"" },
+		{ "a\xff" "b", "\"a\\ufffdb\"" },                        /* never a UTF-8 byte */
+		{ "\xc0\x80", "\"\\ufffd\\ufffd\"" },                /* overlong NUL */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },      /* a surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* above U+10FFFF */
+		{ "x\xe2\x82", "\"x\\ufffd\\ufffd\"" },                /* cut at the end */
+		{ "\x80", "\"\\ufffd\"" },                            /* a lone continuation */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_writer w = { 0 };
+
+		json_string(&w, cases[i].in);
+		if (CHECK(!w.failed))
+			CHECK(!strcmp(w.data, cases[i].out), "case %zu: got %s, want %s", i, w.data,
+			      cases[i].out);
+		json_writer_free(&w);
+	}
+}
+
 UNIT_MAIN("json", UNIT(parses_values), UNIT(decodes_escapes), UNIT(rejects_invalid),
-	  UNIT(limits_depth), UNIT(writer_round_trip))
+	  UNIT(limits_depth), UNIT(writer_round_trip), UNIT(writer_utf8))

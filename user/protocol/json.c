@@ -476,6 +476,29 @@ void json_object_end(struct json_writer *w) { close_container(w, "}"); }
 void json_array_begin(struct json_writer *w) { open_container(w, "["); }
 void json_array_end(struct json_writer *w) { close_container(w, "]"); }
 
+/* The length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. s[0] >= 0x80. */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+/* Writes s as a JSON string. A byte that is not part of well-formed UTF-8
+ * becomes U+FFFD, so a reply is valid JSON whatever a policy printed. */
 static void quote(struct json_writer *w, const char *s)
 {
 	const char *run = s;
@@ -484,11 +507,18 @@ static void quote(struct json_writer *w, const char *s)
 	json_raw(w, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = *s;
+		int n;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x80 && (n = utf8_len((const unsigned char *)s))) {
+			s += n - 1;
+			continue;
+		}
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
 			continue;
 		json_raw(w, run, s - run);
-		if (c == '"' || c == '\\')
+		if (c >= 0x80)
+			snprintf(esc, sizeof(esc), "\\ufffd");
+		else if (c == '"' || c == '\\')
 			snprintf(esc, sizeof(esc), "\\%c", c);
 		else if (c == '\n' || c == '\t' || c == '\r')
 			snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
