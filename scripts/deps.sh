@@ -14,12 +14,31 @@ packages=(
 	"$@"
 )
 
+# promtool, Prometheus's own checker of /metrics pages, for the tests: taken
+# out of Debian's prometheus package into build/tools, because installing the
+# package would also start a Prometheus server on the machine.
+fetch_promtool() {
+	local tools tmp
+	tools=$(cd "$(dirname "$0")/.." && pwd)/build/tools
+	command -v promtool >/dev/null || [ -x "$tools/promtool" ] && return 0
+	tmp=$(mktemp -d)
+	if (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null ||
+			   { apt-get update -qq && apt-get download -qq prometheus; }; }) &&
+	   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"; then
+		install -D -m 755 "$tmp/x/usr/bin/promtool" "$tools/promtool"
+		echo "deps.sh: promtool from Debian's prometheus package in $tools"
+	else
+		echo "deps.sh: could not fetch Debian's prometheus package for promtool" >&2
+	fi
+	rm -rf "$tmp"
+}
+
 missing=()
 for pkg in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$pkg")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { fetch_promtool; exit 0; }
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing packages (run as root to install): ${missing[*]}" >&2
@@ -29,3 +48,4 @@ fi
 echo "deps.sh: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"
+fetch_promtool

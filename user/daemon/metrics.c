@@ -18,17 +18,39 @@
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* printf into w, a line of at most 1 KiB. */
+/* printf into w, whole whatever its length (a cut line would lose its
+ * newline and corrupt the next sample). On no memory the writer fails. */
 static void printf_raw(struct json_writer *w, const char *fmt, ...)
 {
-	char line[1024];
+	char *line;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	json_raw(w, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	if (n < 0) {
+		w->failed = true;
+		return;
+	}
+	json_raw(w, line, n);
+	free(line);
+}
+
+/* "# HELP name text": text escaped as the exposition format wants it
+ * (backslash and newline), so a policy's help cannot start a new line. */
+static void help_line(struct json_writer *w, const char *name, const char *help)
+{
+	printf_raw(w, "# HELP %s ", name);
+	for (; *help; help++) {
+		if (*help == '\\')
+			json_raw(w, "\\\\", 2);
+		else if (*help == '\n')
+			json_raw(w, "\\n", 2);
+		else
+			json_raw(w, help, 1);
+	}
+	json_raw(w, "\n", 1);
 }
 
 /* One family of per-policy numbers: HELP, TYPE, and a line per policy. */
@@ -37,7 +59,8 @@ static void policy_family(struct json_writer *w, const char *name, const char *t
 {
 	struct policy *p;
 
-	printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	help_line(w, name, help);
+	printf_raw(w, "# TYPE %s %s\n", name, type);
 	for (p = policies_first(); p; p = p->next) {
 		uint64_t events, errors;
 		size_t memory;
@@ -134,9 +157,11 @@ static void declared_families(struct json_writer *w)
 	for (i = 0; i < c.n; i++) {
 		struct declared *d = &c.v[i];
 
-		if (i == 0 || strcmp(d->name, c.v[i - 1].name))
-			printf_raw(w, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
+		if (i == 0 || strcmp(d->name, c.v[i - 1].name)) {
+			help_line(w, d->name, d->help);
+			printf_raw(w, "# TYPE %s %s\n", d->name,
 				   d->type == LBPF_METRIC_COUNTER ? "counter" : "gauge");
+		}
 		printf_raw(w, "%s{policy=\"%s\"%s%s} %.17g\n", d->name, d->policy,
 			   *d->labels ? "," : "", d->labels, d->value);
 	}
