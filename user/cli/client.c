@@ -89,6 +89,8 @@ static int client_send(struct client *cl, struct json_writer *w)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EPIPE)
+			break; /* lbpfd closed: its reply may say why */
 		if (n <= 0) {
 			fprintf(stderr, "lbpf: sending to lbpfd: %s\n", strerror(errno));
 			json_writer_free(w);

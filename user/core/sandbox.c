@@ -107,7 +107,7 @@ static int sandbox_searcher(lua_State *L)
 
 	if (!module_file(name, file, sizeof(file)) ||
 	    !module_path(luadir, file, path, sizeof(path))) {
-		lua_pushfstring(L, "\n\tno module '%s' in %s (a sandboxed policy requires only "
+		lua_pushfstring(L, "no module '%s' in %s (a sandboxed policy requires only "
 				"lbpf's own modules, by name)", name, luadir);
 		return 1;
 	}
