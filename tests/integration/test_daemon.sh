@@ -645,6 +645,10 @@ EOF
 	t_expect_contains "$out" "load: the code must be Lua source, not precompiled bytecode" "bytecode"
 	t_expect_contains "$out" "reload: a policy keeps the trust it was loaded with" "reload trusted"
 	"$LBPF" logs fromclient | grep -qx "sent by the client" || t_fail "$("$LBPF" logs fromclient)"
+	printf 'print(1)\0' > "$W/nul.lua"
+	out=$("$LBPF" load "$W/nul.lua" 2>&1) && t_fail "a file with a NUL byte was sent"
+	[ "$out" = "lbpf: $W/nul.lua: contains a NUL byte; lbpfd takes Lua source only" ] ||
+		t_fail "NUL byte: $out"
 	for p in trusted boxed fromclient; do "$LBPF" unload $p >/dev/null || t_fail "unload $p"; done
 }
 
@@ -721,6 +725,8 @@ test_folders() {
 	mkdir -m 0777 "$F/open"
 	expect_refusal "lbpfd: socket folder $F/open/sub: its parent $F/open is writable by group or others (mode 0777) and not sticky" \
 		--socket "$F/open/sub/s.sock" "$state" --bpffs "$BPFFS-bad"
+	expect_refusal "lbpfd: socket folder $F/missing/sub: its parent: No such file or directory" \
+		--socket "$F/missing/sub/s.sock" "$state" --bpffs "$BPFFS-bad"
 	expect_refusal "lbpfd: cannot create the socket folder /proc/lbpf-test: " \
 		--socket /proc/lbpf-test/s.sock "$state" --bpffs "$BPFFS-bad"
 	touch "$F/sock/file.sock"
