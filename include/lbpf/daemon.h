@@ -8,10 +8,10 @@
  * A unix stream socket (default LBPF_DAEMON_SOCKET, mode 0600, or 0660 with
  * lbpfd --group). Peers must be root, the daemon's user, or in the socket's
  * group (SO_PEERCRED, SO_PEERGROUPS); only root (uid 0) may load a trusted
- * policy, every other one runs sandboxed (lbpfd(8), SECURITY). Each message is one JSON object on one line (UTF-8,
- * '\n'-terminated, at most LBPF_DAEMON_MAX_LINE bytes). A client sends a
- * request, the daemon answers with one reply line; requests on one
- * connection are answered in order.
+ * policy, every other one runs sandboxed (lbpfd(8), SECURITY). Each
+ * message is one JSON object on one line (UTF-8, '\n'-terminated, at most
+ * LBPF_DAEMON_MAX_LINE bytes). A client sends a request, the daemon answers
+ * with one reply line; requests on one connection are answered in order.
  *
  * Requests ("op" selects; other fields as listed, optional ones in []):
  *   {"op":"load","file":PATH,"code":SOURCE,["name":NAME],["args":[STR...]],

@@ -127,7 +127,8 @@ static int sandbox_load(lua_State *L)
 
 	lua_settop(L, n < 3 ? 3 : n);
 	mode = luaL_optstring(L, 3, "t");
-	luaL_argcheck(L, !strchr(mode, 'b'), 3, "a sandboxed policy loads source only, not bytecode");
+	luaL_argcheck(L, !strchr(mode, 'b'), 3,
+		      "a sandboxed policy loads source only, not bytecode");
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_pushvalue(L, 1);
 	lua_pushvalue(L, 2);
@@ -168,8 +169,8 @@ static int sandbox_runtime(lua_State *L)
 		lua_replace(L, 1);
 	} else {
 		return luaL_error(L, "runtime: a sandboxed policy starts a child from source "
-				  "(lbpf.runtime(code, {code = true})) or from one of lbpf's modules "
-				  "in %s, not from '%s'", luadir, script);
+				  "(lbpf.runtime(code, {code = true})) or from one of lbpf's "
+				  "modules in %s, not from '%s'", luadir, script);
 	}
 	lua_pushvalue(L, lua_upvalueindex(2));
 	lua_insert(L, 1);
