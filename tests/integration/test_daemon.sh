@@ -616,7 +616,16 @@ EOF
 		t_fail "trusted lost its library in a reload: $("$LBPF" logs trusted)"
 	[ "$("$LBPF" logs boxed | grep -c '^library:	false	false	false$')" = 2 ] ||
 		t_fail "sandboxed got a library in a reload: $("$LBPF" logs boxed)"
+	# a record from before the sandbox (no "trusted" field) comes back sandboxed
+	cp "$W/trusted.lua" "$W/state/policies/legacy.lua"
+	echo '{"name":"legacy","file":"/legacy.lua","args":[],"memory":67108864,"generation":1}' \
+		> "$W/state/policies/legacy.json"
 	restart_daemon
+	wait_list legacy running
+	"$LBPF" logs legacy | grep -qx 'library:	false	false	false' ||
+		t_fail "a record without \"trusted\" restored trusted: $("$LBPF" logs legacy)"
+	grep -q "lbpfd: policy legacy: its record does not say whether it is trusted; it runs sandboxed (root may load it again with --trusted)" "$W/lbpfd.log" ||
+		t_fail "legacy record: $(grep legacy "$W/lbpfd.log")"
 	wait_list trusted running
 	wait_list boxed running
 	# the log lives in memory: what the restored runtimes printed
@@ -649,7 +658,9 @@ EOF
 	out=$("$LBPF" load "$W/nul.lua" 2>&1) && t_fail "a file with a NUL byte was sent"
 	[ "$out" = "lbpf: $W/nul.lua: contains a NUL byte; lbpfd takes Lua source only" ] ||
 		t_fail "NUL byte: $out"
-	for p in trusted boxed fromclient; do "$LBPF" unload $p >/dev/null || t_fail "unload $p"; done
+	for p in trusted boxed fromclient legacy; do
+		"$LBPF" unload $p >/dev/null || t_fail "unload $p"
+	done
 }
 
 # A member of --group loads sandboxed policies; asking for a trusted one, or
