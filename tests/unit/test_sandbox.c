@@ -66,7 +66,10 @@ static const char escapes[] =
 	"check('getlocal', function() return debug.getlocal end)\n"
 	"check('load binary', function() return load(dump) end)\n"
 	"check('load mode b', function() return load(dump, 'x', 'b') end)\n"
-	"check('load reader', function() local s = dump; return load(function() local r = s; s = nil; return r end) end)\n"
+	"check('load reader', function()\n"
+	"  local s = dump\n"
+	"  return load(function() local r = s; s = nil; return r end)\n"
+	"end)\n"
 	"check('require path', function() return require('/etc/passwd') end)\n"
 	"check('require ..', function() return require('..etc.passwd') end)\n"
 	"check('package.path', function() package.path = '/etc/?'; return require('passwd') end)\n"
@@ -76,8 +79,10 @@ static const char escapes[] =
 	"check('os.getenv', function() return os.getenv end)\n"
 	"check('os.remove', function() return os.remove end)\n"
 	"check('watch', function() return lbpf.watch(0, 'r', function() end) end)\n"
-	"check('child library', function() return lbpf.runtime("
-	"'return io ~= nil or os.execute ~= nil or debug.sethook ~= nil', { code = true }):resume() end)\n"
+	"check('child library', function()\n"
+	"  return lbpf.runtime('return io ~= nil or os.execute ~= nil or debug.sethook ~= nil',\n"
+	"    { code = true }):resume()\n"
+	"end)\n"
 	"check('child file', function() return lbpf.runtime('/etc/passwd') end)\n"
 	"check('child bytecode', function() return lbpf.runtime(dump, { code = true }) end)\n"
 	"print('checks ' .. n)\n";
@@ -148,7 +153,8 @@ static void refusals_say_why(void)
 	CHECK_CONTAINS(logged, "lbpf.watch: not available to a sandboxed policy (it has no "
 			       "file descriptors of its own to watch)\n");
 	CHECK_CONTAINS(logged, "runtime: a sandboxed policy starts a child from source "
-			       "(lbpf.runtime(code, {code = true})) or from one of lbpf's modules in ");
+			       "(lbpf.runtime(code, {code = true})) or from one of lbpf's "
+			       "modules in ");
 	CHECK_CONTAINS(logged, "no module 'nope.nothing' in ");
 }
 
