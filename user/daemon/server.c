@@ -74,19 +74,25 @@ static int socket_folder(const char *path)
 {
 	char dir[PATH_MAX];
 	struct stat st;
+	int err;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(socket_name, sizeof(socket_name), "%s", basename(dir));
 	socket_dir = folder_open("socket folder", dirname(dir), 0755);
 	if (socket_dir < 0)
 		return socket_dir;
-	if (fstatat(socket_dir, socket_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
+	err = fstatat(socket_dir, socket_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (err == -ENOENT)
+		return 0;
+	if (!err && !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "lbpfd: %s exists and is not a socket; not removing it\n", path);
 		return -EEXIST;
 	}
-	return unlinkat(socket_dir, socket_name, 0) < 0 ? -errno : 0;
+	if (!err && unlinkat(socket_dir, socket_name, 0) < 0)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "lbpfd: control socket %s: %s\n", path, strerror(-err));
+	return err;
 }
 
 /* Binds fd to path, born with its mode (0600, or 0660 with --group) and
@@ -120,11 +126,8 @@ static int listen_control(const char *path)
 		fprintf(stderr, "lbpfd: another lbpfd is listening on %s\n", path);
 		return -EADDRINUSE;
 	}
-	if ((err = socket_folder(path)) < 0) {
-		if (err != -EPERM && err != -EEXIST && socket_dir >= 0)
-			fprintf(stderr, "lbpfd: control socket %s: %s\n", path, strerror(-err));
+	if ((err = socket_folder(path)) < 0)
 		return err;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	err = fd < 0 ? -errno : bind_socket(fd, &sa);
 	if (!err && listen(fd, 64) < 0)
