@@ -3,7 +3,8 @@
  * The folders lbpfd trusts (the socket folder, the state folder, its bpffs
  * folder): each must be a real folder (not a symbolic link), owned by root
  * and writable by root alone, in parents that are root's and that no one
- * else can write to (or that are sticky, like /tmp). Anything else could be
+ * else can write to (or that are sticky, like /tmp). An lbpfd that runs as
+ * another user (with capabilities) trusts that user as it trusts root. Anything else could be
  * a local user's, prepared to make lbpfd run their script or unpin what is
  * not its own; lbpfd then refuses to start, naming the path and the fault.
  */
@@ -24,7 +25,7 @@ static const char *folder_fault(const struct stat *st, bool parent, char *buf, s
 {
 	if (!S_ISDIR(st->st_mode))
 		return "not a folder";
-	if (st->st_uid != 0) {
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
 		snprintf(buf, size, "owned by uid %u, not root", (unsigned)st->st_uid);
 		return buf;
 	}
