@@ -7,27 +7,32 @@
  * --------------------
  * A unix stream socket (default LBPF_DAEMON_SOCKET, mode 0600, or 0660 with
  * lbpfd --group). Peers must be root, the daemon's user, or in the socket's
- * group (SO_PEERCRED). Each message is one JSON object on one line (UTF-8,
- * '\n'-terminated, at most LBPF_DAEMON_MAX_LINE bytes). A client sends a
- * request, the daemon answers with one reply line; requests on one
- * connection are answered in order.
+ * group (SO_PEERCRED, SO_PEERGROUPS); only root (uid 0) may load a trusted
+ * policy, every other one runs sandboxed (lbpfd(8), SECURITY). Each
+ * message is one JSON object on one line (UTF-8, '\n'-terminated, at most
+ * LBPF_DAEMON_MAX_LINE bytes). A client sends a request, the daemon answers
+ * with one reply line; requests on one connection are answered in order.
  *
  * Requests ("op" selects; other fields as listed, optional ones in []):
- *   {"op":"load","file":PATH,["name":NAME],["args":[STR...]],["memory":BYTES]}
- *       Starts a runtime for the policy file (an absolute path the daemon
- *       reads) and runs its body. Replies once the body ran:
+ *   {"op":"load","file":PATH,"code":SOURCE,["name":NAME],["args":[STR...]],
+ *    ["memory":BYTES],["trusted":BOOL]}
+ *       Starts a runtime for the policy and runs its body: SOURCE, the Lua
+ *       source the client read (not bytecode); PATH, absolute, only names
+ *       it (the daemon opens no path a client names). "trusted":true (root
+ *       only) gives it the whole standard library. Replies once the body ran:
  *       {"ok":true,"name":NAME,"state":"running"|"stopped","generation":N},
  *       or failed:
  *       {"ok":false,"error":"file.lua:LINE: message..."} with nothing left
  *       attached. NAME defaults to the file's base name without ".lua".
  *   {"op":"unload","name":NAME}              -> {"ok":true,"name":NAME}
- *   {"op":"reload","name":NAME,["file":PATH]}
- *       Make-before-break: starts a new runtime (same file by default) and
- *       only when its body succeeded stops the old one. On failure the old
+ *   {"op":"reload","name":NAME,["file":PATH,"code":SOURCE]}
+ *       Make-before-break: starts a new runtime (with SOURCE, or the code
+ *       that runs now) and only when its body succeeded stops the old one;
+ *       it stays trusted or sandboxed, and only root may reload a trusted one. On failure the old
  *       one keeps running and the reply is {"ok":false,"error":...}; on
  *       success it is the load reply.
  *   {"op":"list"} -> {"ok":true,"policies":[{"name","state" ("loading",
- *       "running", "stopped" or "failed"),"reason","file",
+ *       "running", "stopped" or "failed"),"reason","file","trusted",
  *       "uptime_s","generation","attach":[STR...],"events","errors","lost",
  *       "memory","memory_limit"}...]}
  *   {"op":"logs","name":NAME,["follow":true]}
@@ -43,8 +48,9 @@
  * closed; a partial line left idle for LBPF_DAEMON_IDLE_S seconds is
  * answered with an error and closed.
  *
- * State: STATE_DIR/policies/NAME.lua (a copy of the script) and NAME.json
- * ({"name","file","args","memory","generation"}); loaded again at start.
+ * State: STATE_DIR/policies/NAME.lua (the source that runs) and NAME.json
+ * ({"name","file","args","memory","generation","trusted"}); loaded again at
+ * start.
  *
  * Packet filters are fail-static: the N-th filter a policy attaches is pinned
  * in BPFFS/filters/NAME/N (see user/filter_core.c for the names), so it

@@ -204,6 +204,10 @@ typedef struct lbpf_runtime_opts {
 	 * counted; NULL = a counter of the runtime's own. Children count into
 	 * their parent's. */
 	_Atomic uint64_t *lost_counter;
+	/* the standard library without process, file, native-code and debug
+	 * access, require limited to lbpf's lua/ folder (core/sandbox.c): an
+	 * lbpfd policy that root did not load trusted. Children inherit it. */
+	bool sandboxed;
 } lbpf_runtime_opts_t;
 
 /* Creates a runtime: a lua_State with the standard libraries, `lbpf`

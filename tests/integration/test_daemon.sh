@@ -25,7 +25,7 @@ cleanup() {
 	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
 		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
-	rm -rf "$W" "$BPFFS" "$BPFFS-group"
+	rm -rf "$W" "$BPFFS" "$BPFFS-group" "$BPFFS-bad" "$BPFFS-sym" "$BPFFS-victim"
 }
 t_cleanup cleanup
 mkdir -p "$W"
@@ -439,6 +439,14 @@ test_socket_access() {
 	[ $rc -eq 1 ] || t_fail "a stranger got in (exit $rc): $out"
 	# the socket's mode stops it at connect(2); SO_PEERCRED is the second wall
 	echo "$out" | grep -qi "permission denied" || t_fail "stranger: $out"
+	# with a socket anyone may connect to, the stranger meets the SO_PEERCRED check
+	chmod 0666 "$W/group.sock"
+	rc=0
+	out=$(LBPF_SOCKET=$W/group.sock setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$LBPF" status 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "a stranger on a 0666 socket got in (exit $rc): $out"
+	[ "$out" = "lbpf: permission denied: lbpfd accepts root, its own user and members of the socket's group (lbpfd --group)" ] ||
+		t_fail "stranger on a 0666 socket: $out"
 	kill -TERM $gpid
 	wait $gpid 2>/dev/null
 	rm -rf "$BPFFS-group"
@@ -497,6 +505,293 @@ EOF
 	"$LBPF" unload kids >/dev/null || t_fail "unload failed"
 }
 
+# kill -9 and start again, waiting for the old one to be gone (its pid from
+# status: other tests start other daemons after it).
+restart_daemon() {
+	local i pid
+	pid=$("$LBPF" status --json | grep -o '"pid":[0-9]*' | cut -d: -f2)
+	kill -KILL "$pid"
+	for i in $(seq 200); do
+		[ -e "/proc/$pid" ] || break
+		grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null &&
+			[ "$(ls "/proc/$pid/task" 2>/dev/null | wc -l)" -le 1 ] && break
+		sleep 0.05
+	done
+	start_daemon
+}
+
+# A policy is sandboxed by default: each way out of the sandbox is tried from
+# the policy (and from its child runtimes) and each one fails, while what the
+# sandbox keeps works. A check that cannot run prints no line, so the count
+# of "closed" lines is checked too.
+write_escape() {
+	cat > "$W/escape.lua" <<'EOF'
+local n = 0
+local function check(name, f)
+	local ok, got = pcall(f)
+	n = n + 1
+	print(("escape %s: %s"):format(name, (ok and got) and "OPEN" or "closed"))
+end
+local dump = string.dump(function() return true end)
+check("os.execute", function() return os.execute("touch /tmp/lbpf-test-daemon/pwned") end)
+check("io.open", function() return io.open("/etc/shadow"):read("a") end)
+check("io.popen", function() return io.popen("id") end)
+check("package.loadlib", function() return package.loadlib("libc.so.6", "system") end)
+check("C searchers", function() return package.searchers[3] or package.searchers[4] end)
+check("package.searchpath", function() return package.searchpath("shadow", "/etc/?") end)
+check("require io", function() return package.loaded.io or require("io") end)
+check("debug.sethook", function() debug.sethook(function() end, "", 1); return true end)
+check("debug.getinfo", function() return debug.getinfo(1) end)
+check("debug.getupvalue", function() return debug.getupvalue(check, 1) end)
+check("debug.upvaluejoin", function() debug.upvaluejoin(check, 1, check, 1); return true end)
+check("debug.getregistry", function() return debug.getregistry() end)
+check("load bytecode", function() return load(dump) end)
+check("load mode b", function() return load(dump, "x", "b") end)
+check("load mode bt", function() return load(dump, "x", "bt") end)
+check("require a path", function() return require("/etc/shadow") end)
+check("require ..", function() return require("..etc.shadow") end)
+check("require via package.path", function() package.path = "/etc/?"; return require("shadow") end)
+check("dofile", function() return dofile("/etc/shadow") end)
+check("loadfile", function() return loadfile("/etc/shadow") end)
+check("os.exit", function() return os.exit end)
+check("os.getenv", function() return os.getenv("PATH") end)
+check("os.remove", function() return os.remove("/tmp/lbpf-test-daemon/probe.lua") end)
+check("lbpf.watch", function() return lbpf.watch(0, "r", function() end) end)
+check("child's library", function()
+	return lbpf.runtime("return io ~= nil or os.execute ~= nil or debug.sethook ~= nil",
+		{ code = true }):resume()
+end)
+check("child from a file", function() return lbpf.runtime("/etc/shadow") end)
+check("child from bytecode", function() return lbpf.runtime(dump, { code = true }) end)
+check("grandchild", function()
+	return lbpf.runtime([[return lbpf.runtime("return io ~= nil", { code = true }):resume()]],
+		{ code = true }):resume()
+end)
+print("checks " .. n)
+local hist = require "lbpf.hist"
+print("kept:", type(hist), ("%d"):format(7), os.time() > 0, os.clock() >= 0,
+	debug.traceback("tb"):match("^tb") ~= nil, utf8.char(72), math.max(1, 2),
+	table.concat({ "a", "b" }), coroutine.isyieldable(), load("return 5")())
+EOF
+}
+
+test_sandbox() {
+	t_need_root
+	start_daemon
+	local out
+	write_escape
+	out=$("$LBPF" load "$W/escape.lua" 2>&1) || t_fail "load failed: $out"
+	out=$("$LBPF" logs escape)
+	echo "$out" | grep -q "OPEN" && t_fail "an escape is open: $(echo "$out" | grep OPEN)"
+	[ "$(echo "$out" | grep -c ': closed$')" = 28 ] && echo "$out" | grep -qx "checks 28" ||
+		t_fail "not every escape was tried: $out"
+	[ -e "$W/pwned" ] && t_fail "os.execute ran"
+	[ -e "$W/probe.lua" ] || t_fail "os.remove ran"
+	echo "$out" | grep -qx "kept:	table	7	true	true	true	H	2	ab	false	5" ||
+		t_fail "what the sandbox keeps: $(echo "$out" | grep kept)"
+	"$LBPF" list | grep '^escape ' | grep -q trusted && t_fail "listed as trusted"
+	"$LBPF" unload escape >/dev/null || t_fail "unload failed"
+}
+
+# Root may load a trusted policy (the full library); the flag shows in list,
+# and a reload and a restart (kill -9) keep it, as they keep a sandboxed one
+# sandboxed. lbpfd runs the code the client sent, not the file it names.
+test_trusted() {
+	t_need_root
+	command -v python3 >/dev/null || t_skip "python3 is needed to send raw protocol bytes"
+	start_daemon
+	local out p
+	cat > "$W/trusted.lua" <<'EOF'
+print("library:", io ~= nil, os.execute ~= nil, debug.sethook ~= nil)
+lbpf.every(1000, function() end)
+EOF
+	cp "$W/trusted.lua" "$W/boxed.lua"
+	out=$("$LBPF" load --trusted "$W/trusted.lua" 2>&1) || t_fail "trusted load: $out"
+	"$LBPF" load "$W/boxed.lua" >/dev/null || t_fail "sandboxed load failed"
+	"$LBPF" list | grep '^trusted ' | grep -q '(trusted)$' || t_fail "list: $("$LBPF" list)"
+	"$LBPF" list --json | grep -q '"name":"trusted"[^}]*"trusted":true' || t_fail "list --json"
+	"$LBPF" list --json | grep -q '"name":"boxed"[^}]*"trusted":false' || t_fail "list --json"
+	"$LBPF" reload trusted >/dev/null && "$LBPF" reload boxed >/dev/null || t_fail "reload"
+	[ "$("$LBPF" logs trusted | grep -c '^library:	true	true	true$')" = 2 ] ||
+		t_fail "trusted lost its library in a reload: $("$LBPF" logs trusted)"
+	[ "$("$LBPF" logs boxed | grep -c '^library:	false	false	false$')" = 2 ] ||
+		t_fail "sandboxed got a library in a reload: $("$LBPF" logs boxed)"
+	# a record from before the sandbox (no "trusted" field) comes back sandboxed
+	cp "$W/trusted.lua" "$W/state/policies/legacy.lua"
+	echo '{"name":"legacy","file":"/legacy.lua","args":[],"memory":67108864,"generation":1}' \
+		> "$W/state/policies/legacy.json"
+	restart_daemon
+	wait_list legacy running
+	"$LBPF" logs legacy | grep -qx 'library:	false	false	false' ||
+		t_fail "a record without \"trusted\" restored trusted: $("$LBPF" logs legacy)"
+	grep -q "lbpfd: policy legacy: its record does not say whether it is trusted; it runs sandboxed (root may load it again with --trusted)" "$W/lbpfd.log" ||
+		t_fail "legacy record: $(grep legacy "$W/lbpfd.log")"
+	wait_list trusted running
+	wait_list boxed running
+	# the log lives in memory: what the restored runtimes printed
+	"$LBPF" logs trusted | grep -qx 'library:	true	true	true' ||
+		t_fail "trusted lost its library in a restart: $("$LBPF" logs trusted)"
+	"$LBPF" logs boxed | grep -qx 'library:	false	false	false' ||
+		t_fail "sandboxed got a library in a restart: $("$LBPF" logs boxed)"
+	out=$(python3 - "$SOCK" <<'EOF'
+import socket, sys
+def talk(data):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(data)
+    s.shutdown(socket.SHUT_WR); out = b""
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        out += d
+    return out.decode().strip()
+print(talk(b'{"op":"load","file":"/etc/shadow"}\n'))
+print(talk(b'{"op":"load","file":"/etc/shadow","name":"fromclient","code":"print(\\"sent by the client\\")"}\n'))
+print(talk(b'{"op":"load","file":"/x.lua","code":"\\u001bLua"}\n'))
+print(talk(b'{"op":"reload","name":"boxed","trusted":true}\n'))
+EOF
+) || t_fail "python failed: $out"
+	t_expect_contains "$out" "load: the \\\"code\\\" field must be a string: the script's source (lbpf load sends it; lbpfd does not open the file)" "no code"
+	t_expect_contains "$out" '{"ok":true,"name":"fromclient"' "code from the client"
+	t_expect_contains "$out" "load: the code must be Lua source, not precompiled bytecode" "bytecode"
+	t_expect_contains "$out" "reload: a policy keeps the trust it was loaded with" "reload trusted"
+	"$LBPF" logs fromclient | grep -qx "sent by the client" || t_fail "$("$LBPF" logs fromclient)"
+	printf 'print(1)\0' > "$W/nul.lua"
+	out=$("$LBPF" load "$W/nul.lua" 2>&1) && t_fail "a file with a NUL byte was sent"
+	[ "$out" = "lbpf: $W/nul.lua: contains a NUL byte; lbpfd takes Lua source only" ] ||
+		t_fail "NUL byte: $out"
+	for p in trusted boxed fromclient legacy; do
+		"$LBPF" unload $p >/dev/null || t_fail "unload $p"
+	done
+}
+
+# A member of --group loads sandboxed policies; asking for a trusted one, or
+# reloading root's trusted one, is refused with the documented messages.
+test_group_trust() {
+	t_need_root
+	command -v setpriv >/dev/null || t_skip "setpriv (util-linux) is not installed"
+	getent group daemon >/dev/null || t_skip "no group 'daemon' on this system"
+	local out rc=0 gpid i gid member
+	gid=$(getent group daemon | cut -d: -f3)
+	member="setpriv --reuid=65534 --regid=65534 --groups=$gid"
+	"$LBPFD" --socket "$W/gt.sock" --state-dir "$W/gtstate" --bpffs "$BPFFS-group" \
+		--group daemon >>"$W/lbpfd-gt.log" 2>&1 &
+	gpid=$!
+	echo $gpid >> "$W/lbpfd.pid"
+	for i in $(seq 100); do
+		LBPF_SOCKET=$W/gt.sock "$LBPF" status >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	echo 'print("member policy", io == nil)' > "$W/member.lua"
+	echo 'print("root policy")' > "$W/rootpol.lua"
+	chmod 0644 "$W/member.lua" "$W/rootpol.lua"
+	out=$(LBPF_SOCKET=$W/gt.sock $member "$LBPF" load --trusted "$W/member.lua" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "a member loaded a trusted policy (exit $rc): $out"
+	[ "$out" = "lbpf: load: only root may load a trusted policy (uid 65534 asked for one); without --trusted the policy runs sandboxed" ] ||
+		t_fail "member --trusted: $out"
+	out=$(LBPF_SOCKET=$W/gt.sock $member "$LBPF" load "$W/member.lua" 2>&1) ||
+		t_fail "a member's sandboxed load failed: $out"
+	LBPF_SOCKET=$W/gt.sock "$LBPF" logs member | grep -qx "member policy	true" ||
+		t_fail "member policy: $(LBPF_SOCKET=$W/gt.sock "$LBPF" logs member)"
+	LBPF_SOCKET=$W/gt.sock "$LBPF" load --trusted "$W/rootpol.lua" >/dev/null ||
+		t_fail "root's trusted load failed"
+	rc=0
+	out=$(LBPF_SOCKET=$W/gt.sock $member "$LBPF" reload rootpol 2>&1) || rc=$?
+	[ $rc -eq 1 ] && [ "$out" = "lbpf: reload: policy 'rootpol' is trusted; only root may reload it" ] ||
+		t_fail "member reload of a trusted policy (exit $rc): $out"
+	LBPF_SOCKET=$W/gt.sock $member "$LBPF" reload member >/dev/null ||
+		t_fail "a member could not reload its sandboxed policy"
+	kill -TERM $gpid
+	wait $gpid 2>/dev/null
+	rm -rf "$BPFFS-group"
+}
+
+# expect_refusal MESSAGE LBPFD-ARGS...: lbpfd refuses to start, exit 1, and
+# says MESSAGE.
+expect_refusal() {
+	local msg=$1 out rc=0
+	shift
+	out=$(timeout 10 "$LBPFD" "$@" 2>&1) || rc=$?
+	[ $rc -eq 1 ] || t_fail "lbpfd $* started (exit $rc): $out"
+	t_expect_contains "$out" "$msg" "lbpfd $*"
+}
+
+# lbpfd starts only with folders that are root's alone: each fault of the
+# state, socket and bpffs folders is refused with the path and what is wrong.
+test_folders() {
+	t_need_root
+	local F=$W/folders sock state
+	mkdir -p "$F/sock" "$F/real"
+	sock="--socket=$F/sock/s.sock" state="--state-dir=$F/state"
+	mkdir -m 0770 "$F/gw-state"
+	expect_refusal "lbpfd: state folder $F/gw-state is writable by group or others (mode 0770); it must be owned by root and writable by root alone" \
+		"$sock" --state-dir "$F/gw-state" --bpffs "$BPFFS-bad"
+	mkdir -m 0700 "$F/nobody-state" && chown 65534 "$F/nobody-state"
+	expect_refusal "lbpfd: state folder $F/nobody-state is owned by uid 65534, not root" \
+		"$sock" --state-dir "$F/nobody-state" --bpffs "$BPFFS-bad"
+	mkdir -m 0700 "$F/state2" && mkdir -m 0777 "$F/state2/policies"
+	expect_refusal "lbpfd: state folder $F/state2/policies is writable by group or others (mode 0777)" \
+		"$sock" --state-dir "$F/state2" --bpffs "$BPFFS-bad"
+	ln -s "$F/real" "$F/link"
+	expect_refusal "lbpfd: socket folder $F/link: a symbolic link or a file, not a folder" \
+		--socket "$F/link/s.sock" "$state" --bpffs "$BPFFS-bad"
+	mkdir -m 0777 "$F/open"
+	expect_refusal "lbpfd: socket folder $F/open/sub: its parent $F/open is writable by group or others (mode 0777) and not sticky" \
+		--socket "$F/open/sub/s.sock" "$state" --bpffs "$BPFFS-bad"
+	expect_refusal "lbpfd: socket folder $F/missing/sub: its parent: No such file or directory" \
+		--socket "$F/missing/sub/s.sock" "$state" --bpffs "$BPFFS-bad"
+	expect_refusal "lbpfd: cannot create the socket folder /proc/lbpf-test: " \
+		--socket /proc/lbpf-test/s.sock "$state" --bpffs "$BPFFS-bad"
+	touch "$F/sock/file.sock"
+	expect_refusal "lbpfd: $F/sock/file.sock exists and is not a socket; not removing it" \
+		--socket "$F/sock/file.sock" "$state" --bpffs "$BPFFS-bad"
+	[ -f "$F/sock/file.sock" ] || t_fail "lbpfd removed a file that was not its socket"
+	mkdir -m 0777 "$BPFFS-bad"
+	expect_refusal "lbpfd: bpffs folder $BPFFS-bad is writable by group or others (mode 0777)" \
+		"$sock" "$state" --bpffs "$BPFFS-bad"
+	chmod 0700 "$BPFFS-bad" && chown 65534 "$BPFFS-bad"
+	expect_refusal "lbpfd: bpffs folder $BPFFS-bad is owned by uid 65534, not root" \
+		"$sock" "$state" --bpffs "$BPFFS-bad"
+	rm -rf "$BPFFS-bad"
+}
+
+# A symbolic link planted among lbpfd's pins is removed, never followed: what
+# it points to (another program's pins) stays.
+test_pin_symlink() {
+	t_need_root
+	local i pid
+	mkdir -p "$BPFFS-victim/keep" "$BPFFS-sym/filters"
+	ln -s "$BPFFS-victim" "$BPFFS-sym/filters/evil"
+	"$LBPFD" --socket "$W/sym.sock" --state-dir "$W/symstate" --bpffs "$BPFFS-sym" \
+		>>"$W/lbpfd-sym.log" 2>&1 &
+	pid=$!
+	echo $pid >> "$W/lbpfd.pid"
+	for i in $(seq 100); do
+		LBPF_SOCKET=$W/sym.sock "$LBPF" status >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	kill -TERM $pid
+	wait $pid 2>/dev/null
+	[ -d "$BPFFS-victim/keep" ] || t_fail "lbpfd followed the link and removed $BPFFS-victim/keep"
+	[ -L "$BPFFS-sym/filters/evil" ] && t_fail "the link is still there"
+	t_expect_contains "$(cat "$W/lbpfd-sym.log")" \
+		"lbpfd: $BPFFS-sym/filters/evil is a symbolic link; removing the link, not what it points to" "log"
+	rm -rf "$BPFFS-sym" "$BPFFS-victim"
+}
+
+# When lbpf mounts bpffs, it is mode 0700 (in a mount namespace of its own,
+# where the host's bpffs is unmounted first).
+test_bpffs_mode() {
+	t_need_root
+	command -v unshare >/dev/null || t_skip "unshare (util-linux) is not installed"
+	local out
+	out=$(unshare -m --propagation private sh -c '
+		while mountpoint -q /sys/fs/bpf; do umount /sys/fs/bpf || exit 3; done
+		"$1" run -e "lbpf.exit(0)" >/dev/null 2>&1
+		stat -f -c %T /sys/fs/bpf; stat -c %a /sys/fs/bpf' sh "$LBPF" 2>&1) ||
+		t_skip "cannot unmount bpffs in a mount namespace: $out"
+	[ "$(echo "$out" | head -1)" = bpf_fs ] || t_fail "lbpf did not mount bpffs: $out"
+	case "$(echo "$out" | tail -1)" in 700|1700) ;; *) t_fail "bpffs mode: $out" ;; esac
+}
+
 write_policies
 t_run no_daemon test_no_daemon
 t_run load_list_logs test_load_list_logs
@@ -512,3 +807,9 @@ t_run runtimes_gate test_runtimes_gate
 t_run socket_access test_socket_access
 t_run lost_events test_lost_events
 t_run child_metrics test_child_metrics
+t_run sandbox test_sandbox
+t_run trusted test_trusted
+t_run group_trust test_group_trust
+t_run folders test_folders
+t_run pin_symlink test_pin_symlink
+t_run bpffs_mode test_bpffs_mode

@@ -89,6 +89,8 @@ static int client_send(struct client *cl, struct json_writer *w)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EPIPE)
+			break; /* lbpfd closed: its reply may say why */
 		if (n <= 0) {
 			fprintf(stderr, "lbpf: sending to lbpfd: %s\n", strerror(errno));
 			json_writer_free(w);
@@ -160,8 +162,36 @@ static int usage(const char *text)
 
 /* ---- load, unload, reload ---- */
 
+/* The script at path, read by the client (lbpfd opens no path a client
+ * names): malloc'd source, NULL with a message when it cannot be sent. */
+static char *read_script(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *data = NULL;
+	size_t cap = 0;
+	ssize_t len = f ? getdelim(&data, &cap, '\0', f) : -1;
+
+	if (len > 0 && strlen(data) != (size_t)len)
+		len = -2; /* stopped at a NUL: bytecode, or not a script */
+	if (f)
+		fclose(f);
+	if (len < 0 || len == 0)
+		fprintf(stderr, "lbpf: %s: %s\n", path,
+			len == -2 ? "contains a NUL byte; lbpfd takes Lua source only" :
+			len == 0 || f ? "empty file" : strerror(errno));
+	else if (len > LBPF_DAEMON_MAX_LINE / 2)
+		fprintf(stderr, "lbpf: %s: too large to send (%zd bytes, at most %d)\n", path, len,
+			LBPF_DAEMON_MAX_LINE / 2);
+	if (len <= 0 || len > LBPF_DAEMON_MAX_LINE / 2) {
+		free(data);
+		return NULL;
+	}
+	return data;
+}
+
 struct load_args {
 	const char *file, *name, *memory;
+	bool trusted;
 	char **args;
 	int nargs;
 };
@@ -179,6 +209,8 @@ static int parse_load(int argc, char **argv, struct load_args *la)
 			la->name = argv[++i];
 		} else if (!strcmp(argv[i], "--memory") && i + 1 < argc) {
 			la->memory = argv[++i];
+		} else if (!strcmp(argv[i], "--trusted")) {
+			la->trusted = true;
 		} else if (argv[i][0] == '-' || la->file) {
 			return -EINVAL;
 		} else {
@@ -188,7 +220,8 @@ static int parse_load(int argc, char **argv, struct load_args *la)
 	return la->file ? 0 : -EINVAL;
 }
 
-static int write_load(struct json_writer *w, const struct load_args *la, const char *path)
+static int write_load(struct json_writer *w, const struct load_args *la, const char *path,
+		      const char *code)
 {
 	size_t memory;
 	int i;
@@ -196,6 +229,9 @@ static int write_load(struct json_writer *w, const struct load_args *la, const c
 	json_object_begin(w);
 	json_kv_string(w, "op", "load");
 	json_kv_string(w, "file", path);
+	json_kv_string(w, "code", code);
+	if (la->trusted)
+		json_kv_bool(w, "trusted", true);
 	if (la->name)
 		json_kv_string(w, "name", la->name);
 	if (la->memory) {
@@ -220,21 +256,26 @@ int lbpf_cmd_load(int argc, char **argv)
 	struct client cl = { 0 };
 	struct load_args la = { 0 };
 	struct json_writer w = { 0 };
-	char path[PATH_MAX];
+	char path[PATH_MAX], *script;
 	struct json *reply;
 	int code = 1;
 
 	argc = take_socket_option(&cl, argc, argv);
 	if (parse_load(argc, argv, &la))
-		return usage("lbpf load FILE [--name NAME] [--memory SIZE] [-- ARGS...]");
+		return usage("lbpf load FILE [--name NAME] [--memory SIZE] [--trusted] "
+			     "[-- ARGS...]");
 	if (!realpath(la.file, path)) {
 		fprintf(stderr, "lbpf: %s: %s\n", la.file, strerror(errno));
 		return 1;
 	}
-	if (write_load(&w, &la, path)) {
+	if (!(script = read_script(path)))
+		return 1;
+	if (write_load(&w, &la, path, script)) {
 		json_writer_free(&w);
+		free(script);
 		return 1;
 	}
+	free(script);
 	reply = call(&cl, &w);
 	if (reply && reply_ok(reply)) {
 		printf("%s: %s\n", json_get_string(reply, "name"), json_get_string(reply, "state"));
@@ -245,12 +286,13 @@ int lbpf_cmd_load(int argc, char **argv)
 	return code;
 }
 
-/* Sends {"op":op,"name":name[,"file":file]} and prints "NAME: done". */
+/* Sends {"op":op,"name":name[,"file":file,"code":its source]} and prints
+ * "NAME: done". */
 static int simple_op(struct client *cl, const char *op, const char *name, const char *file,
 		     const char *done)
 {
 	struct json_writer w = { 0 };
-	char path[PATH_MAX];
+	char path[PATH_MAX], *script = NULL;
 	struct json *reply;
 	int code = 1;
 
@@ -258,12 +300,17 @@ static int simple_op(struct client *cl, const char *op, const char *name, const 
 		fprintf(stderr, "lbpf: %s: %s\n", file, strerror(errno));
 		return 1;
 	}
+	if (file && !(script = read_script(path)))
+		return 1;
 	json_object_begin(&w);
 	json_kv_string(&w, "op", op);
 	json_kv_string(&w, "name", name);
-	if (file)
+	if (file) {
 		json_kv_string(&w, "file", path);
+		json_kv_string(&w, "code", script);
+	}
 	json_object_end(&w);
+	free(script);
 	reply = call(cl, &w);
 	if (reply && reply_ok(reply)) {
 		printf("%s: %s\n", name, done);
@@ -284,14 +331,49 @@ int lbpf_cmd_unload(int argc, char **argv)
 	return simple_op(&cl, "unload", argv[1], NULL, "unloaded");
 }
 
+/* The file policy name was loaded from, by lbpfd's list, into path. 0 or -1
+ * (told). */
+static int policy_file(const struct client *base, const char *name, char *path, size_t size)
+{
+	struct client cl = { .socket_path = base->socket_path, .fd = -1 };
+	struct json_writer w = { 0 };
+	const struct json *list;
+	struct json *reply;
+	const char *s;
+	int err = -1;
+
+	json_object_begin(&w);
+	json_kv_string(&w, "op", "list");
+	json_object_end(&w);
+	reply = call(&cl, &w);
+	list = reply && reply_ok(reply) ? json_get(reply, "policies") : NULL;
+	for (size_t i = 0; list && list->type == JSON_ARRAY && i < list->len && err; i++) {
+		s = json_get_string(list->items[i], "name");
+		if (s && !strcmp(s, name) && (s = json_get_string(list->items[i], "file")))
+			err = snprintf(path, size, "%s", s) < (int)size ? 0 : -1;
+	}
+	if (err && list)
+		fprintf(stderr, "lbpf: no policy named '%s' (see lbpf list)\n", name);
+	json_free(reply);
+	client_close(&cl);
+	return err;
+}
+
+/* reload NAME [FILE]: lbpf reads the file (by default the one the policy
+ * was loaded from) and sends its source. */
 int lbpf_cmd_reload(int argc, char **argv)
 {
 	struct client cl = { 0 };
+	char file[PATH_MAX];
 
 	argc = take_socket_option(&cl, argc, argv);
 	if (argc < 2 || argc > 3 || argv[1][0] == '-')
 		return usage("lbpf reload NAME [FILE]");
-	return simple_op(&cl, "reload", argv[1], argc == 3 ? argv[2] : NULL, "reloaded");
+	if (argc == 3)
+		snprintf(file, sizeof(file), "%s", argv[2]);
+	else if (policy_file(&cl, argv[1], file, sizeof(file)))
+		return 1;
+	return simple_op(&cl, "reload", argv[1], file, "reloaded");
 }
 
 /* ---- list ---- */
@@ -338,9 +420,10 @@ static void print_policy(const struct json *p)
 		if (attach->items[i]->type == JSON_STRING)
 			n += snprintf(kinds + n, n < sizeof(kinds) ? sizeof(kinds) - n : 0, "%s%s",
 				      i ? "," : "", attach->items[i]->string);
-	printf("%-20s %-8s %7s %10.0f %7.0f %7.0f %8s  %s\n", json_get_string(p, "name"),
+	printf("%-20s %-8s %7s %10.0f %7.0f %7.0f %8s  %s%s\n", json_get_string(p, "name"),
 	       json_get_string(p, "state"), up, number(p, "events"), number(p, "errors"),
-	       number(p, "lost"), mem, kinds);
+	       number(p, "lost"), mem, kinds,
+	       json_get_bool(p, "trusted", false) ? " (trusted)" : "");
 	if (reason && *reason && strcmp(json_get_string(p, "state"), "running"))
 		printf("  %.*s\n", (int)strcspn(reason, "\n"), reason);
 }

@@ -164,16 +164,20 @@ static const struct command commands[] = {
 	{ "test", lbpf_cmd_test, "lbpf test POLICY.lua CAPTURE.pcap",
 	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"
 	  "packet of a pcap capture (through BPF_PROG_TEST_RUN), then a summary." },
-	{ "load", lbpf_cmd_load, "lbpf load FILE [--name NAME] [--memory SIZE] [-- ARGS...]",
-	  "Hands a policy to lbpfd, which runs it in its own runtime. Replies once the body ran;\n"
-	  "on an error prints it (file:line) and exits 1, leaving nothing attached.\n"
+	{ "load", lbpf_cmd_load,
+	  "lbpf load FILE [--name NAME] [--memory SIZE] [--trusted] [-- ARGS...]",
+	  "Reads FILE and hands its source to lbpfd, which runs it sandboxed in its own runtime\n"
+	  "(no io, process, native-code or debug access; see lbpfd(8), SECURITY). Replies once\n"
+	  "the body ran; on an error prints it (file:line) and exits 1, leaving nothing attached.\n"
 	  "  --memory SIZE     memory limit of the policy's Lua state (lbpfd's default: 64M)\n"
+	  "  --trusted         the whole standard library, as under lbpf run (root only)\n"
 	  "All daemon commands take --socket PATH (or LBPF_SOCKET; default " LBPF_DAEMON_SOCKET ")." },
 	{ "unload", lbpf_cmd_unload, "lbpf unload NAME",
 	  "Stops a policy (its on_exit handlers run, everything it attached is released)." },
 	{ "reload", lbpf_cmd_reload, "lbpf reload NAME [FILE]",
-	  "Starts the policy again (from FILE if given) in a new runtime, and stops the old one\n"
-	  "only once the new body ran. On failure the old one keeps running." },
+	  "Reads the policy's file again (or FILE), starts it in a new runtime (trusted or\n"
+	  "sandboxed as before), and stops the old one only once the new body ran. On failure\n"
+	  "the old one keeps running." },
 	{ "list", lbpf_cmd_list, "lbpf list [--json] [--offline]",
 	  "Shows the loaded policies: state, uptime, events, errors, lost events, memory.\n"
 	  "  --offline         read the pinned runtimes map (LBPF_BPFFS, default " LBPF_DAEMON_BPFFS ")\n"

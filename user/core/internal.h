@@ -136,6 +136,10 @@ void lbpf_ringbuf_free(lbpf_runtime_t *rt);
 /* module.c */
 int luaopen_lbpf(lua_State *L);
 
+/* sandbox.c: takes from L (its `lbpf` loaded) what a sandboxed runtime
+ * may not have; require then reads only luadir, lbpf's lua/ folder. 0. */
+int lbpf_sandbox(lua_State *L, const char *luadir);
+
 /* util.c */
 /* Mounts tracefs and bpffs where they are absent. 0 or -errno (logged). */
 int lbpf_mount_filesystems(void);

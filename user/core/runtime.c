@@ -536,6 +536,12 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 		return -EINVAL;
 	}
 	lua_setglobal(L, "lbpf");
+	if (rt->opts.sandboxed) {
+		char luadir[PATH_MAX];
+
+		find_luadir(luadir, sizeof(luadir));
+		return lbpf_sandbox(L, luadir);
+	}
 	return 0;
 }
 

@@ -95,7 +95,8 @@ static int mount_if_absent(const char *dir, const char *type, long magic)
 
 	if (statfs(dir, &st) == 0 && st.f_type == magic)
 		return 0;
-	if (mount(type, dir, type, 0, NULL) == 0)
+	/* bpffs is 1777 by default: anyone could pre-create lbpf's folders */
+	if (mount(type, dir, type, 0, magic == BPF_FS_MAGIC ? "mode=0700" : NULL) == 0)
 		return 0;
 	err = -errno;
 	/* what lbpf_log(NULL, ...) prints: the one file below every runtime

@@ -132,14 +132,17 @@ static bool peer_in_group(int fd, gid_t gid)
 	return false;
 }
 
-/* root, the daemon's own user, or members of the socket's group may talk to it */
-static bool peer_allowed(int fd)
+/* root, the daemon's own user, or members of the socket's group may talk
+ * to it; the peer's uid into *uid */
+static bool peer_allowed(int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
+	*uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
+	*uid = cred.uid;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
 	return group_set && (cred.gid == group_gid || peer_in_group(fd, group_gid));
@@ -167,7 +170,7 @@ void conns_accept(int listen_fd, bool http)
 			conn_free(c);
 			continue;
 		}
-		if (!http && !peer_allowed(fd)) {
+		if (!http && !peer_allowed(fd, &c->client.uid)) {
 			client_error(&c->client, "permission denied: lbpfd accepts root, its own "
 				     "user and members of the socket's group (lbpfd --group)");
 			c->client.closing = true;

@@ -3,6 +3,7 @@
  * What every part of lbpfd shares. The parts, lowest first; a part calls
  * only the parts below it and reports up by return value, by a callback it
  * was given, or by a message to the main thread (mailbox.h):
+ *   folders.c                                the folders it trusts, checked
  *   state.c, pins.c, features.c, mailbox.c   saved state, pinned maps and
  *                                            filters, kernel features, messages
  *   policies.c, runners.c, loads.c, life.c   the policy table and a policy's life

@@ -22,11 +22,11 @@ static bool stopping;         /* SIGTERM came */
 static uint64_t stop_started;
 
 int policy_load(struct policy *p, enum load_kind kind, uint64_t conn, const char *file,
-		const char *code_path)
+		const char *code)
 {
 	struct load_job *job = calloc(1, sizeof(*job));
 
-	if (!job || !(job->file = strdup(file)) || !(job->code_path = strdup(code_path)) ||
+	if (!job || !(job->file = strdup(file)) || !(job->code = strdup(code)) ||
 	    !(job->runner = runner_new(p))) {
 		load_job_free(job);
 		return -ENOMEM;
@@ -74,6 +74,9 @@ static void load_failed(struct load_job *job, struct policy *p)
 		prune_filters(p); /* what an earlier reload left while this one ran */
 	} else if (job->kind == LOAD_RESTORE) {
 		fprintf(stderr, "lbpfd: policy %s failed to restart: %s\n", p->name, job->error);
+		free(p->code);
+		p->code = job->code; /* what `lbpf reload NAME` runs again */
+		job->code = NULL;
 		p->state = LBPF_STATE_FAILED;
 		free(p->reason);
 		p->reason = strdup(job->error);
@@ -82,13 +85,14 @@ static void load_failed(struct load_job *job, struct policy *p)
 	}
 }
 
-/* p's saved state: its record and a copy of the script at code_path. */
-static void policy_save(struct policy *p, const char *code_path)
+/* p's saved state: its record and the code its runtime runs. */
+static void policy_save(struct policy *p)
 {
-	struct state_record rec = { p->name, p->file, p->args, p->nargs, p->memory,
-				    p->generation };
+	struct state_record rec = { .name = p->name, .file = p->file, .args = p->args,
+				    .nargs = p->nargs, .memory = p->memory,
+				    .generation = p->generation, .trusted = p->trusted };
 
-	state_save(&rec, code_path);
+	state_save(&rec, p->code);
 }
 
 /* A body ran: the runner goes to the workers; a reload retires the old one. */
@@ -112,7 +116,10 @@ static void load_done(struct load_job *job, struct policy *p)
 		free(p->file);
 		p->file = strdup(job->file);
 	}
-	policy_save(p, job->code_path);
+	free(p->code);
+	p->code = job->code; /* exactly the bytes that ran */
+	job->code = NULL;
+	policy_save(p);
 	prune_filters(p); /* a restore: folders the runtime before the crash had more */
 }
 
@@ -181,15 +188,20 @@ static int restore_one(const struct state_record *rec)
 		return -EEXIST;
 	p = policy_name_valid(rec->name) ?
 		    policy_new(rec->name, rec->file, rec->args, rec->nargs, rec->memory) : NULL;
-	code = p ? state_script_path(rec->name) : NULL;
+	code = p ? state_script(rec->name) : NULL;
 	if (!code) {
 		fprintf(stderr, "lbpfd: cannot restore policy '%s'\n", rec->name);
 		policy_free(p);
 		return 0;
 	}
 	p->generation = rec->generation ? rec->generation : 1;
+	p->trusted = rec->trusted;
 	policy_link(p);
-	fprintf(stderr, "lbpfd: restoring policy %s (%s)\n", rec->name, rec->file);
+	fprintf(stderr, "lbpfd: restoring policy %s (%s, %s)\n", rec->name, rec->file,
+		p->trusted ? "trusted" : "sandboxed");
+	if (rec->untagged)
+		fprintf(stderr, "lbpfd: policy %s: its record does not say whether it is trusted; "
+			"it runs sandboxed (root may load it again with --trusted)\n", rec->name);
 	if (policy_load(p, LOAD_RESTORE, 0, rec->file, code) < 0) {
 		p->state = LBPF_STATE_FAILED;
 		p->reason = strdup("cannot start a load thread");

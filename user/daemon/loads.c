@@ -23,28 +23,10 @@ void load_limits(uint64_t instructions, unsigned errors)
 	max_errors = errors;
 }
 
-/* The whole file at path (malloc'd); NULL with *error set on failure. */
-static char *read_file(const char *path, char **error)
-{
-	FILE *f = fopen(path, "re");
-	char *data = NULL;
-	size_t len = 0;
-
-	if (!f || getdelim(&data, &len, '\0', f) < 0) {
-		if (asprintf(error, "cannot read %s: %s", path,
-			     f ? "empty file" : strerror(errno)) < 0)
-			*error = NULL;
-		free(data);
-		data = NULL;
-	}
-	if (f)
-		fclose(f);
-	return data;
-}
-
 /* What lbpf_runtime_new(script) sets from the script's name, for a body
- * loaded from a string: arg[0] and the script's folder in package.path. */
-static void set_script(lua_State *L, const char *file)
+ * loaded from a string: arg[0] and, unless sandboxed (whose require reads
+ * only lbpf's lua/ folder), the script's folder in package.path. */
+static void set_script(lua_State *L, const char *file, bool sandboxed)
 {
 	char dir[PATH_MAX];
 	const char *folder;
@@ -55,12 +37,15 @@ static void set_script(lua_State *L, const char *file)
 		lua_pushstring(L, file);
 		lua_rawseti(L, -2, 0);
 	}
+	lua_pop(L, 1);
+	if (sandboxed)
+		return;
 	lua_getglobal(L, "package");
 	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", folder, folder);
 	lua_getfield(L, -2, "path");
 	lua_concat(L, 2);
 	lua_setfield(L, -2, "path");
-	lua_pop(L, 2);
+	lua_pop(L, 1);
 }
 
 /* The load's error message (a copy). */
@@ -70,8 +55,9 @@ static void set_error(struct load_job *job, const char *msg)
 	job->error = strdup(msg ? msg : "unknown error");
 }
 
-/* Creates the runtime and runs the body; on failure frees it, so that
- * nothing it attached stays. */
+/* Creates the runtime and runs the body (job->code); on failure frees it,
+ * so that nothing it attached stays. A policy is sandboxed unless root
+ * loaded it trusted. */
 static void load_run(struct load_job *job)
 {
 	struct policy *p = job->policy;
@@ -84,21 +70,20 @@ static void load_run(struct load_job *job)
 		.id = job->runner->id,
 		.runtimes_fd = pin_runtimes_fd() > 0 ? pin_runtimes_fd() : 0,
 		.lost_counter = &p->lost,
+		.sandboxed = !p->trusted,
 	};
-	char *code = read_file(job->code_path, &job->error), *chunk = NULL;
+	char *chunk = NULL;
 	int err;
 
-	if (!code)
-		return;
 	err = lbpf_runtime_new(&job->rt, NULL, &opts);
 	/* from here on, objects it attaches are mirrored as the runner's */
 	runner_set_runtime(job->runner, job->rt);
 	if (!err) {
-		set_script(lbpf_runtime_state(job->rt), job->file);
+		set_script(lbpf_runtime_state(job->rt), job->file, opts.sandboxed);
 		err = asprintf(&chunk, "@%s", job->file) < 0 ? -ENOMEM : 0;
 	}
 	if (!err)
-		err = lbpf_runtime_loadstring(job->rt, code, chunk);
+		err = lbpf_runtime_loadstring(job->rt, job->code, chunk);
 	if (!err)
 		err = lbpf_runtime_start(job->rt);
 	if (!err && lbpf_runtime_stopping(job->rt) && lbpf_runtime_exit_code(job->rt))
@@ -115,7 +100,6 @@ static void load_run(struct load_job *job)
 			       lbpf_sched_has_ready(lbpf_runtime_sched(job->rt));
 	}
 	free(chunk);
-	free(code);
 }
 
 /* A load thread: runs the job, then hands it to the main thread. */
@@ -155,7 +139,7 @@ void load_job_free(struct load_job *job)
 		return;
 	lbpf_runtime_free(job->rt);
 	free(job->file);
-	free(job->code_path);
+	free(job->code);
 	free(job->error);
 	free(job);
 }

@@ -12,6 +12,10 @@
  * Also the policies' packet filters: a policy's runtime pins its filters in
  * BPFFS/filters/NAME/N (lbpf_runtime_opts_t.pin_dir, user/lfilter.c), so
  * they keep enforcing while lbpfd is down; the next run adopts them.
+ *
+ * The folder must be root's alone (folders.c), and no path under it is
+ * followed through a symbolic link: one found there is removed, never what
+ * it points to (it could name another program's pins).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -24,6 +28,7 @@
 #include <bpf/bpf.h>
 
 #include "filter/filter.h"
+#include "folders.h"
 #include "pins.h"
 #include "state.h"
 
@@ -37,8 +42,11 @@ static int pin_open(const char *path, const char *name, size_t value_size)
 {
 	struct bpf_map_info info = { 0 };
 	uint32_t len = sizeof(info);
-	int fd = bpf_obj_get(path), err;
+	int fd, err;
 
+	if ((err = unlink_symlink(path)) < 0)
+		return err;
+	fd = bpf_obj_get(path);
 	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_HASH &&
 	    info.key_size == 8 && info.value_size == value_size)
 		return fd;
@@ -109,16 +117,14 @@ static void observe(lbpf_object_t *object, enum lbpf_object_event event)
 int pin_init(const char *dir, pin_owner_fn *owner)
 {
 	char path[4096];
+	int err;
 
 	bpffs = dir;
 	owner_of = owner;
 
 	runtimes_map = objects_map = -1;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "lbpfd: cannot create %s: %s (is bpffs mounted at /sys/fs/bpf?)\n",
-			dir, strerror(errno));
-		return -errno;
-	}
+	if ((err = folder_check("bpffs folder", dir, 0700)))
+		return err;
 	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_RUNTIMES);
 	runtimes_map = pin_open(path, "lbpf_runtimes", sizeof(struct lbpf_runtime_entry));
 	snprintf(path, sizeof(path), "%s/%s", dir, LBPF_PIN_OBJECTS);
@@ -179,13 +185,24 @@ void pin_close(void)
 	runtimes_map = objects_map = -1;
 }
 
+/* Whether path is no symbolic link (one is removed, told). */
+static bool no_link(const char *path)
+{
+	return unlink_symlink(path) == 0;
+}
+
 void filters_remove(const char *name)
 {
 	char path[4096];
 	int err;
 
+	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS, bpffs);
+	if (!no_link(path))
+		return;
 	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS "%s%s", bpffs,
 		 name ? "/" : "", name ? name : "");
+	if (!no_link(path))
+		return;
 	err = filter_pin_remove(path);
 	if (err && err != -ENOENT)
 		fprintf(stderr, "lbpfd: cannot remove the filters pinned in %s: %s\n", path,
@@ -209,13 +226,15 @@ void filters_prune(const char *dir, bool (*held)(void *ctx, unsigned long n), vo
 	DIR *dp;
 	int err;
 
-	if (!(dp = opendir(dir)))
+	if (!no_link(dir) || !(dp = opendir(dir)))
 		return;
 	while ((d = readdir(dp))) {
 		n = strtoul(d->d_name, &end, 10);
 		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || held(ctx, n))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (!no_link(path))
+			continue;
 		err = filter_pin_remove(path);
 		if (err)
 			fprintf(stderr, "lbpfd: cannot remove the filters pinned in %s: %s\n", path,
@@ -233,7 +252,7 @@ void filters_startup(bool fail_open)
 	if (fail_open)
 		return filters_remove(NULL);
 	snprintf(path, sizeof(path), "%s/" LBPF_PIN_FILTERS, bpffs);
-	if (!(d = opendir(path)))
+	if (!no_link(path) || !(d = opendir(path)))
 		return;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && !state_has(de->d_name))

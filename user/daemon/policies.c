@@ -61,6 +61,7 @@ void policy_free(struct policy *p)
 		free(p->log.lines[i]);
 	free(p->args);
 	free(p->file);
+	free(p->code);
 	free(p->reason);
 	free(p->pin_dir);
 	free(p);

@@ -34,6 +34,8 @@ struct policy {
 	struct policy *next;
 	char name[LBPF_DAEMON_NAME_MAX];
 	char *file;                /* the script, as the client named it */
+	char *code;                /* what the current runtime runs (and is saved) */
+	bool trusted;              /* root loaded it with the full library */
 	char **args;
 	int nargs;
 	size_t memory;
@@ -75,8 +77,8 @@ struct load_job {
 	struct policy *policy;
 	struct runner *runner;     /* made by the main thread, filled by the load */
 	uint64_t conn;             /* the client that waits for the reply; 0 = nobody */
-	char *file;                /* the script to run (reload may change it) */
-	char *code_path;           /* where to read it: file, or the state copy */
+	char *file;                /* the script's name (reload may change it) */
+	char *code;                /* its code, from the client or the state copy */
 	lbpf_runtime_t *rt;        /* the result */
 	char *error;
 	bool running;              /* the body left something to wait for */
@@ -140,9 +142,10 @@ void load_job_free(struct load_job *job);
 /* ---- life.c: a policy's life, on the main thread ---- */
 
 /* Starts a load of p in a thread (p is busy until MSG_LOADED); conn is who
- * waits for the reply. 0, or -EAGAIN/-ENOMEM (nothing started). */
+ * waits for the reply; code is copied. 0, or -EAGAIN/-ENOMEM (nothing
+ * started). */
 int policy_load(struct policy *p, enum load_kind kind, uint64_t conn, const char *file,
-		const char *code_path);
+		const char *code);
 /* MSG_LOADED. A body that ran becomes p's current runner (a reload's old
  * one retires) and p is saved: 0. Else the load is undone and -1 returned:
  * a reload keeps its old runner, a restore leaves p failed, a new load

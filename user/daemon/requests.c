@@ -105,19 +105,57 @@ static int request_memory(struct client *c, const struct json *req, size_t *memo
 	return 0;
 }
 
+/* "code": the script's source, which the client read (lbpfd opens no path
+ * a client names); NULL after an error to c. */
+static const char *request_code(struct client *c, const struct json *req, const char *op)
+{
+	const char *code = json_get_string(req, "code");
+
+	if (!code)
+		client_error(c, "%s: the \"code\" field must be a string: the script's source "
+			     "(lbpf %s sends it; lbpfd does not open the file)", op, op);
+	else if (code[0] == LUA_SIGNATURE[0])
+		client_error(c, "%s: the code must be Lua source, not precompiled bytecode", op);
+	return code && code[0] != LUA_SIGNATURE[0] ? code : NULL;
+}
+
+/* "trusted": true asks for the full library, which only root may have
+ * (SO_PEERCRED uid 0); *trusted is false otherwise. Errors go to c. */
+static int request_trust(struct client *c, const struct json *req, bool *trusted)
+{
+	const struct json *t = json_get(req, "trusted");
+
+	*trusted = false;
+	if (t && t->type != JSON_TRUE && t->type != JSON_FALSE) {
+		client_error(c, "load: \"trusted\" must be true or false");
+		return -EINVAL;
+	}
+	*trusted = json_get_bool(req, "trusted", false);
+	if (*trusted && c->uid != 0) {
+		client_error(c, "load: only root may load a trusted policy (uid %u asked for one); "
+			     "without --trusted the policy runs sandboxed", (unsigned)c->uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* load: a new policy; the reply waits for its body (loaded()). */
 static void op_load(struct client *c, const struct json *req)
 {
 	const char *file = need_string(c, req, "file"), *given = json_get_string(req, "name");
+	const char *code;
 	char name[LBPF_DAEMON_NAME_MAX + 8], **args;
 	struct policy *p;
 	size_t memory;
+	bool trusted;
 	int nargs;
 
 	if (!file)
 		return;
 	if (file[0] != '/')
 		return client_error(c, "load: \"file\" must be an absolute path, got '%s'", file);
+	if (!(code = request_code(c, req, "load")) || request_trust(c, req, &trusted))
+		return;
 	if (json_get(req, "name") && !given)
 		return client_error(c, "load: the \"name\" field must be a string");
 	name_from_file(file, name, sizeof(name));
@@ -136,30 +174,43 @@ static void op_load(struct client *c, const struct json *req)
 	if (!p)
 		return client_error(c, "load: out of memory");
 	p->generation = 1;
+	p->trusted = trusted;
 	policy_link(p);
-	if (policy_load(p, LOAD_NEW, c->id, file, file) < 0) {
+	if (policy_load(p, LOAD_NEW, c->id, file, code) < 0) {
 		policy_drop(p);
 		return client_error(c, "load: cannot start a load thread");
 	}
 	c->pending++;
 }
 
-/* reload: make-before-break; the reply waits for the new body. */
+/* reload: make-before-break, with the code sent or the code that runs; the
+ * policy stays trusted or sandboxed. The reply waits for the new body. */
 static void op_reload(struct client *c, const struct json *req)
 {
 	struct policy *p = need_policy(c, req);
-	const char *file = p ? json_get_string(req, "file") : NULL;
+	const char *file = p ? json_get_string(req, "file") : NULL, *code = NULL;
 
 	if (!p)
 		return;
 	if (json_get(req, "file") && (!file || file[0] != '/'))
 		return client_error(c, "reload: \"file\" must be an absolute path");
+	if (json_get(req, "code") && !(code = request_code(c, req, "reload")))
+		return;
+	if (json_get(req, "trusted"))
+		return client_error(c, "reload: a policy keeps the trust it was loaded with; to "
+				    "change it, unload it and load it again");
+	if (p->trusted && c->uid != 0)
+		return client_error(c, "reload: policy '%s' is trusted; only root may reload it",
+				    p->name);
 	if (p->unloading)
 		return client_error(c, "reload: policy '%s' is being unloaded", p->name);
 	if (!file)
 		file = p->file;
+	if (!code && !(code = p->code))
+		return client_error(c, "reload: policy '%s' has no code to run again; send it "
+				    "(lbpf reload %s FILE)", p->name, p->name);
 	p->generation++;
-	if (policy_load(p, LOAD_RELOAD, c->id, file, file) < 0) {
+	if (policy_load(p, LOAD_RELOAD, c->id, file, code) < 0) {
 		p->generation--;
 		return client_error(c, "reload: cannot start a load thread");
 	}
@@ -258,6 +309,7 @@ static void policy_json(struct json_writer *w, struct policy *p)
 	json_kv_string(w, "state", state_names[p->state]);
 	json_kv_string(w, "reason", p->reason ? p->reason : "");
 	json_kv_string(w, "file", p->file);
+	json_kv_bool(w, "trusted", p->trusted);
 	json_kv_integer(w, "uptime_s",
 			p->current ? (long long)((lbpf_now() - p->started_ns) / 1000000000ull) : 0);
 	json_kv_integer(w, "generation", p->generation);

@@ -10,6 +10,8 @@
 #ifndef LBPFD_REQUESTS_H
 #define LBPFD_REQUESTS_H
 
+#include <sys/types.h>
+
 #include "lbpfd.h"
 #include "protocol/json.h"
 
@@ -18,6 +20,7 @@ struct policy;
 struct client {
 	struct client *next;       /* the clients' list */
 	uint64_t id;               /* replies that wait name their client by id */
+	uid_t uid;                 /* the peer's, by SO_PEERCRED: 0 may load trusted */
 	bool closing;              /* close once the output is flushed */
 	bool eof;                  /* the client sent all it will send */
 	int pending;               /* replies it still waits for (loads, unloads) */

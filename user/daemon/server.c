@@ -5,6 +5,7 @@
  * runners waiting for their loops (runners.c) are its entries; each brings
  * its own ready function. The loop is as short as ae.c's.
  */
+#include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "folders.h"
 #include "mailbox.h"
 #include "policies.h"
 #include "requests.h"
@@ -27,6 +29,8 @@
 static const struct daemon_options *opts;
 static int epfd = -1;
 static int listen_fd = -1, metrics_fd = -1, signal_fd = -1;
+static int socket_dir = -1;   /* the socket's folder, checked (folders.c) */
+static char socket_name[NAME_MAX + 1];
 static gid_t socket_gid;
 
 static void listen_ready(struct handle *h, uint32_t events);
@@ -48,29 +52,67 @@ static bool socket_in_use(const struct sockaddr_un *sa)
 	return used;
 }
 
-/* Mode 0600, or 0660 and owned by --group. */
-static int set_socket_owner(const char *path)
+/* The socket's group: --group's gid into socket_gid. 0 or -ENOENT (told). */
+static int find_group(void)
 {
 	struct group *g;
 
 	if (!opts->group)
-		return chmod(path, 0600) < 0 ? -errno : 0;
+		return 0;
 	if (!(g = getgrnam(opts->group))) {
 		fprintf(stderr, "lbpfd: --group %s: no such group\n", opts->group);
 		return -ENOENT;
 	}
 	socket_gid = g->gr_gid;
-	if (chown(path, -1, g->gr_gid) < 0 || chmod(path, 0660) < 0)
-		return -errno;
 	return 0;
+}
+
+/* Opens and checks the socket's folder (made 0755 when missing) and
+ * removes a stale socket in it, by the folder's fd: nothing is done by a
+ * path that someone else could swap. 0 or -errno (told). */
+static int socket_folder(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(socket_name, sizeof(socket_name), "%s", basename(dir));
+	socket_dir = folder_open("socket folder", dirname(dir), 0755);
+	if (socket_dir < 0)
+		return socket_dir;
+	err = fstatat(socket_dir, socket_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (err == -ENOENT)
+		return 0;
+	if (!err && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "lbpfd: %s exists and is not a socket; not removing it\n", path);
+		return -EEXIST;
+	}
+	if (!err && unlinkat(socket_dir, socket_name, 0) < 0)
+		err = -errno;
+	if (err)
+		fprintf(stderr, "lbpfd: control socket %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/* Binds fd to path, born with its mode (0600, or 0660 with --group) and
+ * then given --group by the folder's fd, not following a link. */
+static int bind_socket(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(opts->group ? 0117 : 0177);
+	int err = bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ? -errno : 0;
+
+	umask(old);
+	if (!err && opts->group &&
+	    fchownat(socket_dir, socket_name, -1, socket_gid, AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	return err;
 }
 
 /* Listens on the control socket at path. Returns the fd or -errno (logged). */
 static int listen_control(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[PATH_MAX];
-	mode_t old;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -78,20 +120,18 @@ static int listen_control(const char *path)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	mkdir(dirname(dir), 0755);
+	if ((err = find_group()))
+		return err;
 	if (socket_in_use(&sa)) {
 		fprintf(stderr, "lbpfd: another lbpfd is listening on %s\n", path);
 		return -EADDRINUSE;
 	}
-	unlink(path);
+	if ((err = socket_folder(path)) < 0)
+		return err;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	old = umask(0177);
-	err = fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0
-		? -errno : 0;
-	umask(old);
-	if (!err)
-		err = set_socket_owner(path);
+	err = fd < 0 ? -errno : bind_socket(fd, &sa);
+	if (!err && listen(fd, 64) < 0)
+		err = -errno;
 	if (err) {
 		fprintf(stderr, "lbpfd: control socket %s: %s\n", path, strerror(-err));
 		if (fd >= 0)
@@ -248,5 +288,6 @@ void server_run(void)
 
 void server_close(void)
 {
-	unlink(opts->socket_path);
+	if (socket_dir >= 0)
+		unlinkat(socket_dir, socket_name, 0);
 }

@@ -4,7 +4,10 @@
  * record of how it was loaded, written atomically (temporary file, rename),
  * read back when lbpfd starts.
  *   STATE_DIR/policies/NAME.lua
- *   STATE_DIR/policies/NAME.json  {"name","file","args","memory","generation"}
+ *   STATE_DIR/policies/NAME.json  {"name","file","args","memory","generation",
+ *                                  "trusted"}
+ * The folder and STATE_DIR/policies must be root's alone (folders.c): a
+ * record there says what runs as root, and whether trusted.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "folders.h"
 #include "protocol/json.h"
 #include "state.h"
 
@@ -29,11 +33,6 @@ static char *state_path(const char *name, const char *ext)
 	return path;
 }
 
-char *state_script_path(const char *name)
-{
-	return state_path(name, ".lua");
-}
-
 int state_init(const char *dir_name)
 {
 	char *dir;
@@ -42,11 +41,9 @@ int state_init(const char *dir_name)
 	state_dir = dir_name;
 	if (asprintf(&dir, "%s/policies", state_dir) < 0)
 		return -ENOMEM;
-	if ((mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
-		err = -errno;
-		fprintf(stderr, "lbpfd: cannot create %s: %s\n", dir, strerror(-err));
-	}
+	err = folder_check("state folder", state_dir, 0700);
+	if (!err)
+		err = folder_check("state folder", dir, 0700);
 	free(dir);
 	return err;
 }
@@ -72,26 +69,6 @@ static int write_atomic(const char *path, const char *data, size_t len)
 	return err;
 }
 
-/* Copies the script to the state folder (atomically); nothing when it is there already. */
-static int copy_script(const char *from, const char *to)
-{
-	FILE *f;
-	char *data = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int err;
-
-	if (!strcmp(from, to))
-		return 0;
-	if (!(f = fopen(from, "re")))
-		return -errno;
-	len = getdelim(&data, &cap, '\0', f);
-	fclose(f);
-	err = len < 0 ? -EIO : write_atomic(to, data, len);
-	free(data);
-	return err;
-}
-
 /* The record as one JSON line; NULL without memory. */
 static char *metadata(const struct state_record *p)
 {
@@ -108,6 +85,7 @@ static char *metadata(const struct state_record *p)
 	json_array_end(&w);
 	json_kv_integer(&w, "memory", (long long)p->memory);
 	json_kv_integer(&w, "generation", p->generation);
+	json_kv_bool(&w, "trusted", p->trusted);
 	json_object_end(&w);
 	json_raw(&w, "\n", 1);
 	if (w.failed)
@@ -115,14 +93,14 @@ static char *metadata(const struct state_record *p)
 	return w.data;
 }
 
-int state_save(const struct state_record *p, const char *code_path)
+int state_save(const struct state_record *p, const char *code)
 {
 	char *script = state_path(p->name, ".lua"), *meta = state_path(p->name, ".json");
 	char *data = metadata(p);
 	int err = -ENOMEM;
 
 	if (script && meta && data) {
-		err = copy_script(code_path, script);
+		err = write_atomic(script, code, strlen(code));
 		if (!err)
 			err = write_atomic(meta, data, strlen(data));
 	}
@@ -130,6 +108,26 @@ int state_save(const struct state_record *p, const char *code_path)
 	free(meta);
 	free(data);
 	return err;
+}
+
+char *state_script(const char *name)
+{
+	char *path = state_path(name, ".lua"), *data = NULL;
+	FILE *f = path ? fopen(path, "re") : NULL;
+	size_t cap = 0;
+	ssize_t len = f ? getdelim(&data, &cap, '\0', f) : -1;
+
+	if (f)
+		fclose(f);
+	if (path && len <= 0)
+		fprintf(stderr, "lbpfd: cannot read %s: %s\n", path,
+			len == 0 || (f && !errno) ? "empty" : strerror(errno));
+	free(path);
+	if (len <= 0) {
+		free(data);
+		return NULL;
+	}
+	return data;
 }
 
 bool state_has(const char *name)
@@ -192,7 +190,9 @@ static void restore_one(const char *path, int (*restore)(const struct state_reco
 	json_get_number(rec, "generation", &generation);
 	if (!rec || !name || !file || !(args = record_args(rec, &nargs)) ||
 	    restore(&(struct state_record){ name, file, args, nargs, (size_t)memory,
-					    (uint32_t)generation }) == -EEXIST)
+					    (uint32_t)generation,
+					    json_get_bool(rec, "trusted", false),
+					    !json_get(rec, "trusted") }) == -EEXIST)
 		fprintf(stderr, "lbpfd: ignoring %s: not a valid policy record%s%s\n", path,
 			rec ? "" : ": ", rec ? "" : err);
 	free(args);

@@ -17,17 +17,20 @@ struct state_record {
 	int nargs;
 	size_t memory;
 	uint32_t generation;
+	bool trusted;              /* root loaded it with the full library */
+	bool untagged;             /* restored: a record that does not say (sandboxed) */
 };
 
 /* Creates the folder (logged). 0 or -errno. */
 int state_init(const char *dir);
-/* Copies the script at code_path and writes the record. 0 or -errno (logged). */
-int state_save(const struct state_record *rec, const char *code_path);
+/* Saves the script's code and writes the record. 0 or -errno (logged). */
+int state_save(const struct state_record *rec, const char *code);
 void state_remove(const char *name);
 /* Whether the folder holds a record of this name. */
 bool state_has(const char *name);
-/* Where the saved copy of name's script is (malloc'd); NULL without memory. */
-char *state_script_path(const char *name);
+/* The saved copy of name's script (malloc'd); NULL (logged) when it cannot
+ * be read or is empty. */
+char *state_script(const char *name);
 /* Calls restore for each valid record; one it refuses with -EEXIST (a name
  * already taken) is logged as ignored, like an invalid one. */
 void state_restore(int (*restore)(const struct state_record *rec));
