@@ -52,10 +52,18 @@
  * flow is reported and marked pending; until userspace decides, the flow's
  * packets follow the rules. A cached pass/drop applies before the rules.
  *
- * Non-IP traffic passes. Fragments: non-first fragments carry no ports, so
- * rules with port or SYN conditions never match them; they are judged by the
- * other rules and the default. IPv6: the fragment header is understood;
- * other extension headers are not walked (proto is the first next header).
+ * Parsing (bpf/filter.bpf.c) walks two VLAN tags, IPv4 options, IPv6
+ * extension headers (hop-by-hop, routing, destination options, fragment, AH;
+ * FILTER_MAX_EXT deep, in any order) and AH after IPv4, and says in
+ * filter_pkt.parse how far it got. Non-IP traffic (a real non-IP ethertype)
+ * passes. A packet that was not fully read is classified with "maybe"
+ * classes for what is unknown (every rule with a port condition for the
+ * ports, every rule of its protocol, or with any protocol, for the meta key),
+ * so the search finds the first rule that could match; that rule decides
+ * only if none of its conditions is on what was not read. Otherwise the
+ * packet gets the policy's unparsed verdict (transport header not found) or
+ * fragment verdict (a later fragment, which has none). A frame whose IP
+ * header cannot be read gets the unparsed verdict without the rules.
  */
 #ifndef LBPF_FILTER_BPF_H
 #define LBPF_FILTER_BPF_H
@@ -91,6 +99,7 @@ FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv6, struct filter_iv6, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_ports, __u32, 2 * 2 * 65536, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_metas, __u32, 2 * FILTER_META_KEYS, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_lens, __u32, 2 * FILTER_LEN_KEYS, BPF_F_MMAPABLE);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -494,6 +503,39 @@ static __always_inline void load_desc(struct filter_search *s, __u32 f, __u32 cl
 	s->off[f] = d ? d->off : 0;
 }
 
+/* Port class of a packet without ports: none if its transport header was
+ * read (it has no ports), else every rule with a port condition (maybe). */
+static __always_inline __u32 port_unknown(const struct filter_gen *g, const struct filter_pkt *p,
+					  int dst)
+{
+	if (p->parse == FILTER_PARSE_OK)
+		return 0;
+	return dst ? g->maybe_port[1] : g->maybe_port[0];
+}
+
+/* The packet's meta key (see FILTER_META_ANY in <lbpf/filter.h>). */
+static __always_inline __u32 meta_key(const struct filter_pkt *p)
+{
+	if (p->parse == FILTER_PARSE_PROTO)
+		return FILTER_META_ANY;
+	if (p->parse == FILTER_PARSE_OK && p->proto == 6 && p->has_ports)
+		return FILTER_META_TCP + p->tcp_flags;
+	if (p->parse == FILTER_PARSE_OK && p->has_icmp)
+		return (p->proto == 58 ? FILTER_META_ICMP6 : FILTER_META_ICMP) +
+		       ((__u32)p->icmp_type << 8 | p->icmp_code);
+	return p->proto;
+}
+
+/* Whether rule r's match of p depends on what the parser did not read. */
+static __always_inline bool rule_unsure(const struct filter_rule *r, const struct filter_pkt *p)
+{
+	if (p->parse == FILTER_PARSE_OK)
+		return false;
+	if (p->parse == FILTER_PARSE_PROTO)
+		return r->flags & (FILTER_RULE_L4 | FILTER_RULE_PROTO);
+	return r->flags & FILTER_RULE_L4;
+}
+
 /* Fills the per-field classes of the packet; returns the level-0 AND. */
 static __always_inline __u64 filter_classify(struct filter_search *s, const struct filter_gen *g,
 					     const struct filter_pkt *p)
@@ -516,17 +558,23 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		load_desc(s, FILTER_F_DST, cls);
 	}
 	if (m & (1U << FILTER_F_SPORT)) {
-		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport) : 0;
+		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport)
+				   : port_unknown(g, p, 0);
 		load_desc(s, FILTER_F_SPORT, cls);
 	}
 	if (m & (1U << FILTER_F_DPORT)) {
 		cls = p->has_ports ? lookup_u32(&filter_ports, (s->gen * 2 + 1) * 65536 + p->dport)
-				   : 0;
+				   : port_unknown(g, p, 1);
 		load_desc(s, FILTER_F_DPORT, cls);
 	}
 	if (m & (1U << FILTER_F_META)) {
-		meta = (__u32)p->proto << 1 | (p->has_ports && (p->tcp_flags & 0x12) == 0x02);
+		meta = meta_key(p);
 		load_desc(s, FILTER_F_META, lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta));
+	}
+	if (m & (1U << FILTER_F_LEN)) {
+		cls = lookup_u32(&filter_lens, s->gen * FILTER_LEN_KEYS +
+					       (p->iplen < FILTER_LEN_KEYS ? p->iplen : FILTER_LEN_KEYS - 1));
+		load_desc(s, FILTER_F_LEN, cls);
 	}
 	if (m & (1U << FILTER_F_IIF)) {
 		__u32 *c;
