@@ -311,11 +311,13 @@ static __always_inline void parse_transport(struct filter_pkt *p, const struct c
 	}
 }
 
-/* Extension headers the parser walks (AH also after IPv4). */
+#define WALKED_EXT (1ULL << IPV6_HOP | 1ULL << IPV6_ROUTING | 1ULL << IPV6_FRAG | \
+		    1ULL << IPV6_DSTOPTS | 1ULL << PROTO_AH)
+
+/* Extension headers the parser walks (AH also after IPv4); all below 64. */
 static __always_inline bool walked_ext(__u8 nh)
 {
-	return nh == IPV6_HOP || nh == IPV6_ROUTING || nh == IPV6_FRAG || nh == IPV6_DSTOPTS ||
-	       nh == PROTO_AH;
+	return nh < 64 && (WALKED_EXT >> nh & 1);
 }
 
 /* Headers that may come before a transport header but are not walked. */
@@ -333,18 +335,19 @@ static __always_inline void parse_chain(struct filter_pkt *p, const struct curso
 	__u32 i;
 
 	for (i = 0; i < FILTER_MAX_EXT && walked_ext(nh); i++) {
-		p->proto = nh;
-		p->parse = FILTER_PARSE_PROTO;
 		h = off + 8 <= ipend ? cursor_at(c, off, buf, 8) : NULL;
-		if (!h)
+		if (!h) {
+			p->proto = nh;
+			p->parse = FILTER_PARSE_PROTO;
 			return;
+		}
 		if (nh == IPV6_FRAG) {
 			off += 8;
 			nh = h[0];
 			if (((__u16)h[2] << 8 | h[3]) & 0xfff8) { /* a later fragment */
 				p->proto = nh;
-				if (!walked_ext(nh) && !unwalked_ext(nh))
-					p->parse = FILTER_PARSE_FRAG;
+				p->parse = walked_ext(nh) || unwalked_ext(nh) ? FILTER_PARSE_PROTO
+									      : FILTER_PARSE_FRAG;
 				return;
 			}
 		} else {

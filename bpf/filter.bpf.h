@@ -315,23 +315,6 @@ static __always_inline __u64 dense_word(__u32 gen, __u32 which, int level, __u32
 	return b->leaf[w & (FILTER_LEAF_WORDS - 1)];
 }
 
-/* Level-0 word of the AND over fields. */
-static __always_inline __u64 search_l0(struct filter_search *s)
-{
-	__u64 acc = ~0ULL, word;
-	__u32 f;
-
-	for (f = 0; f < FILTER_NFIELDS; f++) {
-		if (!(s->mask & (1U << f)))
-			continue;
-		word = s->l0[f];
-		if (s->wild & (1U << f))
-			word |= dense_word(s->gen, f, 0, 0);
-		acc &= word;
-	}
-	return acc;
-}
-
 /* Level-1 word i of the AND; caches each field's level-1 word and leaf base. */
 static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
 {
@@ -443,6 +426,8 @@ static __always_inline void filter_search(struct filter_search *s, __u64 l0,
 			s->result = g->first_terminal & (FILTER_MAX_RULES - 1);
 		return;
 	}
+	if (!l0) /* no rule can match: the common case, without the loop's call */
+		return;
 	s->cand0 = l0;
 	bpf_loop(FILTER_MAX_RULES + FILTER_LEAF_WORDS + FILTER_L1_WORDS + 1, search_step, &c, 0);
 }
@@ -494,13 +479,19 @@ static __always_inline __u32 lookup_u32(void *map, __u32 key)
 	return v ? *v : 0;
 }
 
-static __always_inline void load_desc(struct filter_search *s, __u32 f, __u32 cls)
+/* Loads field f's class; returns false when no rule can match any more:
+ * *acc, the AND of the level-0 words (with wildcards) of the fields loaded
+ * so far, is zero, so the other fields need not be looked up. */
+static __always_inline bool load_desc(struct filter_search *s, const struct filter_gen *g,
+				      __u32 f, __u32 cls, __u64 *acc)
 {
 	__u32 key = s->gen * desc_cap + cls;
 	struct filter_desc *d = bpf_map_lookup_elem(&filter_descs, &key);
 
 	s->l0[f] = d ? d->l0 : 0;
 	s->off[f] = d ? d->off : 0;
+	*acc &= s->l0[f] | ((s->wild & (1U << f)) ? g->wild_l0[f] : 0);
+	return *acc != 0;
 }
 
 /* Port class of a packet without ports: none if its transport header was
@@ -536,12 +527,14 @@ static __always_inline bool rule_unsure(const struct filter_rule *r, const struc
 	return r->flags & FILTER_RULE_L4;
 }
 
-/* Fills the per-field classes of the packet; returns the level-0 AND. */
+/* Fills the per-field classes of the packet; returns the level-0 AND (0: no
+ * rule can match, and the fields after the one that showed it are skipped). */
 static __always_inline __u64 filter_classify(struct filter_search *s, const struct filter_gen *g,
 					     const struct filter_pkt *p)
 {
-	__u32 m = g->field_mask, cls, meta;
+	__u32 m = g->field_mask, cls;
 	struct filter_iif_key ik;
+	__u64 acc = ~0ULL;
 
 	s->mask = m;
 	s->wild = g->wild_mask;
@@ -549,32 +542,38 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_SRC4,
 						   bpf_ntohl(*(__u32 *)p->src))
 				     : addr6_class(g, s->gen, FILTER_SRC6, p->src);
-		load_desc(s, FILTER_F_SRC, cls);
+		if (!load_desc(s, g, FILTER_F_SRC, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_DST)) {
 		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_DST4,
 						   bpf_ntohl(*(__u32 *)p->dst))
 				     : addr6_class(g, s->gen, FILTER_DST6, p->dst);
-		load_desc(s, FILTER_F_DST, cls);
+		if (!load_desc(s, g, FILTER_F_DST, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_SPORT)) {
 		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport)
 				   : port_unknown(g, p, 0);
-		load_desc(s, FILTER_F_SPORT, cls);
+		if (!load_desc(s, g, FILTER_F_SPORT, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_DPORT)) {
 		cls = p->has_ports ? lookup_u32(&filter_ports, (s->gen * 2 + 1) * 65536 + p->dport)
 				   : port_unknown(g, p, 1);
-		load_desc(s, FILTER_F_DPORT, cls);
+		if (!load_desc(s, g, FILTER_F_DPORT, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_META)) {
-		meta = meta_key(p);
-		load_desc(s, FILTER_F_META, lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta));
+		cls = lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta_key(p));
+		if (!load_desc(s, g, FILTER_F_META, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_LEN)) {
 		cls = lookup_u32(&filter_lens, s->gen * FILTER_LEN_KEYS +
 					       (p->iplen < FILTER_LEN_KEYS ? p->iplen : FILTER_LEN_KEYS - 1));
-		load_desc(s, FILTER_F_LEN, cls);
+		if (!load_desc(s, g, FILTER_F_LEN, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_IIF)) {
 		__u32 *c;
@@ -582,19 +581,22 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		ik.gen = s->gen;
 		ik.ifindex = p->iif;
 		c = bpf_map_lookup_elem(&filter_iifs, &ik);
-		load_desc(s, FILTER_F_IIF, c ? *c : 0);
+		if (!load_desc(s, g, FILTER_F_IIF, c ? *c : 0, &acc))
+			return 0;
 	}
 	if (m & ((1U << FILTER_F_SRCSET) | (1U << FILTER_F_DSTSET))) {
 		__u64 now = bpf_ktime_get_ns();
 
-		if (m & (1U << FILTER_F_SRCSET))
-			load_desc(s, FILTER_F_SRCSET, g->set_base[0] +
-				  sets_holding(p, p->src, g->srcset_mask, now));
-		if (m & (1U << FILTER_F_DSTSET))
-			load_desc(s, FILTER_F_DSTSET, g->set_base[1] +
-				  sets_holding(p, p->dst, g->dstset_mask, now));
+		if ((m & (1U << FILTER_F_SRCSET)) &&
+		    !load_desc(s, g, FILTER_F_SRCSET,
+			       g->set_base[0] + sets_holding(p, p->src, g->srcset_mask, now), &acc))
+			return 0;
+		if ((m & (1U << FILTER_F_DSTSET)) &&
+		    !load_desc(s, g, FILTER_F_DSTSET,
+			       g->set_base[1] + sets_holding(p, p->dst, g->dstset_mask, now), &acc))
+			return 0;
 	}
-	return search_l0(s);
+	return acc;
 }
 
 /* GCRA: true if the packet fits the rule's rate for its source. */

@@ -87,6 +87,7 @@ struct filter_gen {
 	__u32 fragment_action;
 	__u32 maybe_port[2];  /* class of the rules with a sport, dport condition */
 	__u32 pad;
+	__u64 wild_l0[FILTER_NFIELDS]; /* level-0 words of the wildcard bitmaps */
 };
 
 /* The control word: which generation is live, and ring buffer sources. */

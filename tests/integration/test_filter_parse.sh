@@ -10,7 +10,8 @@
 # through are judged: IPv6 extension headers 8 deep, QinQ, IPv4 options,
 # fragmented datagrams (whole and with a tiny first fragment), headers longer
 # than walked (the unparsed verdict, fw:unparsed), and truncated IP headers
-# (counted as unparsed, not passed as non-IP).
+# (counted as unparsed, not passed as non-IP). The extension headers also at
+# tc and netfilter, which share the parser.
 #   P = ${LBPF_TEST_NS:-lbpf-fp} (namespace prefix)
 . "$(dirname "$0")/../lib.sh"
 
@@ -51,7 +52,7 @@ policy() {
 	ip netns pids ${P}r 2>/dev/null | xargs -r kill 2>/dev/null
 	for i in $(seq 40); do $R ip link show r0 | grep -q xdp || break; sleep 0.05; done
 	cat > "$WORK/policy.lua" <<-EOF
-	fw = lbpf.filter{ hook = "xdp", dev = "r0", mode = "native" }
+	fw = lbpf.filter{ ${HOOK:-hook = "xdp", dev = "r0", mode = "native"} }
 	udp = fw:rule{ proto = "udp", dport = 5555, action = "drop" }
 	tcp = fw:rule{ proto = "tcp", dport = 22, action = "drop" }
 	$extra
@@ -111,6 +112,15 @@ test_ipv6_extension_headers() {
 	dropped_passed fd98:1::1 fd98:1::2 dst,frag,rt "dst, frag, rt"
 	finish
 	expect_eq "$(field unparsed)" 0 "unparsed"
+}
+
+# The same chains at tc ingress and at netfilter input (read through a dynptr).
+test_ipv6_extension_headers_tc() {
+	HOOK='hook = "tc", dev = "r0"' test_ipv6_extension_headers
+}
+
+test_ipv6_extension_headers_nf() {
+	HOOK='hook = "netfilter", chain = "input"' test_ipv6_extension_headers
 }
 
 test_ipv6_too_deep() {
@@ -193,7 +203,8 @@ t_cleanup cleanup
 WORK=$(mktemp -d)
 [ -x "$PKT" ] || { echo "SKIP filter-parse: $PKT not built"; exit 0; }
 setup || { echo "FAIL filter-parse/setup: cannot create namespaces, veth and VLAN devices"; exit 0; }
-for t in ${FILTER_TESTS:-ipv6_extension_headers ipv6_too_deep vlan_qinq ipv4_options fragments \
-	 tiny_first_fragment truncated_ip}; do
+for t in ${FILTER_TESTS:-ipv6_extension_headers ipv6_extension_headers_tc \
+	 ipv6_extension_headers_nf ipv6_too_deep vlan_qinq ipv4_options fragments tiny_first_fragment \
+	 truncated_ip}; do
 	t_run "filter-parse/$t" "test_$t"
 done

@@ -648,6 +648,8 @@ static void compile_dense_and_rules(struct compiler *c)
 			g->first_terminal = pos;
 			break;
 		}
+	for (int f = 0; f < FILTER_NFIELDS; f++)
+		g->wild_l0[f] = dense_of(c, f)->l0;
 	g->field_mask = used;
 	g->wild_mask = wild & used & ~(1U << FILTER_F_SRCSET | 1U << FILTER_F_DSTSET);
 }
