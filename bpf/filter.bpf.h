@@ -9,16 +9,18 @@
  *    FILTER_MAX_RULES bits kept in three levels: one level-0 word whose bit i
  *    says "level-1 word i is not zero", 32 level-1 words whose bit j says
  *    "leaf word 64*i+j is not zero", and 2048 leaf words.
- *  - Per field (src, dst, sport, dport, proto+SYN, iif) the packet's value
+ *  - Per field (src, dst, sport, dport, meta, length, iif) the packet's value
  *    maps to a class: the set of rules whose condition on that field holds.
  *    Addresses: the first 16 bits index a directory of elementary intervals
  *    (from the rules' prefixes), then a binary search inside that /16 with a
  *    per-generation fixed number of steps (the longest run in one /16, about
- *    4 at 100,000 random prefixes). Ports, proto+SYN: a direct array. iif: a
+ *    4 at 100,000 random prefixes). Ports, length and meta (protocol, TCP
+ *    flags, ICMP type and code: FILTER_META_ANY) are direct arrays. iif: a
  *    hash. Classes are sparse bitmaps in a pool (struct filter_desc), so
  *    memory grows with the rules, not with rules x classes.
  *  - Rules that do not constrain a field are in that field's dense wildcard
- *    bitmap, OR-ed in; fields no rule constrains are skipped entirely.
+ *    bitmap, OR-ed in; fields no rule constrains are skipped entirely, and
+ *    once the level-0 AND of the fields read so far is empty, so are the rest.
  *  - The first match is the lowest set bit of the AND over fields. The search
  *    ANDs the level-0 words, takes the lowest candidate, ANDs the level-1
  *    words there, then the leaf words; a summary bit that does not survive
