@@ -314,6 +314,7 @@ check("match/icmp_types", function()
 	eq(t{ src = "2001:db8::1", proto = "icmpv6", icmp_type = 134 }, ping6, "v6 router advert")
 	eq(t{ src = "2001:db8::1", proto = "icmpv6", icmp_type = 8 }, nil, "v6 type 8")
 	eq(t{ src = "2001:db8::1", proto = "icmpv6", icmp_type = 129 }, nil, "v6 reply")
+	eq(t{ src = "2001:db8::1", icmp_type = "echo-request" }, ping6, "v6 packet: ICMPv6 implied")
 	eq(t{ proto = "icmp", icmp_type = 128 }, nil, "v4 type 128")
 	eq(t{ proto = "tcp", dport = 8 }, nil, "tcp")
 	-- an ICMP header cut short: the type rules cannot say

@@ -238,7 +238,8 @@ void filter_match_packet(lua_State *L, int ix, struct filter_packet_desc *d)
 {
 	int top = lua_gettop(L), v;
 	uint8_t mask, value;
-	bool v6 = d->proto == 58;
+	bool v6 = d->proto == 58 || (d->proto < 0 && d->src.family == 6);
+	int icmp = v6 ? 58 : 1; /* the protocol an ICMP field implies */
 
 	if ((v = field_at(L, ix, "tcp"))) {
 		check_tcp(L, v, false, &mask, &value);
@@ -247,12 +248,12 @@ void filter_match_packet(lua_State *L, int ix, struct filter_packet_desc *d)
 	if ((v = field_at(L, ix, "icmp_type"))) {
 		d->icmp_type = check_icmp_value(L, "icmp_type", v, v6, false);
 		if (d->proto < 0)
-			d->proto = 1;
+			d->proto = icmp;
 	}
 	if ((v = field_at(L, ix, "icmp_code"))) {
 		d->icmp_code = check_icmp_value(L, "icmp_code", v, v6, true);
 		if (d->proto < 0)
-			d->proto = 1;
+			d->proto = icmp;
 	}
 	if ((v = field_at(L, ix, "length"))) {
 		d->iplen = check_length(L, v);
