@@ -201,6 +201,9 @@ check("parse/fragments", function()
 	-- IPv6 first fragments, complete and tiny
 	judge(fw, ip6({ { 0, true } }, 6, tcp(22)), "drop", "rule", "v6 first 22")
 	judge(fw, ip6({ DSTOPTS, { 0, true } }, 6, tcp(22):sub(1, 8)), "drop", "unparsed", "v6 tiny")
+	-- first fragments with no transport byte: the ports would sit in a later one
+	judge(fw, ip6({ { 0, true }, DSTOPTS }, 6, ""), "drop", "unparsed", "v6 first, headers only")
+	judge(fw, ip4(6, "", { frag = MF }), "drop", "unparsed", "v4 first, no payload")
 	-- address rules still judge later fragments
 	local block = fw:rule{ src = "10.1.1.1", action = "drop" }
 	fw:rule{ src = "10.0.0.0/8", action = "pass" }
@@ -209,7 +212,7 @@ check("parse/fragments", function()
 	judge(fw, ip4(17, udp(53), { frag = 3 }), "pass", "rule", "v4 later, address rule")
 	local st = fw:stats()
 	eq(st.fragments, 5, "fragments")
-	eq(st.unparsed, 3, "unparsed")
+	eq(st.unparsed, 5, "unparsed")
 	fw:unparsed("drop", "drop")
 	judge(fw, ip4(6, tcp(22), { frag = 3 }), "drop", "fragment", "v4 later, fragments drop")
 end)
