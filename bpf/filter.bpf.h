@@ -199,7 +199,7 @@ static __always_inline __u32 addr4_class(const struct filter_gen *g, __u32 gen, 
 	lo = d->first;
 	n = d->count;
 	for (i = 0; i < FILTER_MAX_STEPS; i++) {
-		if (i >= steps)
+		if (i >= steps || n <= 1) /* n == 1: the rest would not move lo */
 			break;
 		half = n >> 1;
 		key = base + lo + half;
@@ -241,7 +241,7 @@ static __always_inline __u32 addr6_class(const struct filter_gen *g, __u32 gen, 
 	lo = d->first;
 	n = d->count;
 	for (i = 0; i < FILTER_MAX_STEPS; i++) {
-		if (i >= steps)
+		if (i >= steps || n <= 1) /* n == 1: the rest would not move lo */
 			break;
 		half = n >> 1;
 		key = base + lo + half;

@@ -421,3 +421,59 @@ check("match/stats_names", function()
 	eq(st.fragments, 0, "fragments")
 	raises(function() fw:unparsed("reject") end, "invalid option 'reject'")
 end)
+
+-- The address search stops as soon as its /16 has one interval left; prefixes
+-- crowded into a few /16s (IPv4) and one /16 (IPv6) make long and short runs.
+check("match/addresses_random_against_reference", function()
+	math.randomseed(16)
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local rules = {}
+	local function v4(a, b, c, d) return string.format("%d.%d.%d.%d", a, b, c, d) end
+	for i = 1, 1500 do
+		local r = { action = "drop" }
+		if i % 2 == 0 then
+			local len = math.random(16, 32)
+			r.net = { 4, 10, math.random(0, 3), math.random(0, 255), math.random(0, 255), len }
+			r.src = v4(10, r.net[3], r.net[4], r.net[5]) .. "/" .. len
+		else
+			local len = math.random(16, 64)
+			r.net = { 6, 0x2001, math.random(0, 3), math.random(0, 65535), 0, len }
+			r.src = string.format("2001:%x:%x::/%d", r.net[3], r.net[4], len)
+		end
+		rules[i] = { net = r.net, obj = fw:rule{ src = r.src, action = "drop" } }
+	end
+	-- the value of the first `len` bits of a (family 4: a, b, c, d; 6: 16-bit words)
+	local function covers(net, addr)
+		if net[1] ~= addr[1] then return false end
+		local bits, width = net[6], net[1] == 4 and 8 or 16
+		for k = 2, 5 do
+			local take = math.min(width, math.max(bits, 0))
+			if take > 0 then
+				local shift = width - take
+				if (net[k] >> shift) ~= (addr[k] >> shift) then return false end
+			end
+			bits = bits - width
+		end
+		return true
+	end
+	for n = 1, 600 do
+		local addr, text
+		if n % 2 == 0 then
+			addr = { 4, 10, math.random(0, 3), math.random(0, 255), math.random(0, 255), 0 }
+			text = v4(addr[2], addr[3], addr[4], addr[5])
+		else
+			addr = { 6, 0x2001, math.random(0, 3), math.random(0, 65535), 0, 0 }
+			text = string.format("2001:%x:%x::%x", addr[3], addr[4], math.random(0, 65535))
+		end
+		local want
+		for _, r in ipairs(rules) do
+			if covers(r.net, addr) then want = r.obj break end
+		end
+		local dst = addr[1] == 4 and "192.0.2.2" or "2001:db8::2"
+		local _, got = fw:test{ src = text, dst = dst }
+		if got ~= want then
+			error(string.format("%s: got rule %s, want %s", text, got and got:id() or "default",
+				want and want:id() or "default"))
+		end
+	end
+end)
