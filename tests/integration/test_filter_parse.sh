@@ -46,13 +46,13 @@ setup() {
 # LUA, for SECONDS; prints fw:stats() and the rules' packets (udp5555=,
 # tcp22=) at the end into $WORK/out.
 policy() {
-	local secs=$1 extra=${2:-} i
+	local secs=$1 extra=${2:-} i hook=${HOOK:-'hook = "xdp", dev = "r0", mode = "native"'}
 	stop_policy
 	# a test that failed in its subshell may have left its policy running
 	ip netns pids ${P}r 2>/dev/null | xargs -r kill 2>/dev/null
 	for i in $(seq 40); do $R ip link show r0 | grep -q xdp || break; sleep 0.05; done
 	cat > "$WORK/policy.lua" <<-EOF
-	fw = lbpf.filter{ ${HOOK:-hook = "xdp", dev = "r0", mode = "native"} }
+	fw = lbpf.filter{ $hook }
 	udp = fw:rule{ proto = "udp", dport = 5555, action = "drop" }
 	tcp = fw:rule{ proto = "tcp", dport = 22, action = "drop" }
 	$extra
