@@ -477,3 +477,28 @@ check("match/addresses_random_against_reference", function()
 		end
 	end
 end)
+
+-- on_log's packet carries the new fields (checked once the loop delivers it).
+do
+	local fw = lbpf.filter{ hook = "xdp" }
+	fw:rule{ tcp = { syn = true }, action = "drop", log = true }
+	fw:rule{ icmp_type = "echo-request", action = "drop", log = true }
+	local got = {}
+	fw:on_log(function(pkt) got[#got + 1] = pkt end)
+	fw:test{ proto = "tcp", dport = 22, tcp = { syn = true, ecn = true } }
+	fw:test{ proto = "icmp", icmp_type = 8, icmp_code = 3, length = 100 }
+	lbpf.after(300, function()
+		check("match/log_fields", function()
+			eq(#got, 2, "log records")
+			eq(got[1].tcp.syn, true, "tcp.syn")
+			eq(got[1].tcp.ecn, true, "tcp.ecn")
+			eq(got[1].tcp.ack, nil, "tcp.ack")
+			eq(got[1].length, 40, "tcp length")
+			eq(got[2].icmp_type, 8, "icmp_type")
+			eq(got[2].icmp_code, 3, "icmp_code")
+			eq(got[2].length, 100, "icmp length")
+			eq(got[2].tcp, nil, "no tcp on icmp")
+		end)
+		fw:close()
+	end)
+end

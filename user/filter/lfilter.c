@@ -552,6 +552,7 @@ static void push_report(lua_State *L, struct lfilter *f, const struct lbpf_recor
 	}
 	push_proto(L, p->proto);
 	lua_setfield(L, -2, "proto");
+	filter_match_push(L, p);
 	setfield_int(L, "len", p->len);
 	if (p->iif && if_indextoname(p->iif, name))
 		lua_pushstring(L, name);

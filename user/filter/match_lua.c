@@ -262,3 +262,27 @@ void filter_match_packet(lua_State *L, int ix, struct filter_packet_desc *d)
 	}
 	lua_settop(L, top);
 }
+
+void filter_match_push(lua_State *L, const struct filter_pkt *p)
+{
+	static const char *const names[] = { "fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr" };
+
+	if (p->proto == 6 && p->has_ports) {
+		lua_createtable(L, 0, 2);
+		for (int i = 0; i < 8; i++) {
+			if (!(p->tcp_flags & (1 << i)))
+				continue;
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, names[i]);
+		}
+		lua_setfield(L, -2, "tcp");
+	}
+	if (p->has_icmp) {
+		lua_pushinteger(L, p->icmp_type);
+		lua_setfield(L, -2, "icmp_type");
+		lua_pushinteger(L, p->icmp_code);
+		lua_setfield(L, -2, "icmp_code");
+	}
+	lua_pushinteger(L, p->iplen);
+	lua_setfield(L, -2, "length");
+}

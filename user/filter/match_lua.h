@@ -17,5 +17,8 @@ bool filter_match_field(const char *key);
 void filter_match_rule(lua_State *L, int ix, struct filter_spec *s);
 /* Reads tcp, icmp_type, icmp_code and length of the packet table at ix. */
 void filter_match_packet(lua_State *L, int ix, struct filter_packet_desc *d);
+/* Sets tcp (the flags set, as {syn = true, ...}), icmp_type, icmp_code and
+ * length of a reported packet in the table on top of the stack. */
+void filter_match_push(lua_State *L, const struct filter_pkt *p);
 
 #endif /* LBPF_USER_FILTER_MATCH_LUA_H */
