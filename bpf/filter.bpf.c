@@ -182,7 +182,8 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	if (!g)
 		return FILTER_PASS;
 	if (p->parse != FILTER_PARSE_OK)
-		filter_stat(p->parse == FILTER_PARSE_FRAG ? FILTER_STAT_FRAGMENT : FILTER_STAT_UNPARSED);
+		filter_stat(p->parse == FILTER_PARSE_FRAG ? FILTER_STAT_FRAGMENT
+							  : FILTER_STAT_UNPARSED);
 	if (p->parse == FILTER_PARSE_IP)
 		return unparsed_verdict(g, p, why);
 	if ((ctl->flags & FILTER_CTL_FLOWS) && p->parse == FILTER_PARSE_OK) {

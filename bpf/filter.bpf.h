@@ -572,8 +572,8 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 			return 0;
 	}
 	if (m & (1U << FILTER_F_LEN)) {
-		cls = lookup_u32(&filter_lens, s->gen * FILTER_LEN_KEYS +
-					       (p->iplen < FILTER_LEN_KEYS ? p->iplen : FILTER_LEN_KEYS - 1));
+		cls = p->iplen < FILTER_LEN_KEYS ? p->iplen : FILTER_LEN_KEYS - 1;
+		cls = lookup_u32(&filter_lens, s->gen * FILTER_LEN_KEYS + cls);
 		if (!load_desc(s, g, FILTER_F_LEN, cls, &acc))
 			return 0;
 	}

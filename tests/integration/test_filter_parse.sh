@@ -202,7 +202,7 @@ t_need_root
 t_cleanup cleanup
 WORK=$(mktemp -d)
 [ -x "$PKT" ] || { echo "SKIP filter-parse: $PKT not built"; exit 0; }
-setup || { echo "FAIL filter-parse/setup: cannot create namespaces, veth and VLAN devices"; exit 0; }
+setup || { echo "FAIL filter-parse/setup: cannot create namespaces and a veth pair"; exit 0; }
 for t in ${FILTER_TESTS:-ipv6_extension_headers ipv6_extension_headers_tc \
 	 ipv6_extension_headers_nf ipv6_too_deep vlan_qinq ipv4_options fragments tiny_first_fragment \
 	 truncated_ip}; do

@@ -2,7 +2,7 @@
 /*
  * lbpf.filter{hook=...} -> fw: packet-filtering policies compiled to BPF maps
  * (user/filter_*.c) that drive one rule engine at XDP, tc or netfilter.
- * fw:rule{} -> rule, fw:set() -> set, fw:on_log(fn), fw:on_new_flow(fn),
+ * fw:rule{} -> rule, fw:set() -> set, fw:unparsed(v), fw:on_log(fn), fw:on_new_flow(fn),
  * fw:test(pkt). Rule changes are compiled at the next fw:commit(), fw:test()
  * or when the script yields to the loop, whichever comes first; each commit
  * swaps the whole rule set atomically. A bad argument raises an error that
