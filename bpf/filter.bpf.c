@@ -21,9 +21,22 @@
 #define TC_ACT_SHOT  2
 #define NF_DROP      0
 #define NF_ACCEPT    1
+#define ETH_HLEN     14
+#define PROTO_ICMP   1
 #define PROTO_TCP    6
 #define PROTO_UDP    17
+#define PROTO_DCCP   33
+#define PROTO_ESP    50
+#define PROTO_AH     51
+#define PROTO_ICMPV6 58
+#define PROTO_SCTP   132
+#define PROTO_UDPLITE 136
+#define IPV6_HOP     0
+#define IPV6_ROUTING 43
 #define IPV6_FRAG    44
+#define IPV6_DSTOPTS 60
+#define FILTER_MAX_VLAN 2
+#define PARSE_MAX_OFF 4096 /* header bytes walked in a frame */
 
 enum filter_hook { HOOK_XDP, HOOK_TC, HOOK_NF };
 
@@ -129,10 +142,22 @@ static __always_inline void apply_rule(const struct hook_ctx *h, const struct fi
 		report(h, p, FILTER_REC_LOG, ctl->log_source, r->id, r->action);
 }
 
+/* The verdict of a packet the rules cannot judge (*why says which kind). */
+static __always_inline int unparsed_verdict(const struct filter_gen *g, const struct filter_pkt *p,
+					    __u32 *why)
+{
+	if (p->parse == FILTER_PARSE_FRAG) {
+		*why = FILTER_WHY_FRAGMENT;
+		return g->fragment_action == FILTER_DROP ? FILTER_DROP : FILTER_PASS;
+	}
+	*why = FILTER_WHY_UNPARSED;
+	return g->unparsed_action == FILTER_DROP ? FILTER_DROP : FILTER_PASS;
+}
+
 /* The verdict of the rules for p (FILTER_PASS or FILTER_DROP); *rule_id is
- * the deciding rule's id or ~0 for the default. */
+ * the deciding rule's id or ~0, *why what decided (enum filter_why). */
 static __always_inline int filter_decide(const struct hook_ctx *h, struct filter_pkt *p,
-					 __u32 *rule_id)
+					 __u32 *rule_id, __u32 *why)
 {
 	struct filter_search *s;
 	struct filter_ctl *ctl;
@@ -143,19 +168,31 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	int v;
 
 	*rule_id = ~0U;
+	*why = FILTER_WHY_DEFAULT;
 	ctl = bpf_map_lookup_elem(&filter_ctl, &key);
 	if (!ctl)
 		return FILTER_PASS;
-	if (!p->family) {
+	if (!p->family && p->parse == FILTER_PARSE_OK) {
 		filter_stat(FILTER_STAT_NONIP);
+		*why = FILTER_WHY_NONIP;
 		return FILTER_PASS;
 	}
-	if (ctl->flags & FILTER_CTL_FLOWS) {
+	key = ctl->gen & 1;
+	g = bpf_map_lookup_elem(&filter_gens, &key);
+	if (!g)
+		return FILTER_PASS;
+	if (p->parse != FILTER_PARSE_OK)
+		filter_stat(p->parse == FILTER_PARSE_FRAG ? FILTER_STAT_FRAGMENT
+							  : FILTER_STAT_UNPARSED);
+	if (p->parse == FILTER_PARSE_IP)
+		return unparsed_verdict(g, p, why);
+	if ((ctl->flags & FILTER_CTL_FLOWS) && p->parse == FILTER_PARSE_OK) {
 		v = flow_verdict(p);
 		if (v == FLOW_NEW)
 			report(h, p, FILTER_REC_FLOW, ctl->flow_source, ~0U, 0);
 		if (v >= 0) {
 			filter_stat(FILTER_STAT_FLOW);
+			*why = FILTER_WHY_FLOW;
 			return v;
 		}
 	}
@@ -169,10 +206,6 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	s->result = -1;
 	s->cand0 = s->cand1 = s->leaf = 0;
 	s->gen = ctl->gen & 1;
-	key = s->gen;
-	g = bpf_map_lookup_elem(&filter_gens, &key);
-	if (!g)
-		return FILTER_PASS;
 	if (g->nrules) {
 		l0 = filter_classify(s, g, p);
 		filter_search(s, l0, g);
@@ -184,7 +217,7 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 			break;
 		key = s->gen * rule_cap + s->hits[chain];
 		r = bpf_map_lookup_elem(&filter_rules, &key);
-		if (r)
+		if (r && !rule_unsure(r, p)) /* a maybe-match is no match */
 			apply_rule(h, p, ctl, r);
 	}
 	if (s->result < 0) {
@@ -195,8 +228,11 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	r = bpf_map_lookup_elem(&filter_rules, &key);
 	if (!r)
 		return FILTER_PASS;
+	if (rule_unsure(r, p))
+		return unparsed_verdict(g, p, why);
 	apply_rule(h, p, ctl, r);
 	*rule_id = r->id;
+	*why = FILTER_WHY_RULE;
 	if (r->action == FILTER_RATELIMIT) {
 		if (rate_allows(r, p))
 			return FILTER_PASS;
@@ -206,70 +242,201 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	return r->action == FILTER_DROP ? FILTER_DROP : FILTER_PASS;
 }
 
-static __always_inline void parse_ports(struct filter_pkt *p, const __u8 *l4, bool tcp)
+/* Where the parser reads: an Ethernet frame in [data, end) (XDP, tc), or an
+ * IP packet through a dynptr (netfilter, dp set). Every caller is inlined
+ * with constants, so each program keeps one of the two ways. */
+struct cursor {
+	void *data;
+	void *end;
+	struct bpf_dynptr *dp;
+};
+
+/* n bytes at off, or NULL past the end; a dynptr may copy them into buf. */
+static __always_inline const __u8 *cursor_at(const struct cursor *c, __u32 off, void *buf,
+					     __u32 n)
+{
+	__u8 *at;
+
+	if (c->dp)
+		return bpf_dynptr_slice(c->dp, off, buf, n);
+	if (off > PARSE_MAX_OFF) /* bounds the offset for the verifier */
+		return NULL;
+	at = c->data + off;
+	if ((void *)(at + n) > c->end)
+		return NULL;
+	return at;
+}
+
+static __always_inline void read_ports(struct filter_pkt *p, const __u8 *l4)
 {
 	p->sport = (__u16)l4[0] << 8 | l4[1];
 	p->dport = (__u16)l4[2] << 8 | l4[3];
-	p->tcp_flags = tcp ? l4[13] : 0;
 	p->has_ports = 1;
+	p->parse = FILTER_PARSE_OK;
 }
 
-/* Parses an Ethernet frame in [data, end) (XDP and tc). */
-static __always_inline void parse_frame(struct filter_pkt *p, void *data, void *end)
+/* The transport header at off, which must end before the IP datagram does
+ * (ipend): ports and flags, or ICMP type and code. A header that is not all
+ * there (truncated, or a first fragment too short for it) is not read.
+ * Each protocol reads in its own branch: the verifier keeps the length
+ * checked with the pointer only along one path. */
+static __always_inline void parse_transport(struct filter_pkt *p, const struct cursor *c,
+					    __u32 off, __u32 ipend)
 {
-	struct ethhdr *eth = data;
-	__u32 off = sizeof(*eth);
-	__u16 type;
-	__u8 *l4;
+	__u8 buf[20];
+	const __u8 *l4;
+	__u8 proto = p->proto;
 
-	if ((void *)(eth + 1) > end)
-		return;
-	type = eth->h_proto;
-	if (type == bpf_htons(ETH_P_8021Q) || type == bpf_htons(ETH_P_8021AD)) {
-		if (data + off + 4 > end)
+	p->parse = FILTER_PARSE_L4;
+	if (proto == PROTO_TCP) {
+		l4 = off + 20 <= ipend ? cursor_at(c, off, buf, 20) : NULL;
+		if (l4) {
+			p->tcp_flags = l4[13];
+			read_ports(p, l4);
+		}
+	} else if (proto == PROTO_ICMP || proto == PROTO_ICMPV6) {
+		l4 = off + 8 <= ipend ? cursor_at(c, off, buf, 8) : NULL;
+		if (l4) {
+			p->icmp_type = l4[0];
+			p->icmp_code = l4[1];
+			p->has_icmp = 1;
+			p->parse = FILTER_PARSE_OK;
+		}
+	} else if (proto == PROTO_UDP || proto == PROTO_UDPLITE || proto == PROTO_SCTP ||
+		   proto == PROTO_DCCP) {
+		l4 = off + 8 <= ipend ? cursor_at(c, off, buf, 8) : NULL;
+		if (l4)
+			read_ports(p, l4);
+	} else if (proto != PROTO_ESP) { /* ESP hides its transport header */
+		p->parse = FILTER_PARSE_OK; /* a protocol without fields the rules read */
+	}
+}
+
+#define WALKED_EXT (1ULL << IPV6_HOP | 1ULL << IPV6_ROUTING | 1ULL << IPV6_FRAG | \
+		    1ULL << IPV6_DSTOPTS | 1ULL << PROTO_AH)
+
+/* Extension headers the parser walks (AH also after IPv4); all below 64. */
+static __always_inline bool walked_ext(__u8 nh)
+{
+	return nh < 64 && (WALKED_EXT >> nh & 1);
+}
+
+/* Headers that may come before a transport header but are not walked. */
+static __always_inline bool unwalked_ext(__u8 nh)
+{
+	return nh == 139 || nh == 140 || nh == 253 || nh == 254; /* HIP, shim6, experiments */
+}
+
+/* Walks the header chain from next header nh at off to the transport header. */
+static __always_inline void parse_chain(struct filter_pkt *p, const struct cursor *c, __u8 nh,
+					__u32 off, __u32 ipend)
+{
+	__u8 buf[8];
+	const __u8 *h;
+	__u32 i;
+
+	for (i = 0; i < FILTER_MAX_EXT && walked_ext(nh); i++) {
+		h = off + 8 <= ipend ? cursor_at(c, off, buf, 8) : NULL;
+		if (!h) {
+			p->proto = nh;
+			p->parse = FILTER_PARSE_PROTO;
 			return;
-		type = *(__u16 *)(data + off + 2);
+		}
+		if (nh == IPV6_FRAG) {
+			off += 8;
+			nh = h[0];
+			if (((__u16)h[2] << 8 | h[3]) & 0xfff8) { /* a later fragment */
+				p->proto = nh;
+				p->parse = walked_ext(nh) || unwalked_ext(nh) ? FILTER_PARSE_PROTO
+									      : FILTER_PARSE_FRAG;
+				return;
+			}
+		} else {
+			off += nh == PROTO_AH ? ((__u32)h[1] + 2) * 4 : ((__u32)h[1] + 1) * 8;
+			nh = h[0];
+		}
+	}
+	p->proto = nh;
+	p->parse = FILTER_PARSE_PROTO;
+	if (walked_ext(nh) || unwalked_ext(nh)) /* deeper than FILTER_MAX_EXT, or not walked */
+		return;
+	parse_transport(p, c, off, ipend);
+}
+
+static __always_inline void parse_ipv4(struct filter_pkt *p, const struct cursor *c, __u32 l3)
+{
+	__u8 buf[20];
+	const struct iphdr *ip = (const void *)cursor_at(c, l3, buf, sizeof(*ip));
+	__u32 ihl, total;
+
+	p->family = 4;
+	p->parse = FILTER_PARSE_IP;
+	if (!ip || ip->version != 4)
+		return;
+	ihl = ip->ihl * 4;
+	total = bpf_ntohs(ip->tot_len);
+	if (ihl < sizeof(*ip) || total < ihl)
+		return;
+	p->proto = ip->protocol;
+	p->iplen = total;
+	__builtin_memcpy(p->src, &ip->saddr, 4);
+	__builtin_memcpy(p->dst, &ip->daddr, 4);
+	if (bpf_ntohs(ip->frag_off) & 0x1fff) {
+		p->parse = FILTER_PARSE_FRAG;
+		return;
+	}
+	if (p->proto == PROTO_AH)
+		parse_chain(p, c, p->proto, l3 + ihl, l3 + total);
+	else
+		parse_transport(p, c, l3 + ihl, l3 + total);
+}
+
+static __always_inline void parse_ipv6(struct filter_pkt *p, const struct cursor *c, __u32 l3)
+{
+	__u8 buf[40];
+	const struct ipv6hdr *ip6 = (const void *)cursor_at(c, l3, buf, sizeof(*ip6));
+	__u32 plen;
+
+	p->family = 6;
+	p->parse = FILTER_PARSE_IP;
+	if (!ip6 || ip6->version != 6)
+		return;
+	plen = bpf_ntohs(ip6->payload_len);
+	p->iplen = plen + sizeof(*ip6);
+	__builtin_memcpy(p->src, &ip6->saddr, 16);
+	__builtin_memcpy(p->dst, &ip6->daddr, 16);
+	/* a payload length of 0 (jumbogram) leaves the frame's end as the limit */
+	parse_chain(p, c, ip6->nexthdr, l3 + sizeof(*ip6),
+		    plen ? l3 + sizeof(*ip6) + plen : ~0U);
+}
+
+/* Parses an Ethernet frame: up to two VLAN tags, then IPv4 or IPv6. */
+static __always_inline void parse_frame(struct filter_pkt *p, const struct cursor *c)
+{
+	__u8 buf[ETH_HLEN];
+	const __u8 *h = cursor_at(c, 0, buf, ETH_HLEN);
+	__u32 off = ETH_HLEN, i;
+	__u16 type;
+
+	p->parse = FILTER_PARSE_IP;
+	if (!h)
+		return;
+	type = (__u16)h[12] << 8 | h[13];
+	for (i = 0; i < FILTER_MAX_VLAN; i++) {
+		if (type != ETH_P_8021Q && type != ETH_P_8021AD)
+			break;
+		h = cursor_at(c, off, buf, 4);
+		if (!h)
+			return;
+		type = (__u16)h[2] << 8 | h[3];
 		off += 4;
 	}
-	if (type == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + off;
-		__u32 ihl;
-
-		if ((void *)(ip + 1) > end)
-			return;
-		p->family = 4;
-		p->proto = ip->protocol;
-		__builtin_memcpy(p->src, &ip->saddr, 4);
-		__builtin_memcpy(p->dst, &ip->daddr, 4);
-		ihl = ip->ihl * 4;
-		if (ihl < sizeof(*ip) || (bpf_ntohs(ip->frag_off) & 0x1fff))
-			return;
-		l4 = (__u8 *)ip + ihl;
-	} else if (type == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + off;
-
-		if ((void *)(ip6 + 1) > end)
-			return;
-		p->family = 6;
-		p->proto = ip6->nexthdr;
-		__builtin_memcpy(p->src, &ip6->saddr, 16);
-		__builtin_memcpy(p->dst, &ip6->daddr, 16);
-		l4 = (__u8 *)(ip6 + 1);
-		if (p->proto == IPV6_FRAG) {
-			if ((void *)(l4 + 8) > end)
-				return;
-			p->proto = l4[0];
-			if ((((__u16)l4[2] << 8 | l4[3]) & 0xfff8))
-				return;
-			l4 += 8;
-		}
-	} else {
-		return;
-	}
-	if (p->proto == PROTO_TCP && (void *)(l4 + 14) <= end)
-		parse_ports(p, l4, true);
-	else if (p->proto == PROTO_UDP && (void *)(l4 + 8) <= end)
-		parse_ports(p, l4, false);
+	if (type == ETH_P_IP)
+		parse_ipv4(p, c, off);
+	else if (type == ETH_P_IPV6)
+		parse_ipv6(p, c, off);
+	else if (type != ETH_P_8021Q && type != ETH_P_8021AD) /* else: more tags than walked */
+		p->parse = FILTER_PARSE_OK; /* non-IP */
 }
 
 SEC("xdp")
@@ -278,13 +445,14 @@ int filter_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
 	struct hook_ctx h = { .ctx = ctx, .hook = HOOK_XDP };
 	struct filter_pkt p = { .len = end - data, .iif = ctx->ingress_ifindex };
+	struct cursor c = { .data = data, .end = end };
 	struct filter_test_meta *meta;
 	struct filter_ctl *ctl;
-	__u32 rule_id, key = 0;
+	__u32 rule_id, why, key = 0;
 	int v;
 
-	parse_frame(&p, data, end);
-	v = filter_decide(&h, &p, &rule_id);
+	parse_frame(&p, &c);
+	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
 	ctl = bpf_map_lookup_elem(&filter_ctl, &key);
 	if (ctl && (ctl->flags & FILTER_CTL_TESTMETA) &&
@@ -294,7 +462,7 @@ int filter_xdp(struct xdp_md *ctx)
 			meta->magic = FILTER_TEST_MAGIC;
 			meta->verdict = v;
 			meta->rule_id = rule_id;
-			meta->pad = 0;
+			meta->why = why;
 		}
 	}
 	return v == FILTER_DROP ? XDP_DROP : XDP_PASS;
@@ -306,65 +474,14 @@ int filter_tc(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct hook_ctx h = { .ctx = skb, .hook = HOOK_TC };
 	struct filter_pkt p = { .len = skb->len, .iif = skb->ingress_ifindex };
-	__u32 rule_id;
+	struct cursor c = { .data = data, .end = end };
+	__u32 rule_id, why;
 	int v;
 
-	parse_frame(&p, data, end);
-	v = filter_decide(&h, &p, &rule_id);
+	parse_frame(&p, &c);
+	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
 	return v == FILTER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
-}
-
-/* Parses an IP packet through a dynptr (netfilter: skb->data is the IP header). */
-static __always_inline void parse_dynptr(struct filter_pkt *p, struct bpf_dynptr *dp)
-{
-	__u8 buf[sizeof(struct ipv6hdr)];
-	struct ipv6hdr *ip6;
-	struct iphdr *ip;
-	__u32 off;
-	__u8 *l4, *fh;
-
-	ip = bpf_dynptr_slice(dp, 0, buf, sizeof(struct iphdr));
-	if (!ip)
-		return;
-	if (ip->version == 4) {
-		p->family = 4;
-		p->proto = ip->protocol;
-		__builtin_memcpy(p->src, &ip->saddr, 4);
-		__builtin_memcpy(p->dst, &ip->daddr, 4);
-		off = ip->ihl * 4;
-		if (off < sizeof(*ip) || (bpf_ntohs(ip->frag_off) & 0x1fff))
-			return;
-	} else if (ip->version == 6) {
-		ip6 = bpf_dynptr_slice(dp, 0, buf, sizeof(buf));
-		if (!ip6)
-			return;
-		p->family = 6;
-		p->proto = ip6->nexthdr;
-		__builtin_memcpy(p->src, &ip6->saddr, 16);
-		__builtin_memcpy(p->dst, &ip6->daddr, 16);
-		off = sizeof(*ip6);
-		if (p->proto == IPV6_FRAG) {
-			fh = bpf_dynptr_slice(dp, off, buf, 8);
-			if (!fh)
-				return;
-			p->proto = fh[0];
-			if ((((__u16)fh[2] << 8 | fh[3]) & 0xfff8))
-				return;
-			off += 8;
-		}
-	} else {
-		return;
-	}
-	if (p->proto == PROTO_TCP) {
-		l4 = bpf_dynptr_slice(dp, off, buf, 14);
-		if (l4)
-			parse_ports(p, l4, true);
-	} else if (p->proto == PROTO_UDP) {
-		l4 = bpf_dynptr_slice(dp, off, buf, 8);
-		if (l4)
-			parse_ports(p, l4, false);
-	}
 }
 
 SEC("lbpf/netfilter")
@@ -374,9 +491,12 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 	const struct nf_hook_state *state = ctx->state;
 	struct bpf_dynptr dp;
 	struct hook_ctx h = { .ctx = ctx, .dynptr = &dp, .hook = HOOK_NF };
+	struct cursor c = { .dp = &dp };
 	struct filter_pkt p = {};
 	struct net_device *in;
-	__u32 rule_id;
+	__u8 buf[1];
+	const __u8 *ver;
+	__u32 rule_id, why;
 	int v;
 
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
@@ -385,8 +505,13 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 	in = state->in;
 	if (in)
 		p.iif = in->ifindex;
-	parse_dynptr(&p, &dp);
-	v = filter_decide(&h, &p, &rule_id);
+	/* skb->data is the IP header */
+	ver = cursor_at(&c, 0, buf, 1);
+	if (ver && *ver >> 4 == 6)
+		parse_ipv6(&p, &c, 0);
+	else
+		parse_ipv4(&p, &c, 0);
+	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
 	return v == FILTER_DROP ? NF_DROP : NF_ACCEPT;
 }

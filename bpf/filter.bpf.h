@@ -9,16 +9,18 @@
  *    FILTER_MAX_RULES bits kept in three levels: one level-0 word whose bit i
  *    says "level-1 word i is not zero", 32 level-1 words whose bit j says
  *    "leaf word 64*i+j is not zero", and 2048 leaf words.
- *  - Per field (src, dst, sport, dport, proto+SYN, iif) the packet's value
+ *  - Per field (src, dst, sport, dport, meta, length, iif) the packet's value
  *    maps to a class: the set of rules whose condition on that field holds.
  *    Addresses: the first 16 bits index a directory of elementary intervals
  *    (from the rules' prefixes), then a binary search inside that /16 with a
  *    per-generation fixed number of steps (the longest run in one /16, about
- *    4 at 100,000 random prefixes). Ports, proto+SYN: a direct array. iif: a
+ *    4 at 100,000 random prefixes). Ports, length and meta (protocol, TCP
+ *    flags, ICMP type and code: FILTER_META_ANY) are direct arrays. iif: a
  *    hash. Classes are sparse bitmaps in a pool (struct filter_desc), so
  *    memory grows with the rules, not with rules x classes.
  *  - Rules that do not constrain a field are in that field's dense wildcard
- *    bitmap, OR-ed in; fields no rule constrains are skipped entirely.
+ *    bitmap, OR-ed in; fields no rule constrains are skipped entirely, and
+ *    once the level-0 AND of the fields read so far is empty, so are the rest.
  *  - The first match is the lowest set bit of the AND over fields. The search
  *    ANDs the level-0 words, takes the lowest candidate, ANDs the level-1
  *    words there, then the leaf words; a summary bit that does not survive
@@ -52,10 +54,18 @@
  * flow is reported and marked pending; until userspace decides, the flow's
  * packets follow the rules. A cached pass/drop applies before the rules.
  *
- * Non-IP traffic passes. Fragments: non-first fragments carry no ports, so
- * rules with port or SYN conditions never match them; they are judged by the
- * other rules and the default. IPv6: the fragment header is understood;
- * other extension headers are not walked (proto is the first next header).
+ * Parsing (bpf/filter.bpf.c) walks two VLAN tags, IPv4 options, IPv6
+ * extension headers (hop-by-hop, routing, destination options, fragment, AH;
+ * FILTER_MAX_EXT deep, in any order) and AH after IPv4, and says in
+ * filter_pkt.parse how far it got. Non-IP traffic (a real non-IP ethertype)
+ * passes. A packet that was not fully read is classified with "maybe"
+ * classes for what is unknown (every rule with a port condition for the
+ * ports, every rule of its protocol, or with any protocol, for the meta key),
+ * so the search finds the first rule that could match; that rule decides
+ * only if none of its conditions is on what was not read. Otherwise the
+ * packet gets the policy's unparsed verdict (transport header not found) or
+ * fragment verdict (a later fragment, which has none). A frame whose IP
+ * header cannot be read gets the unparsed verdict without the rules.
  */
 #ifndef LBPF_FILTER_BPF_H
 #define LBPF_FILTER_BPF_H
@@ -91,6 +101,7 @@ FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv6, struct filter_iv6, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_ports, __u32, 2 * 2 * 65536, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_metas, __u32, 2 * FILTER_META_KEYS, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_lens, __u32, 2 * FILTER_LEN_KEYS, BPF_F_MMAPABLE);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -188,7 +199,7 @@ static __always_inline __u32 addr4_class(const struct filter_gen *g, __u32 gen, 
 	lo = d->first;
 	n = d->count;
 	for (i = 0; i < FILTER_MAX_STEPS; i++) {
-		if (i >= steps)
+		if (i >= steps || n <= 1) /* n == 1: the rest would not move lo */
 			break;
 		half = n >> 1;
 		key = base + lo + half;
@@ -230,7 +241,7 @@ static __always_inline __u32 addr6_class(const struct filter_gen *g, __u32 gen, 
 	lo = d->first;
 	n = d->count;
 	for (i = 0; i < FILTER_MAX_STEPS; i++) {
-		if (i >= steps)
+		if (i >= steps || n <= 1) /* n == 1: the rest would not move lo */
 			break;
 		half = n >> 1;
 		key = base + lo + half;
@@ -304,23 +315,6 @@ static __always_inline __u64 dense_word(__u32 gen, __u32 which, int level, __u32
 	if (level == 1)
 		return b->l1[w & (FILTER_L1_WORDS - 1)];
 	return b->leaf[w & (FILTER_LEAF_WORDS - 1)];
-}
-
-/* Level-0 word of the AND over fields. */
-static __always_inline __u64 search_l0(struct filter_search *s)
-{
-	__u64 acc = ~0ULL, word;
-	__u32 f;
-
-	for (f = 0; f < FILTER_NFIELDS; f++) {
-		if (!(s->mask & (1U << f)))
-			continue;
-		word = s->l0[f];
-		if (s->wild & (1U << f))
-			word |= dense_word(s->gen, f, 0, 0);
-		acc &= word;
-	}
-	return acc;
 }
 
 /* Level-1 word i of the AND; caches each field's level-1 word and leaf base. */
@@ -434,6 +428,8 @@ static __always_inline void filter_search(struct filter_search *s, __u64 l0,
 			s->result = g->first_terminal & (FILTER_MAX_RULES - 1);
 		return;
 	}
+	if (!l0) /* no rule can match: the common case, without the loop's call */
+		return;
 	s->cand0 = l0;
 	bpf_loop(FILTER_MAX_RULES + FILTER_LEAF_WORDS + FILTER_L1_WORDS + 1, search_step, &c, 0);
 }
@@ -485,21 +481,62 @@ static __always_inline __u32 lookup_u32(void *map, __u32 key)
 	return v ? *v : 0;
 }
 
-static __always_inline void load_desc(struct filter_search *s, __u32 f, __u32 cls)
+/* Loads field f's class; returns false when no rule can match any more:
+ * *acc, the AND of the level-0 words (with wildcards) of the fields loaded
+ * so far, is zero, so the other fields need not be looked up. */
+static __always_inline bool load_desc(struct filter_search *s, const struct filter_gen *g,
+				      __u32 f, __u32 cls, __u64 *acc)
 {
 	__u32 key = s->gen * desc_cap + cls;
 	struct filter_desc *d = bpf_map_lookup_elem(&filter_descs, &key);
 
 	s->l0[f] = d ? d->l0 : 0;
 	s->off[f] = d ? d->off : 0;
+	*acc &= s->l0[f] | ((s->wild & (1U << f)) ? g->wild_l0[f] : 0);
+	return *acc != 0;
 }
 
-/* Fills the per-field classes of the packet; returns the level-0 AND. */
+/* Port class of a packet without ports: none if its transport header was
+ * read (it has no ports), else every rule with a port condition (maybe). */
+static __always_inline __u32 port_unknown(const struct filter_gen *g, const struct filter_pkt *p,
+					  int dst)
+{
+	if (p->parse == FILTER_PARSE_OK)
+		return 0;
+	return dst ? g->maybe_port[1] : g->maybe_port[0];
+}
+
+/* The packet's meta key (see FILTER_META_ANY in <lbpf/filter.h>). */
+static __always_inline __u32 meta_key(const struct filter_pkt *p)
+{
+	if (p->parse == FILTER_PARSE_PROTO)
+		return FILTER_META_ANY;
+	if (p->parse == FILTER_PARSE_OK && p->proto == 6 && p->has_ports)
+		return FILTER_META_TCP + p->tcp_flags;
+	if (p->parse == FILTER_PARSE_OK && p->has_icmp)
+		return (p->proto == 58 ? FILTER_META_ICMP6 : FILTER_META_ICMP) +
+		       ((__u32)p->icmp_type << 8 | p->icmp_code);
+	return p->proto;
+}
+
+/* Whether rule r's match of p depends on what the parser did not read. */
+static __always_inline bool rule_unsure(const struct filter_rule *r, const struct filter_pkt *p)
+{
+	if (p->parse == FILTER_PARSE_OK)
+		return false;
+	if (p->parse == FILTER_PARSE_PROTO)
+		return r->flags & (FILTER_RULE_L4 | FILTER_RULE_PROTO);
+	return r->flags & FILTER_RULE_L4;
+}
+
+/* Fills the per-field classes of the packet; returns the level-0 AND (0: no
+ * rule can match, and the fields after the one that showed it are skipped). */
 static __always_inline __u64 filter_classify(struct filter_search *s, const struct filter_gen *g,
 					     const struct filter_pkt *p)
 {
-	__u32 m = g->field_mask, cls, meta;
+	__u32 m = g->field_mask, cls;
 	struct filter_iif_key ik;
+	__u64 acc = ~0ULL;
 
 	s->mask = m;
 	s->wild = g->wild_mask;
@@ -507,26 +544,38 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_SRC4,
 						   bpf_ntohl(*(__u32 *)p->src))
 				     : addr6_class(g, s->gen, FILTER_SRC6, p->src);
-		load_desc(s, FILTER_F_SRC, cls);
+		if (!load_desc(s, g, FILTER_F_SRC, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_DST)) {
 		cls = p->family == 4 ? addr4_class(g, s->gen, FILTER_DST4,
 						   bpf_ntohl(*(__u32 *)p->dst))
 				     : addr6_class(g, s->gen, FILTER_DST6, p->dst);
-		load_desc(s, FILTER_F_DST, cls);
+		if (!load_desc(s, g, FILTER_F_DST, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_SPORT)) {
-		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport) : 0;
-		load_desc(s, FILTER_F_SPORT, cls);
+		cls = p->has_ports ? lookup_u32(&filter_ports, s->gen * 2 * 65536 + p->sport)
+				   : port_unknown(g, p, 0);
+		if (!load_desc(s, g, FILTER_F_SPORT, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_DPORT)) {
 		cls = p->has_ports ? lookup_u32(&filter_ports, (s->gen * 2 + 1) * 65536 + p->dport)
-				   : 0;
-		load_desc(s, FILTER_F_DPORT, cls);
+				   : port_unknown(g, p, 1);
+		if (!load_desc(s, g, FILTER_F_DPORT, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_META)) {
-		meta = (__u32)p->proto << 1 | (p->has_ports && (p->tcp_flags & 0x12) == 0x02);
-		load_desc(s, FILTER_F_META, lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta));
+		cls = lookup_u32(&filter_metas, s->gen * FILTER_META_KEYS + meta_key(p));
+		if (!load_desc(s, g, FILTER_F_META, cls, &acc))
+			return 0;
+	}
+	if (m & (1U << FILTER_F_LEN)) {
+		cls = p->iplen < FILTER_LEN_KEYS ? p->iplen : FILTER_LEN_KEYS - 1;
+		cls = lookup_u32(&filter_lens, s->gen * FILTER_LEN_KEYS + cls);
+		if (!load_desc(s, g, FILTER_F_LEN, cls, &acc))
+			return 0;
 	}
 	if (m & (1U << FILTER_F_IIF)) {
 		__u32 *c;
@@ -534,19 +583,22 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		ik.gen = s->gen;
 		ik.ifindex = p->iif;
 		c = bpf_map_lookup_elem(&filter_iifs, &ik);
-		load_desc(s, FILTER_F_IIF, c ? *c : 0);
+		if (!load_desc(s, g, FILTER_F_IIF, c ? *c : 0, &acc))
+			return 0;
 	}
 	if (m & ((1U << FILTER_F_SRCSET) | (1U << FILTER_F_DSTSET))) {
 		__u64 now = bpf_ktime_get_ns();
 
-		if (m & (1U << FILTER_F_SRCSET))
-			load_desc(s, FILTER_F_SRCSET, g->set_base[0] +
-				  sets_holding(p, p->src, g->srcset_mask, now));
-		if (m & (1U << FILTER_F_DSTSET))
-			load_desc(s, FILTER_F_DSTSET, g->set_base[1] +
-				  sets_holding(p, p->dst, g->dstset_mask, now));
+		if ((m & (1U << FILTER_F_SRCSET)) &&
+		    !load_desc(s, g, FILTER_F_SRCSET,
+			       g->set_base[0] + sets_holding(p, p->src, g->srcset_mask, now), &acc))
+			return 0;
+		if ((m & (1U << FILTER_F_DSTSET)) &&
+		    !load_desc(s, g, FILTER_F_DSTSET,
+			       g->set_base[1] + sets_holding(p, p->dst, g->dstset_mask, now), &acc))
+			return 0;
 	}
-	return search_l0(s);
+	return acc;
 }
 
 /* GCRA: true if the packet fits the rule's rate for its source. */

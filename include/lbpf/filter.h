@@ -28,10 +28,11 @@ enum filter_field {
 	FILTER_F_DST,
 	FILTER_F_SPORT,
 	FILTER_F_DPORT,
-	FILTER_F_META,   /* protocol and TCP SYN */
+	FILTER_F_META,   /* protocol, TCP flags, ICMP type and code */
 	FILTER_F_IIF,
 	FILTER_F_SRCSET,
 	FILTER_F_DSTSET,
+	FILTER_F_LEN,    /* IP length */
 	FILTER_NFIELDS,
 };
 
@@ -43,7 +44,20 @@ enum filter_field {
 /* Address search: a /16 (first 16 bits) directory into sorted intervals. */
 #define FILTER_DIR_SLOTS 65536
 enum filter_addr_table { FILTER_SRC4, FILTER_DST4, FILTER_SRC6, FILTER_DST6, FILTER_NADDR };
-#define FILTER_META_KEYS 512 /* proto << 1 | syn */
+/* Meta keys: one class per key, the rules whose protocol, TCP flags and
+ * ICMP type/code conditions hold. A packet whose transport header was read
+ * has a key in the TCP or ICMP block (by flags, or type << 8 | code); other
+ * protocols, and TCP or ICMP packets whose header was not read, have their
+ * protocol number as key; a packet whose protocol is unknown (the header
+ * chain is longer than the parser walks) has FILTER_META_ANY, the class of
+ * every rule with a meta condition. */
+#define FILTER_META_ANY   256
+#define FILTER_META_TCP   257
+#define FILTER_META_ICMP  (FILTER_META_TCP + 256)
+#define FILTER_META_ICMP6 (FILTER_META_ICMP + 65536)
+#define FILTER_META_KEYS  (FILTER_META_ICMP6 + 65536)
+#define FILTER_LEN_KEYS   65536 /* IP lengths from 65535 on share the last key */
+#define FILTER_MAX_EXT    10    /* IPv6 extension headers walked */
 #define FILTER_MAX_STEPS 24  /* bound of the binary search in one /16 */
 
 enum filter_action {
@@ -53,7 +67,9 @@ enum filter_action {
 	FILTER_RATELIMIT, /* pass within the rate, drop above it */
 };
 
-#define FILTER_RULE_LOG 0x1
+#define FILTER_RULE_LOG   0x1
+#define FILTER_RULE_L4    0x2 /* has a port, TCP flag or ICMP condition */
+#define FILTER_RULE_PROTO 0x4 /* has a protocol condition */
 
 /* Per generation, the compiled rule set's parameters. */
 struct filter_gen {
@@ -67,7 +83,11 @@ struct filter_gen {
 	__u32 dstset_mask;
 	__u32 set_base[2];    /* class of "in no set" for src, dst; + mask */
 	__u32 first_terminal; /* position of the first rule that is not "count", or nrules */
+	__u32 unparsed_action; /* see filter_decide: FILTER_PASS or FILTER_DROP */
+	__u32 fragment_action;
+	__u32 maybe_port[2];  /* class of the rules with a sport, dport condition */
 	__u32 pad;
+	__u64 wild_l0[FILTER_NFIELDS]; /* level-0 words of the wildcard bitmaps */
 };
 
 /* The control word: which generation is live, and ring buffer sources. */
@@ -143,6 +163,8 @@ enum filter_stat {
 	FILTER_STAT_RATELIMITED,
 	FILTER_STAT_FLOW,     /* judged by a cached on_new_flow verdict */
 	FILTER_STAT_LOG_LOST,
+	FILTER_STAT_UNPARSED, /* transport or IP header not read (see filter_pkt.parse) */
+	FILTER_STAT_FRAGMENT, /* later fragments */
 	FILTER_NSTATS,
 };
 
@@ -192,7 +214,27 @@ struct filter_test_meta {
 	__u32 magic;
 	__u32 verdict;        /* FILTER_PASS / FILTER_DROP */
 	__u32 rule_id;        /* of the deciding rule, or ~0 for the default */
-	__u32 pad;
+	__u32 why;            /* enum filter_why */
+};
+
+/* What decided a packet. */
+enum filter_why {
+	FILTER_WHY_RULE,
+	FILTER_WHY_DEFAULT,
+	FILTER_WHY_NONIP,
+	FILTER_WHY_UNPARSED,  /* the unparsed verdict */
+	FILTER_WHY_FRAGMENT,  /* the later-fragment verdict */
+	FILTER_WHY_FLOW,      /* a cached on_new_flow verdict */
+};
+
+/* How far the parser read a packet. A rule decides a packet that was not
+ * fully read only if its conditions do not depend on what was not read. */
+enum filter_parse {
+	FILTER_PARSE_OK,      /* the transport header, if the protocol has one we read */
+	FILTER_PARSE_FRAG,    /* a later fragment: protocol known, no transport header */
+	FILTER_PARSE_L4,      /* protocol known, its header not found (truncated, ESP) */
+	FILTER_PARSE_PROTO,   /* protocol unknown: header chain too long or unwalkable */
+	FILTER_PARSE_IP,      /* IP header truncated or malformed, or too many VLAN tags */
 };
 
 /* The packet as the rule engine sees it (also the payload of reports). */
@@ -207,6 +249,11 @@ struct filter_pkt {
 	__u8 dst[16];
 	__u32 len;
 	__u32 iif;
+	__u32 iplen;          /* IPv4 total length, IPv6 payload length + 40 */
+	__u8 parse;           /* enum filter_parse */
+	__u8 has_icmp;
+	__u8 icmp_type;
+	__u8 icmp_code;
 };
 
 #define FILTER_REC_LOG  1

@@ -4,7 +4,9 @@
 # Packet filter benchmark (not a test): the cost per packet of the XDP filter
 # through BPF_PROG_TEST_RUN (repeat REPEAT, default 1e6; median of 5) with 1, 1,000 and
 # 100,000 rules (random CIDRs and ports), against a bare XDP_PASS program
-# measured the same way, and the time to add and compile 100,000 rules.
+# measured the same way, and the time to add and compile 100,000 rules; then
+# 100,000 rules of every kind (with TCP flags, ICMP types and lengths) on the
+# IPv4 packet and on an IPv6 packet behind four extension headers.
 #   scripts/bench/filter.sh [REPEAT]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,6 +60,49 @@ for _, n in ipairs({ 1, 1000, 100000 }) do
 	print(string.format("%-34s %12d %9.2fx", string.format("lbpf xdp, %d rules", n), ns, ns / one))
 	if n == 100000 then
 		print(string.format("\nadding and compiling %d rules from Lua: %.2f s", n, compile))
+	end
+end
+
+-- 100,000 rules of every kind (IPv4 and IPv6 prefixes, ports, TCP flags, ICMP
+-- types, lengths), judged on the IPv4 packet and on an IPv6 TCP packet behind
+-- four extension headers (hop-by-hop, destination options, routing, fragment).
+local function be16(n) return string.pack(">I2", n) end
+local tcp6 = be16(40000) .. be16(80) .. string.rep("\0", 8) .. "\80\16" .. be16(65535) .. "\0\0\0\0"
+local exts = "\60\0\1\4\0\0\0\0" .. "\43\0\1\4\0\0\0\0" .. "\44\0\0\0\0\0\0\0" ..
+	"\6\0\0\0\0\0\0\7"
+local function v6(ext)
+	local body = ext and exts .. tcp6 or tcp6
+	return "\2\0\0\0\0\2\2\0\0\0\0\1" .. be16(0x86dd) ..
+		string.pack(">I4I2BB", 0x60000000, #body, ext and 0 or 6, 64) ..
+		"\32\1\13\184" .. string.rep("\0", 11) .. "\1" .. "\32\1\13\184" .. string.rep("\0", 11) .. "\2" ..
+		body
+end
+local function mixed_rule(fw)
+	local k, r = math.random(6), { action = "drop" }
+	if k <= 2 then
+		r.src = string.format("%d.%d.%d.0/%d", math.random(11, 223), math.random(0, 255),
+			math.random(0, 255), math.random(16, 24))
+	else
+		r.src = string.format("%x:%x:%x::/48", math.random(0x2000, 0x3fff), math.random(0, 65535),
+			math.random(0, 65535))
+	end
+	if k == 1 or k == 3 then r.proto, r.dport = "tcp", math.random(1, 65535) end
+	if k == 4 then r.tcp = { syn = true, ack = false, fin = math.random(2) == 1 } end
+	if k == 5 then r.icmp_type = math.random(0, 20) end
+	if k == 6 then local lo = math.random(20, 1400) r.length = { lo, lo + math.random(0, 200) } end
+	fw:rule(r)
+end
+do
+	local fw <close> = lbpf.filter{ hook = "xdp", max_rules = 100000 }
+	math.randomseed(7)
+	for _ = 1, 100000 do mixed_rule(fw) end
+	fw:commit()
+	for _, case in ipairs({ { "100000 mixed, IPv4", pkt }, { "100000 mixed, IPv6", v6(false) },
+				{ "100000 mixed, IPv6 + 4 ext hdrs", v6(true) } }) do
+		local runs = {}
+		for i = 1, 5 do runs[i] = select(3, fw:test(case[2], { ["repeat"] = repeat_n })) end
+		table.sort(runs)
+		print(string.format("%-34s %12d %9.2fx", "lbpf xdp, " .. case[1], runs[3], runs[3] / one))
 	end
 end
 LUA

@@ -8,11 +8,24 @@
  *   pkt tcp-connect ADDR PORT MS         prints "ok" or "fail"
  *   pkt ping ADDR COUNT MS               ICMP echo; prints how many replies came
  *   pkt pcap FILE                        writes a capture of 4 known frames
+ *   pkt shape IFACE DSTMAC SRC DST DPORT COUNT SHAPE
+ *        sends COUNT crafted frames (AF_PACKET) of a UDP datagram (or a TCP
+ *        SYN) from SRC to DST:DPORT, shaped by SHAPE, a comma list of:
+ *          tcp          a TCP SYN instead of UDP
+ *          vlan:ID      an 802.1Q tag; qinq:ID an 802.1ad tag (outer first)
+ *          opts:N       N words of IPv4 options (NOPs)
+ *          hop, dst, rt, frag, ah   an IPv6 extension header, in order
+ *                       (rt: type 0, segments left 0; frag: an atomic fragment)
+ *          split:N      fragments: the first carries N transport bytes
+ *          cut:N        the frame ends N bytes after the Ethernet header
+ *        with valid checksums, so the receiver's stack takes what passes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <linux/if_packet.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -244,6 +257,232 @@ static int write_pcap(const char *path)
 	return fclose(out) ? 1 : 0;
 }
 
+/* ---- crafted frames (pkt shape) ---- */
+
+struct shape {
+	int tcp, ntags, opts, split, cut;
+	uint32_t id;               /* fragment identification, one per datagram */
+	uint16_t tags[2][2];       /* tpid, vid */
+	uint8_t exts[16];          /* IPv6 extension header kinds, in order */
+	int nexts;
+};
+
+static int parse_shape(char *text, struct shape *s)
+{
+	for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strcmp(tok, "tcp") || !strcmp(tok, "udp"))
+			s->tcp = !strcmp(tok, "tcp");
+		else if ((!strncmp(tok, "vlan:", 5) || !strncmp(tok, "qinq:", 5)) && s->ntags < 2) {
+			s->tags[s->ntags][0] = tok[0] == 'v' ? 0x8100 : 0x88a8;
+			s->tags[s->ntags++][1] = atoi(tok + 5);
+		} else if (!strncmp(tok, "opts:", 5))
+			s->opts = atoi(tok + 5);
+		else if (!strncmp(tok, "split:", 6))
+			s->split = atoi(tok + 6);
+		else if (!strncmp(tok, "cut:", 4))
+			s->cut = atoi(tok + 4);
+		else if (s->nexts < 16 && (!strcmp(tok, "hop") || !strcmp(tok, "dst") ||
+					   !strcmp(tok, "rt") || !strcmp(tok, "frag") ||
+					   !strcmp(tok, "ah")))
+			s->exts[s->nexts++] = tok[0] == 'h' ? 0 : tok[0] == 'd' ? 60 :
+					      tok[0] == 'r' ? 43 : tok[0] == 'f' ? 44 : 51;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* The transport segment (UDP with 24 bytes of data, or a TCP SYN) with its
+ * checksum over the pseudo-header; returns its length. */
+static size_t transport(uint8_t *l4, const struct shape *s, int v6, const uint8_t *src,
+			const uint8_t *dst, int dport)
+{
+	size_t alen = v6 ? 16 : 4, len = s->tcp ? 20 : 32;
+	uint8_t proto = s->tcp ? 6 : 17;
+	uint32_t sum;
+	uint16_t c;
+
+	memset(l4, 0, len);
+	put16(l4, 40000);
+	put16(l4 + 2, dport);
+	if (s->tcp) {
+		l4[7] = 1;
+		l4[12] = 0x50;
+		l4[13] = 0x02;
+		put16(l4 + 14, 65535);
+	} else {
+		put16(l4 + 4, len);
+		memcpy(l4 + 8, "lbpf shaped datagram....", 24);
+	}
+	sum = sum16(src, alen, 0) + sum16(dst, alen, 0) + proto + len;
+	c = fold(sum16(l4, len, sum));
+	put16(l4 + (s->tcp ? 16 : 6), c ? c : 0xffff);
+	return len;
+}
+
+/* Ethernet header and tags into f; returns where the IP header goes. */
+static size_t link_header(uint8_t *f, const uint8_t *dmac, const uint8_t *smac,
+			  const struct shape *s, int v6)
+{
+	size_t off = 12;
+
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	for (int i = 0; i < s->ntags; i++, off += 4) {
+		put16(f + off, s->tags[i][0]);
+		put16(f + off + 2, s->tags[i][1]);
+	}
+	put16(f + off, v6 ? 0x86dd : 0x0800);
+	return off + 2;
+}
+
+/* One IPv4 frame of the datagram: transport bytes [from, from + n). */
+static size_t ipv4_frame(uint8_t *f, size_t l3, const struct shape *s, const uint8_t *src,
+			 const uint8_t *dst, const uint8_t *l4, size_t from, size_t n, int more)
+{
+	uint8_t *ip = f + l3;
+	size_t ihl = 20 + 4 * s->opts;
+
+	memset(ip, 0, ihl);
+	ip[0] = 0x40 | ihl / 4;
+	put16(ip + 2, ihl + n);
+	put16(ip + 4, s->id);
+	put16(ip + 6, (more ? 0x2000 : 0) | from / 8);
+	ip[8] = 64;
+	ip[9] = s->tcp ? 6 : 17;
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, dst, 4);
+	memset(ip + 20, 1, ihl - 20); /* NOP options */
+	put16(ip + 10, fold(sum16(ip, ihl, 0)));
+	memcpy(ip + ihl, l4 + from, n);
+	return l3 + ihl + n;
+}
+
+/* One IPv6 frame: the extension headers, a fragment header when split,
+ * then transport bytes [from, from + n). */
+static size_t ipv6_frame(uint8_t *f, size_t l3, const struct shape *s, const uint8_t *src,
+			 const uint8_t *dst, const uint8_t *l4, size_t from, size_t n, int more)
+{
+	uint8_t *ip = f + l3, *h = ip + 40, *nh = ip + 6;
+
+	memset(ip, 0, 40);
+	ip[0] = 0x60;
+	ip[7] = 64;
+	memcpy(ip + 8, src, 16);
+	memcpy(ip + 24, dst, 16);
+	for (int i = 0; i < s->nexts; i++) {
+		uint8_t kind = s->exts[i];
+		size_t len = kind == 51 ? 24 : 8;
+
+		*nh = kind;
+		memset(h, 0, len);
+		if (kind == 51) {
+			h[1] = 4;
+			h[7] = 1; /* SPI */
+		} else if (kind == 43) {
+			h[2] = 0; /* type 0, segments left 0 */
+		} else if (kind != 44) {
+			h[2] = 1; /* PadN */
+			h[3] = 4;
+		} else {
+			put16(h + 4, 0x4c42);
+		}
+		nh = h;
+		h += len;
+	}
+	if (s->split) {
+		*nh = 44;
+		memset(h, 0, 8);
+		put16(h + 2, from | (more ? 1 : 0));
+		put16(h + 4, s->id >> 16);
+		put16(h + 6, s->id);
+		nh = h;
+		h += 8;
+	}
+	*nh = s->tcp ? 6 : 17;
+	memcpy(h, l4 + from, n);
+	h += n;
+	put16(ip + 4, h - ip - 40);
+	return h - f;
+}
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	return sscanf(text, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0], &mac[1], &mac[2], &mac[3],
+		      &mac[4], &mac[5]) == 6 ? 0 : -1;
+}
+
+static int send_shape(char **argv)
+{
+	struct sockaddr_storage a, b;
+	struct shape s = { 0 };
+	uint8_t dmac[6], smac[6] = { 2, 0, 0x4c, 0x42, 0, 1 }, l4[64], f[256];
+	const uint8_t *src, *dst;
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET };
+	socklen_t len;
+	int v6, fd, dport = atoi(argv[5]);
+	long count = atol(argv[6]);
+	size_t n, l3, tlen, first;
+
+	v6 = parse_addr(argv[3], 0, &a, &len) == AF_INET6;
+	parse_addr(argv[4], 0, &b, &len);
+	src = v6 ? (void *)&((struct sockaddr_in6 *)&a)->sin6_addr
+		 : (void *)&((struct sockaddr_in *)&a)->sin_addr;
+	dst = v6 ? (void *)&((struct sockaddr_in6 *)&b)->sin6_addr
+		 : (void *)&((struct sockaddr_in *)&b)->sin_addr;
+	if (parse_mac(argv[2], dmac) || parse_shape(argv[7], &s)) {
+		fprintf(stderr, "pkt: bad MAC or shape\n");
+		return 2;
+	}
+	ll.sll_ifindex = if_nametoindex(argv[1]);
+	ll.sll_halen = 6;
+	memcpy(ll.sll_addr, dmac, 6);
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0 || !ll.sll_ifindex) {
+		perror("pkt: packet socket");
+		return 1;
+	}
+	tlen = transport(l4, &s, v6, src, dst, dport);
+	first = s.split && (size_t)s.split < tlen ? (size_t)s.split : tlen;
+	for (long i = 0; i < count; i++) {
+		s.id = (uint32_t)getpid() << 12 ^ (uint32_t)i; /* a queue per datagram */
+		for (size_t from = 0, take; from < tlen; from += take) {
+			take = from ? tlen - from : first;
+			l3 = link_header(f, dmac, smac, &s, v6);
+			n = v6 ? ipv6_frame(f, l3, &s, src, dst, l4, from, take, from + take < tlen)
+			       : ipv4_frame(f, l3, &s, src, dst, l4, from, take, from + take < tlen);
+			if (s.cut && l3 + s.cut < n)
+				n = l3 + s.cut;
+			if (sendto(fd, f, n, 0, (void *)&ll, sizeof(ll)) < 0)
+				perror("pkt: send");
+		}
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -260,6 +499,8 @@ int main(int argc, char **argv)
 		return ping(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "pcap") && argc == 3)
 		return write_pcap(argv[2]);
+	if (!strcmp(cmd, "shape") && argc == 9)
+		return send_shape(argv + 1);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/pkt.c\n");
 	return 2;
 }

@@ -8,6 +8,9 @@
 #  - xdp: a filter attached to a veth in a namespace judges fw:test packets by
 #    its rules (first match, CIDR, port range, IPv6, default) on both kernels,
 #    and drops real UDP on the veth.
+#  - parser: the XDP and tc programs, with the header walk of issue 10, pass
+#    each guest's verifier and judge raw frames (8 IPv6 extension headers,
+#    QinQ, a tiny first fragment, a cut IPv4 header, TCP flags, ICMP types).
 # Only namespaces made here carry traffic.
 . "$(dirname "$0")/../lib.sh"
 
@@ -135,11 +138,56 @@ test_xdp() {
 	t_expect_contains "$(cat "$W/out")" "udp=20" "XDP drop counter"
 }
 
+test_parser() {
+	local out
+	out=$("$LBPF" -e '
+	local tc = lbpf.filter{ hook = "tc", attach = false }
+	tc:rule{ proto = "tcp", dport = 22, action = "drop" }
+	tc:commit()
+	local fw = lbpf.filter{ hook = "xdp", attach = false }
+	fw:rule{ proto = "tcp", dport = 22, action = "drop" }
+	fw:rule{ tcp = { syn = true, ack = true }, action = "drop" }
+	fw:rule{ icmp_type = "echo-request", action = "drop" }
+	local function be16(n) return string.pack(">I2", n) end
+	local macs = "\2\0\0\0\0\2\2\0\0\0\0\1"
+	local function tcp(port, flags)
+		return be16(40000) .. be16(port) .. string.rep("\0", 8) .. "\80" .. string.char(flags) ..
+			be16(65535) .. "\0\0\0\0"
+	end
+	local function ip4(tags, proto, l4, frag)
+		return macs .. tags .. be16(0x800) .. string.pack(">BBI2I2I2BBI2", 0x45, 0, 20 + #l4, 1,
+			frag or 0, 64, proto, 0) .. "\10\1\1\1\10\2\2\2" .. l4
+	end
+	local chain, nh = tcp(22, 2), 6
+	for _ = 1, 8 do chain = string.char(nh, 0, 1, 4) .. "\0\0\0\0" .. chain nh = 60 end
+	local v6 = macs .. be16(0x86dd) .. string.pack(">I4I2BB", 0x60000000, #chain, nh, 64) ..
+		string.rep("\32", 32) .. chain
+	local qinq = be16(0x88a8) .. be16(100) .. be16(0x8100) .. be16(10)
+	local cases = {
+		{ "8 ext headers", v6, "drop", "rule" },
+		{ "qinq", ip4(qinq, 6, tcp(22, 2)), "drop", "rule" },
+		{ "qinq 80", ip4(qinq, 6, tcp(80, 2)), "pass", "default" },
+		{ "tiny first fragment", ip4("", 6, tcp(22, 2):sub(1, 8), 0x2000), "drop", "unparsed" },
+		{ "later fragment", ip4("", 6, tcp(22, 2), 3), "pass", "fragment" },
+		{ "cut ipv4", macs .. be16(0x800) .. "\69\0\0\40", "drop", "unparsed" },
+		{ "syn-ack", ip4("", 6, tcp(80, 0x12)), "drop", "rule" },
+		{ "ping", ip4("", 1, "\8\0\0\0\0\0\0\0"), "drop", "rule" },
+		{ "pong", ip4("", 1, "\0\0\0\0\0\0\0\0"), "pass", "default" },
+	}
+	for _, c in ipairs(cases) do
+		local v, _, _, why = fw:test(c[2])
+		print((v == c[3] and why == c[4] and "ok " or "bad ") .. c[1] .. ": " .. v .. " " .. why)
+	end' 2>&1) || t_fail "$out"
+	echo "$out" | sed 's/^/# /'
+	! echo "$out" | grep -q '^bad ' || t_fail "$(echo "$out" | grep '^bad ' | head -3 | tr '\n' ';')"
+	[ "$(echo "$out" | grep -c '^ok ')" = 9 ] || t_fail "not all cases ran: $out"
+}
+
 t_need_root
 t_cleanup cleanup
 mkdir -p "$W"
 [ -x "$PKT" ] || { echo "FAIL filter-in-vm: $PKT is not in the initramfs"; exit 0; }
 setup || { echo "FAIL filter-in-vm/setup: cannot create namespaces and a veth pair"; exit 0; }
-for t in netfilter xdp; do
+for t in netfilter xdp parser; do
 	t_run "filter/$t" "test_$t"
 done

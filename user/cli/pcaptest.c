@@ -18,7 +18,7 @@
 
 struct pcaptest {
 	struct filter_engine *e;       /* the last filter the policy created */
-	uint64_t packets, dropped, passed, defaulted;
+	uint64_t packets, dropped, passed, defaulted, unparsed;
 	uint64_t *by_rule;             /* by rule id */
 };
 
@@ -122,7 +122,7 @@ static int judge_capture(struct pcaptest *t, const char *path)
 	struct pcap_pkthdr *hdr;
 	const uint8_t *data;
 	uint8_t frame[4096];
-	uint32_t len, rule, ns;
+	uint32_t len, rule, ns, why;
 	int verdict, rc, err;
 	pcap_t *p = pcap_open_offline(path, errbuf);
 
@@ -138,16 +138,22 @@ static int judge_capture(struct pcaptest *t, const char *path)
 			       pcap_datalink(p));
 			continue;
 		}
-		err = filter_test(t->e, frame, len, 0, 1, &verdict, &rule, &ns);
+		err = filter_test(t->e, frame, len, 0, 1, &verdict, &rule, &ns, &why);
 		if (err) {
 			fprintf(stderr, "lbpf: packet %" PRIu64 ": %s\n", t->packets, t->e->error);
 			break;
 		}
 		describe(frame, len, what, sizeof(what));
 		printf("%6" PRIu64 "  %-4s  %-28s %s\n", t->packets, verdict ? "drop" : "pass",
-		       rule_name(t->e, rule, name, sizeof(name)), what);
+		       why == FILTER_WHY_UNPARSED   ? "unparsed"
+		       : why == FILTER_WHY_FRAGMENT ? "later fragment"
+		       : why == FILTER_WHY_NONIP    ? "non-IP"
+						    : rule_name(t->e, rule, name, sizeof(name)),
+		       what);
 		*(verdict ? &t->dropped : &t->passed) += 1;
-		if (rule == ~0U)
+		if (why == FILTER_WHY_UNPARSED || why == FILTER_WHY_FRAGMENT)
+			t->unparsed++;
+		else if (rule == ~0U)
 			t->defaulted++;
 		else if (rule < t->e->max_rules)
 			t->by_rule[rule]++;
@@ -163,7 +169,8 @@ static void summarize(struct pcaptest *t)
 	char name[96];
 
 	printf("\n%" PRIu64 " packets: %" PRIu64 " passed, %" PRIu64 " dropped, %" PRIu64
-	       " by the default\n", t->packets, t->passed, t->dropped, t->defaulted);
+	       " by the default, %" PRIu64 " by the unparsed or fragment verdict\n", t->packets,
+	       t->passed, t->dropped, t->defaulted, t->unparsed);
 	for (uint32_t i = 0; i < t->e->nspecs; i++) {
 		uint32_t id = t->e->specs[i]->id;
 

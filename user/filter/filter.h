@@ -34,7 +34,8 @@ struct filter_spec {
 	uint32_t id;
 	uint8_t action;            /* enum filter_action */
 	bool log;
-	bool syn;                  /* tcp = "syn" */
+	uint8_t tcp_mask;          /* TCP flags: (flags & tcp_mask) == tcp_value; 0: any */
+	uint8_t tcp_value;
 	int proto;                 /* -1: any */
 	int srcset, dstset;        /* set slot or -1 */
 	uint32_t sample, burst;
@@ -43,6 +44,9 @@ struct filter_spec {
 	struct filter_prefix *src, *dst;
 	struct filter_range *sport, *dport;
 	uint32_t *iif;
+	/* ICMP (ICMPv6 with proto 58): type << 8 | code ranges; IP length ranges */
+	uint32_t nicmp, nlength;
+	struct filter_range *icmp, *length;
 	char *comment;
 };
 
@@ -78,7 +82,7 @@ struct filter_engine {
 	uint32_t rule_cap, desc_cap, pool_cap, iv4_cap, iv6_cap;
 	/* mmap-ed maps */
 	struct filter_gen *gens;
-	uint8_t *rules, *descs, *pool, *dense, *dirs, *iv4, *iv6, *ports, *metas;
+	uint8_t *rules, *descs, *pool, *dense, *dirs, *iv4, *iv6, *ports, *metas, *lens;
 	struct filter_ctl ctl;     /* what the ctl map holds */
 	/* the rule list, in order */
 	struct filter_spec **specs;
@@ -86,6 +90,7 @@ struct filter_engine {
 	uint8_t *id_used;          /* by id */
 	uint32_t next_id;
 	int default_action;
+	int unparsed_action, fragment_action; /* see fw:unparsed */
 	bool dirty;
 	/* iif keys written per generation, to delete when it is rewritten */
 	struct filter_iif_key *iif_keys[2];
@@ -182,9 +187,9 @@ int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t fl
 
 /* Runs the XDP program on an Ethernet frame with BPF_PROG_TEST_RUN.
  * *verdict: FILTER_PASS/FILTER_DROP; *rule_id: deciding rule or ~0;
- * *ns: average duration. iif may be 0. */
+ * *why: enum filter_why; *ns: average duration. iif may be 0. */
 int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
-		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
+		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns, uint32_t *why);
 
 /* Sets. type: 4, 6 or 0 (cidr). Returns the slot or -errno. */
 int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
@@ -215,13 +220,20 @@ struct filter_packet_desc {
 	int proto;                 /* IPPROTO_*; -1 = tcp */
 	uint16_t sport, dport;
 	uint8_t tcp_flags;
+	int icmp_type, icmp_code;  /* -1: echo request */
 	uint32_t len;              /* frame length, 0 = minimal */
+	uint32_t iplen;            /* IP length (frame: 14 more), 0 = as len says */
 };
 /* Builds an Ethernet frame; returns its length or -errno (buf >= 1514 bytes). */
 int filter_packet_build(const struct filter_packet_desc *d, uint8_t *buf, size_t size);
 /* Protocol numbers by name ("tcp", "udp", "icmp", "icmpv6"), -1 if unknown. */
 int filter_proto_number(const char *name);
 const char *filter_proto_name(int proto);
+/* ICMP (v6: ICMPv6) types and codes, TCP flags (the bit) by their nftables
+ * names; -1 if unknown. */
+int filter_icmp_type_number(bool v6, const char *name);
+int filter_icmp_code_number(bool v6, const char *name);
+int filter_tcp_flag_bit(const char *name);
 
 /* `lbpf test`: filters created while this is set are loaded, never attached,
  * and announced to it. */

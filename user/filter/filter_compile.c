@@ -303,93 +303,154 @@ static int compile_addresses(struct compiler *c)
 	return err;
 }
 
-static int compile_ports(struct compiler *c, bool dst)
+/* Writes c->iv as a direct array of nkeys classes (array values are 8 apart). */
+static void write_keys(struct compiler *c, uint8_t *array, uint32_t nkeys)
+{
+	for (size_t i = 0; i < c->niv; i++) {
+		uint32_t end = i + 1 < c->niv ? (uint32_t)c->iv[i + 1].start : nkeys;
+
+		for (uint32_t k = (uint32_t)c->iv[i].start; k < end; k++)
+			*(uint32_t *)(array + (size_t)k * 8) = c->iv[i].cls;
+	}
+}
+
+/* A keyed range field: the events of each rule's ranges, swept into the
+ * array of nkeys classes. ranges(s, &list) gives a rule's ranges. */
+static int compile_ranges(struct compiler *c, uint8_t *array, uint32_t nkeys,
+			  uint32_t (*ranges)(const struct filter_spec *s,
+					     const struct filter_range **list))
 {
 	struct filter_engine *e = c->e;
-	uint8_t *ports = e->ports + ((size_t)c->gen * 2 + dst) * 65536 * 8;
+	const struct filter_range *r;
 	struct event *ev = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0;
 
 	for (uint32_t pos = 0; !err && pos < e->nspecs; pos++) {
-		const struct filter_spec *s = e->specs[pos];
-		const struct filter_range *r = dst ? s->dport : s->sport;
-		uint32_t nr = dst ? s->ndport : s->nsport;
+		uint32_t nr = ranges(e->specs[pos], &r);
 
 		for (uint32_t k = 0; !err && k < nr; k++)
-			err = add_range(&ev, &n, &cap, r[k].lo, r[k].hi, 65535, pos);
+			err = add_range(&ev, &n, &cap, r[k].lo, r[k].hi, nkeys - 1, pos);
 	}
 	err = err ?: sweep(c, ev, n);
 	free(ev);
-	for (size_t i = 0; !err && i < c->niv; i++) {
-		uint32_t end = i + 1 < c->niv ? (uint32_t)c->iv[i + 1].start : 65536;
-
-		for (uint32_t p = (uint32_t)c->iv[i].start; p < end; p++)
-			*(uint32_t *)(ports + (size_t)p * 8) = c->iv[i].cls;
-	}
+	if (!err)
+		write_keys(c, array, nkeys);
 	return err;
 }
 
-/* Meta keys of a rule: proto << 1 | syn. Returns how many (0: wildcard). */
-static int meta_keys(const struct filter_spec *s, uint32_t keys[2])
+static uint32_t sport_ranges(const struct filter_spec *s, const struct filter_range **list)
 {
-	if (s->syn) {
-		keys[0] = 6 << 1 | 1;
-		return 1;
-	}
-	if (s->proto < 0)
-		return 0;
-	keys[0] = (uint32_t)s->proto << 1;
-	keys[1] = keys[0] | 1;
-	return 2;
+	*list = s->sport;
+	return s->nsport;
 }
 
-/* Meta classes, built per rule rather than per key (a rule has at most 2). */
+static uint32_t dport_ranges(const struct filter_spec *s, const struct filter_range **list)
+{
+	*list = s->dport;
+	return s->ndport;
+}
+
+static uint32_t length_ranges(const struct filter_spec *s, const struct filter_range **list)
+{
+	*list = s->length;
+	return s->nlength;
+}
+
+static int compile_ports(struct compiler *c, bool dst)
+{
+	uint8_t *ports = c->e->ports + ((size_t)c->gen * 2 + dst) * 65536 * 8;
+
+	return compile_ranges(c, ports, 65536, dst ? dport_ranges : sport_ranges);
+}
+
+static int compile_lengths(struct compiler *c)
+{
+	return compile_ranges(c, c->e->lens + (size_t)c->gen * FILTER_LEN_KEYS * 8,
+			      FILTER_LEN_KEYS, length_ranges);
+}
+
+/* The protocol a rule's meta condition is on, or -1 (TCP flags imply TCP,
+ * ICMP types ICMP unless proto says ICMPv6). */
+static int meta_proto(const struct filter_spec *s)
+{
+	if (s->tcp_mask)
+		return 6;
+	if (s->nicmp && s->proto < 0)
+		return 1;
+	return s->proto;
+}
+
+/* Events of a rule's meta keys (layout at FILTER_META_ANY). */
+static int meta_events(const struct filter_spec *s, uint32_t pos, struct event **ev, size_t *n,
+		       size_t *cap)
+{
+	const u128 max = FILTER_META_KEYS - 1;
+	int proto = meta_proto(s), err;
+	uint32_t base;
+
+	if (proto < 0)
+		return 0;
+	err = add_range(ev, n, cap, proto, proto, max, pos);
+	err = err ?: add_range(ev, n, cap, FILTER_META_ANY, FILTER_META_ANY, max, pos);
+	if (proto == 6) {
+		/* runs of flag values v with (v & mask) == value */
+		for (uint32_t v = 0, lo = 0; !err && v <= 256; v++) {
+			bool in = v < 256 && (v & s->tcp_mask) == s->tcp_value;
+			bool was = v > 0 && ((v - 1) & s->tcp_mask) == s->tcp_value;
+
+			if (in && !was)
+				lo = v;
+			if (!in && was)
+				err = add_range(ev, n, cap, FILTER_META_TCP + lo,
+						FILTER_META_TCP + v - 1, max, pos);
+		}
+		return err;
+	}
+	if (proto != 1 && proto != 58)
+		return err;
+	base = proto == 58 ? FILTER_META_ICMP6 : FILTER_META_ICMP;
+	if (!s->nicmp)
+		return err ?: add_range(ev, n, cap, base, base + 65535, max, pos);
+	for (uint32_t k = 0; !err && k < s->nicmp; k++)
+		err = add_range(ev, n, cap, base + s->icmp[k].lo, base + s->icmp[k].hi, max, pos);
+	return err;
+}
+
+/* Meta classes: protocol, TCP flags, ICMP type and code, one sweep. */
 static int compile_meta(struct compiler *c)
 {
 	struct filter_engine *e = c->e;
-	uint8_t *metas = e->metas + (size_t)c->gen * FILTER_META_KEYS * 8;
-	uint32_t keys[2];
-	uint32_t **lists = calloc(FILTER_META_KEYS, sizeof(*lists)), *len;
-	int64_t cls;
-	int err = 0, nk;
+	struct event *ev = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
 
-	len = calloc(FILTER_META_KEYS, sizeof(*len));
-	if (!lists || !len) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (uint32_t pos = 0; pos < e->nspecs; pos++) {
-		nk = meta_keys(e->specs[pos], keys);
-		for (int i = 0; i < nk; i++) {
-			uint32_t *l = realloc(lists[keys[i]], (len[keys[i]] + 1) * sizeof(*l));
-
-			if (!l) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			lists[keys[i]] = l;
-			l[len[keys[i]]++] = pos;
-		}
-	}
-	for (uint32_t key = 0; key < FILTER_META_KEYS; key++) {
-		for (uint32_t i = 0; i < len[key]; i++)
-			active_add(&c->act, lists[key][i]);
-		cls = emit_class(c);
-		for (uint32_t i = 0; i < len[key]; i++)
-			active_remove(&c->act, lists[key][i]);
-		if (cls < 0) {
-			err = cls;
-			goto cleanup;
-		}
-		*(uint32_t *)(metas + (size_t)key * 8) = cls;
-	}
-cleanup:
-	for (uint32_t key = 0; lists && key < FILTER_META_KEYS; key++)
-		free(lists[key]);
-	free(lists);
-	free(len);
+	for (uint32_t pos = 0; !err && pos < e->nspecs; pos++)
+		err = meta_events(e->specs[pos], pos, &ev, &n, &cap);
+	err = err ?: sweep(c, ev, n);
+	free(ev);
+	if (!err)
+		write_keys(c, e->metas + (size_t)c->gen * FILTER_META_KEYS * 8, FILTER_META_KEYS);
 	return err;
+}
+
+/* The "maybe" port classes: every rule with a sport, dport condition. */
+static int compile_maybe_ports(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	int64_t cls;
+
+	for (int dst = 0; dst < 2; dst++) {
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (dst ? e->specs[pos]->ndport : e->specs[pos]->nsport)
+				active_add(&c->act, pos);
+		cls = emit_class(c);
+		active_reset(&c->act, c->nrules);
+		if (cls < 0)
+			return cls;
+		e->gens[c->gen].maybe_port[dst] = cls;
+	}
+	return 0;
 }
 
 static int iif_keys_of(const struct filter_spec *s, uint32_t *keys)
@@ -528,7 +589,8 @@ static bool constrains(const struct filter_spec *s, int f)
 	case FILTER_F_DST: return s->ndst > 0;
 	case FILTER_F_SPORT: return s->nsport > 0;
 	case FILTER_F_DPORT: return s->ndport > 0;
-	case FILTER_F_META: return s->proto >= 0 || s->syn;
+	case FILTER_F_META: return meta_proto(s) >= 0;
+	case FILTER_F_LEN: return s->nlength > 0;
 	case FILTER_F_IIF: return s->niif > 0;
 	case FILTER_F_SRCSET: return s->srcset >= 0;
 	case FILTER_F_DSTSET: return s->dstset >= 0;
@@ -565,7 +627,9 @@ static void compile_dense_and_rules(struct compiler *c)
 		rules[pos] = (struct filter_rule){
 			.id = s->id,
 			.action = s->action,
-			.flags = s->log ? FILTER_RULE_LOG : 0,
+			.flags = (s->log ? FILTER_RULE_LOG : 0) |
+				 (s->nsport || s->ndport || s->tcp_mask || s->nicmp ? FILTER_RULE_L4 : 0) |
+				 (meta_proto(s) >= 0 ? FILTER_RULE_PROTO : 0),
 			.sample = s->sample,
 			.burst = s->burst,
 			.pps_ns = s->pps ? 1000000000ULL / s->pps : 0,
@@ -573,6 +637,8 @@ static void compile_dense_and_rules(struct compiler *c)
 		};
 	}
 	g->default_action = e->default_action;
+	g->unparsed_action = e->unparsed_action;
+	g->fragment_action = e->fragment_action;
 	g->nrules = e->nspecs;
 	/* what the search needs when no rule constrains anything: every rule
 	 * matches and the first one that is not "count" decides */
@@ -582,6 +648,8 @@ static void compile_dense_and_rules(struct compiler *c)
 			g->first_terminal = pos;
 			break;
 		}
+	for (int f = 0; f < FILTER_NFIELDS; f++)
+		g->wild_l0[f] = dense_of(c, f)->l0;
 	g->field_mask = used;
 	g->wild_mask = wild & used & ~(1U << FILTER_F_SRCSET | 1U << FILTER_F_DSTSET);
 }
@@ -600,6 +668,8 @@ int filter_commit(struct filter_engine *e)
 	err = err ?: compile_ports(&c, false);
 	err = err ?: compile_ports(&c, true);
 	err = err ?: compile_meta(&c);
+	err = err ?: compile_lengths(&c);
+	err = err ?: compile_maybe_ports(&c);
 	err = err ?: compile_iif(&c);
 	err = err ?: compile_sets(&c);
 	free(c.iv);

@@ -54,6 +54,8 @@ void filter_spec_free(struct filter_spec *spec)
 	free(spec->sport);
 	free(spec->dport);
 	free(spec->iif);
+	free(spec->icmp);
+	free(spec->length);
 	free(spec->comment);
 	free(spec);
 }
@@ -118,8 +120,9 @@ static int mmap_maps(struct filter_engine *e)
 	e->iv6 = map_mmap(s->maps.filter_iv6);
 	e->ports = map_mmap(s->maps.filter_ports);
 	e->metas = map_mmap(s->maps.filter_metas);
+	e->lens = map_mmap(s->maps.filter_lens);
 	if (!e->gens || !e->rules || !e->descs || !e->pool || !e->dense || !e->dirs || !e->iv4 ||
-	    !e->iv6 || !e->ports || !e->metas)
+	    !e->iv6 || !e->ports || !e->metas || !e->lens)
 		return -errno;
 	return 0;
 }
@@ -138,6 +141,7 @@ static void munmap_maps(struct filter_engine *e)
 	map_munmap(s->maps.filter_iv6, e->iv6);
 	map_munmap(s->maps.filter_ports, e->ports);
 	map_munmap(s->maps.filter_metas, e->metas);
+	map_munmap(s->maps.filter_lens, e->lens);
 }
 
 static int new_set_map(const char *name, uint32_t max_entries)
@@ -506,6 +510,8 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 		goto cleanup;
 	}
 	e->default_action = FILTER_PASS;
+	e->unparsed_action = FILTER_DROP; /* fails closed: see fw:unparsed in README */
+	e->fragment_action = FILTER_PASS;
 	e->dirty = true;
 	*out = e;
 	return 0;
@@ -1131,7 +1137,7 @@ int filter_flip(struct filter_engine *e, uint32_t gen)
 /* ---- fw:test ---- */
 
 int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
-		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns)
+		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns, uint32_t *why)
 {
 	uint8_t out[sizeof(struct filter_test_meta) + 4096];
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = iif };
@@ -1152,10 +1158,14 @@ int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32
 		return fail(e, err ?: err2, "BPF_PROG_TEST_RUN");
 	*verdict = o.retval == XDP_DROP ? FILTER_DROP : FILTER_PASS;
 	*rule_id = ~0U;
+	*why = FILTER_WHY_DEFAULT;
 	*ns = o.duration;
 	memcpy(&meta, out, sizeof(meta));
-	if (repeat <= 1 && o.data_size_out >= sizeof(meta) + len && meta.magic == FILTER_TEST_MAGIC)
+	if (repeat <= 1 && o.data_size_out >= sizeof(meta) + len &&
+	    meta.magic == FILTER_TEST_MAGIC) {
 		*rule_id = meta.rule_id;
+		*why = meta.why;
+	}
 	return 0;
 }
 

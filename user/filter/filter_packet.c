@@ -51,8 +51,8 @@ static const struct {
 	const char *name;
 	int number;
 } protocols[] = {
-	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
-	{ "icmpv6", 58 }, { "sctp", 132 },
+	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "dccp", 33 }, { "gre", 47 }, { "esp", 50 },
+	{ "ah", 51 }, { "icmpv6", 58 }, { "sctp", 132 }, { "udplite", 136 },
 };
 
 int filter_proto_number(const char *name)
@@ -69,6 +69,71 @@ const char *filter_proto_name(int proto)
 		if (protocols[i].number == proto)
 			return protocols[i].name;
 	return NULL;
+}
+
+struct name_number {
+	const char *name;
+	int number;
+};
+
+/* ICMP and ICMPv6 types and codes as nftables spells them. */
+static const struct name_number icmp_types[] = {
+	{ "echo-reply", 0 }, { "destination-unreachable", 3 }, { "source-quench", 4 },
+	{ "redirect", 5 }, { "echo-request", 8 }, { "router-advertisement", 9 },
+	{ "router-solicitation", 10 }, { "time-exceeded", 11 }, { "parameter-problem", 12 },
+	{ "timestamp-request", 13 }, { "timestamp-reply", 14 }, { "info-request", 15 },
+	{ "info-reply", 16 }, { "address-mask-request", 17 }, { "address-mask-reply", 18 },
+	{ NULL, 0 },
+};
+
+static const struct name_number icmpv6_types[] = {
+	{ "destination-unreachable", 1 }, { "packet-too-big", 2 }, { "time-exceeded", 3 },
+	{ "parameter-problem", 4 }, { "echo-request", 128 }, { "echo-reply", 129 },
+	{ "mld-listener-query", 130 }, { "mld-listener-report", 131 },
+	{ "mld-listener-done", 132 }, { "mld-listener-reduction", 132 },
+	{ "nd-router-solicit", 133 }, { "nd-router-advert", 134 },
+	{ "nd-neighbor-solicit", 135 }, { "nd-neighbor-advert", 136 }, { "nd-redirect", 137 },
+	{ "router-renumbering", 138 }, { "ind-neighbor-solicit", 141 },
+	{ "ind-neighbor-advert", 142 }, { "mld2-listener-report", 143 }, { NULL, 0 },
+};
+
+static const struct name_number icmp_codes[] = {
+	{ "net-unreachable", 0 }, { "host-unreachable", 1 }, { "prot-unreachable", 2 },
+	{ "port-unreachable", 3 }, { "frag-needed", 4 }, { "net-prohibited", 9 },
+	{ "host-prohibited", 10 }, { "admin-prohibited", 13 }, { NULL, 0 },
+};
+
+static const struct name_number icmpv6_codes[] = {
+	{ "no-route", 0 }, { "admin-prohibited", 1 }, { "addr-unreachable", 3 },
+	{ "port-unreachable", 4 }, { "policy-fail", 5 }, { "reject-route", 6 }, { NULL, 0 },
+};
+
+static const struct name_number tcp_flags[] = {
+	{ "fin", 0x01 }, { "syn", 0x02 }, { "rst", 0x04 }, { "psh", 0x08 },
+	{ "ack", 0x10 }, { "urg", 0x20 }, { "ecn", 0x40 }, { "cwr", 0x80 }, { NULL, 0 },
+};
+
+static int lookup_name(const struct name_number *t, const char *name)
+{
+	for (; t->name; t++)
+		if (!strcmp(t->name, name))
+			return t->number;
+	return -1;
+}
+
+int filter_icmp_type_number(bool v6, const char *name)
+{
+	return lookup_name(v6 ? icmpv6_types : icmp_types, name);
+}
+
+int filter_icmp_code_number(bool v6, const char *name)
+{
+	return lookup_name(v6 ? icmpv6_codes : icmp_codes, name);
+}
+
+int filter_tcp_flag_bit(const char *name)
+{
+	return lookup_name(tcp_flags, name);
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -97,7 +162,8 @@ static int build_l4(const struct filter_packet_desc *d, uint8_t *l4)
 		return 8;
 	}
 	if (proto == 1 || proto == 58) {
-		l4[0] = proto == 1 ? 8 : 128; /* echo request */
+		l4[0] = d->icmp_type >= 0 ? d->icmp_type : proto == 1 ? 8 : 128; /* echo request */
+		l4[1] = d->icmp_code >= 0 ? d->icmp_code : 0;
 		return 8;
 	}
 	return 0;
@@ -117,6 +183,10 @@ int filter_packet_build(const struct filter_packet_desc *d, uint8_t *buf, size_t
 	total = 14 + l3 + l4len;
 	if (d->len > (uint32_t)total)
 		total = d->len > 1514 ? 1514 : d->len;
+	if (d->iplen)
+		total = 14 + (d->iplen > 1500 ? 1500 : d->iplen);
+	if (total < 14 + l3)
+		return -EINVAL;
 	if (d->src.family == 6) {
 		ip[0] = 0x60;
 		put16(ip + 4, total - 14 - 40);

@@ -2,7 +2,7 @@
 /*
  * lbpf.filter{hook=...} -> fw: packet-filtering policies compiled to BPF maps
  * (user/filter_*.c) that drive one rule engine at XDP, tc or netfilter.
- * fw:rule{} -> rule, fw:set() -> set, fw:on_log(fn), fw:on_new_flow(fn),
+ * fw:rule{} -> rule, fw:set() -> set, fw:unparsed(v), fw:on_log(fn), fw:on_new_flow(fn),
  * fw:test(pkt). Rule changes are compiled at the next fw:commit(), fw:test()
  * or when the script yields to the loop, whichever comes first; each commit
  * swaps the whole rule set atomically. A bad argument raises an error that
@@ -27,6 +27,7 @@
 #include <lbpf/record.h>
 
 #include "filter.h"
+#include "match_lua.h"
 #include "core/internal.h"
 #include "core/metric.h"
 
@@ -304,11 +305,9 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 		parse_ports(L, "dport", v, &s->dport, &s->ndport);
 	else if (!strcmp(key, "proto"))
 		s->proto = parse_proto(L, v);
-	else if (!strcmp(key, "tcp")) {
-		if (lua_type(L, v) != LUA_TSTRING || strcmp(lua_tostring(L, v), "syn"))
-			luaL_error(L, "tcp: only \"syn\" (new connections) is supported");
-		s->syn = true;
-	} else if (!strcmp(key, "iif"))
+	else if (filter_match_field(key))
+		; /* tcp, icmp_type, icmp_code, length: filter_match_rule, after proto */
+	else if (!strcmp(key, "iif"))
 		parse_iif(L, v, s);
 	else if (!strcmp(key, "action"))
 		s->action = check_action(L, v);
@@ -334,10 +333,10 @@ static void check_spec(lua_State *L, struct filter_spec *s)
 	bool ports = s->nsport || s->ndport;
 	int fam = 0;
 
-	if (s->syn && s->proto >= 0 && s->proto != 6)
-		luaL_error(L, "tcp: \"syn\" needs proto tcp");
-	if (ports && s->proto >= 0 && s->proto != 6 && s->proto != 17)
-		luaL_error(L, "%s: ports need proto tcp or udp", s->nsport ? "sport" : "dport");
+	if (ports && s->proto >= 0 && s->proto != 6 && s->proto != 17 && s->proto != 33 &&
+	    s->proto != 132 && s->proto != 136)
+		luaL_error(L, "%s: ports need proto tcp, udp, udplite, sctp or dccp",
+			   s->nsport ? "sport" : "dport");
 	if (s->action == FILTER_RATELIMIT && !s->pps && !s->bps)
 		luaL_error(L, "ratelimit: needs a rate (pps or bps)");
 	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps))
@@ -412,6 +411,7 @@ static int filter_rule(lua_State *L)
 		parse_field(L, f, g->spec, lua_tostring(L, -2));
 		lua_pop(L, 1);
 	}
+	filter_match_rule(L, 2, g->spec);
 	check_spec(L, g->spec);
 	err = filter_rule_insert(f->e, g->spec);
 	if (err)
@@ -436,6 +436,20 @@ static int filter_default(lua_State *L)
 	static const char *const names[] = { "pass", "drop", NULL };
 
 	f->e->default_action = luaL_checkoption(L, 2, NULL, names);
+	changed(f);
+	return 0;
+}
+
+/* fw:unparsed(verdict [, fragments]): the verdict of a packet whose match
+ * depends on a header the parser did not read, and of a later fragment */
+static int filter_unparsed(lua_State *L)
+{
+	struct lfilter *f = checkfilter(L, 1);
+	static const char *const names[] = { "pass", "drop", NULL };
+
+	f->e->unparsed_action = luaL_checkoption(L, 2, NULL, names);
+	if (!lua_isnoneornil(L, 3))
+		f->e->fragment_action = luaL_checkoption(L, 3, NULL, names);
 	changed(f);
 	return 0;
 }
@@ -469,10 +483,12 @@ static void setfield_int(lua_State *L, const char *k, lua_Integer v)
 }
 
 static const char *const stat_names[FILTER_NSTATS] = {
-	"passed", "dropped", "default", "nonip", "ratelimited", "flow", "log_lost",
+	"passed", "dropped", "default", "nonip", "ratelimited", "flow", "log_lost", "unparsed",
+	"fragments",
 };
 
-/* fw:stats() -> {passed=, dropped=, default=, nonip=, ratelimited=, flow=, log_lost=, rules=} */
+/* fw:stats() -> {passed=, dropped=, default=, nonip=, ratelimited=, flow=, log_lost=,
+ * unparsed=, fragments=, rules=} */
 static int filter_stats_method(lua_State *L)
 {
 	struct lfilter *f = checkfilter(L, 1);
@@ -536,6 +552,7 @@ static void push_report(lua_State *L, struct lfilter *f, const struct lbpf_recor
 	}
 	push_proto(L, p->proto);
 	lua_setfield(L, -2, "proto");
+	filter_match_push(L, p);
 	setfield_int(L, "len", p->len);
 	if (p->iif && if_indextoname(p->iif, name))
 		lua_pushstring(L, name);
@@ -691,7 +708,8 @@ static uint16_t test_port(lua_State *L, int ix, const char *field)
 /* Builds the frame of fw:test's table form; returns its length. */
 static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif)
 {
-	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10 };
+	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10, .icmp_type = -1,
+					.icmp_code = -1 };
 	int family = 4, n;
 
 	if (lua_getfield(L, ix, "src") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
@@ -703,13 +721,12 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 	test_address(L, ix, "dst", &d.dst, family);
 	if (lua_getfield(L, ix, "proto") != LUA_TNIL)
 		d.proto = parse_proto(L, lua_gettop(L));
-	if (lua_getfield(L, ix, "tcp") != LUA_TNIL)
-		d.tcp_flags = !strcmp(luaL_checkstring(L, -1), "syn") ? 0x02 : 0x10;
 	if (lua_getfield(L, ix, "len") != LUA_TNIL)
 		d.len = check_positive(L, "len", -1);
 	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
 		*iif = check_ifname(L, "iif", -1);
-	lua_pop(L, 4);
+	lua_pop(L, 3);
+	filter_match_packet(L, ix, &d);
 	d.sport = test_port(L, ix, "sport");
 	d.dport = test_port(L, ix, "dport");
 	if (d.src.family != d.dst.family)
@@ -720,14 +737,17 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 	return n;
 }
 
-/* fw:test(pkt [, {repeat = N}]) -> verdict, rule | nil, ns per run */
+static const char *const why_names[] = { "rule", "default", "nonip", "unparsed", "fragment",
+					 "flow" };
+
+/* fw:test(pkt [, {repeat = N}]) -> verdict, rule | nil, ns per run, why */
 static int filter_test_method(lua_State *L)
 {
 	struct lfilter *f = checkfilter(L, 1);
 	uint8_t frame[1514];
 	const void *data = frame;
 	size_t len;
-	uint32_t iif = 0, repeat = 1, rule_id, ns;
+	uint32_t iif = 0, repeat = 1, rule_id, ns, why;
 	int verdict, err;
 
 	if (lua_type(L, 2) == LUA_TSTRING) {
@@ -740,7 +760,7 @@ static int filter_test_method(lua_State *L)
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
 		repeat = check_positive(L, "repeat", -1);
 	commit_now(L, f);
-	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns);
+	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns, &why);
 	if (err)
 		lbpf_throw(L, err, "test: %s", f->e->error);
 	lua_pushstring(L, verdict == FILTER_DROP ? "drop" : "pass");
@@ -752,7 +772,8 @@ static int filter_test_method(lua_State *L)
 		lua_remove(L, -2);
 	}
 	lua_pushinteger(L, ns);
-	return 3;
+	lua_pushstring(L, why < sizeof(why_names) / sizeof(why_names[0]) ? why_names[why] : "?");
+	return 4;
 }
 
 /* ---- sets ---- */
@@ -1199,6 +1220,7 @@ static void filter_release(void *private)
 static const luaL_Reg filter_methods[] = {
 	{ "rule", filter_rule },
 	{ "default", filter_default },
+	{ "unparsed", filter_unparsed },
 	{ "commit", filter_commit_method },
 	{ "rules", filter_rules },
 	{ "stats", filter_stats_method },
