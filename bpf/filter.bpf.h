@@ -36,8 +36,8 @@
  * for running programs) before the old generation may be rewritten. A
  * packet reads gen once, so it sees the old rule set or the new one.
  *
- * Sets: LPM tries (16-byte keys, IPv4 mapped to ::ffff:0:0/96) in an array
- * of maps; the value is an expiry time (CLOCK_MONOTONIC ns, 0 = none). An
+ * Sets: LPM tries (keys: a family byte, then the address, so an IPv6 entry
+ * never holds an IPv4 address) in an array of maps; the value is an expiry time (CLOCK_MONOTONIC ns, 0 = none). An
  * expired entry is treated as absent here and swept from userspace. A rule
  * with src = set is in the src wildcard; the "src set" field's value is the
  * mask of the sets that hold the packet's source, and the compiler emits one
@@ -441,13 +441,13 @@ static __always_inline void filter_search(struct filter_search *s, __u64 l0,
 static __always_inline void set_key_of(struct filter_set_key *k, const struct filter_pkt *p,
 				       const __u8 *addr)
 {
-	k->prefixlen = 128;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
 	if (p->family == 4) {
-		__builtin_memset(k->addr, 0, 10);
-		k->addr[10] = 0xff;
-		k->addr[11] = 0xff;
-		__builtin_memcpy(k->addr + 12, addr, 4);
+		k->prefixlen = 8 + 32;
+		__builtin_memcpy(k->addr, addr, 4);
 	} else {
+		k->prefixlen = 8 + 128;
 		__builtin_memcpy(k->addr, addr, 16);
 	}
 }

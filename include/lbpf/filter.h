@@ -146,10 +146,14 @@ enum filter_stat {
 	FILTER_NSTATS,
 };
 
-/* Sets: LPM tries of 16-byte addresses (IPv4 mapped into ::ffff:0:0/96). */
+/* Sets: LPM tries keyed by family, then address. The family byte keeps the
+ * two apart: an IPv6 entry (even ::/0 or ::ffff:0:0/96) never holds an IPv4
+ * address, just as the same CIDR in a rule matches only IPv6. */
 struct filter_set_key {
-	__u32 prefixlen;
-	__u8 addr[16];
+	__u32 prefixlen;      /* 8 (the family byte) + the address prefix length */
+	__u8 family;          /* 4 or 6 */
+	__u8 addr[16];        /* IPv4 in the first 4 bytes */
+	__u8 pad[3];
 };
 
 struct filter_rate_key {

@@ -137,6 +137,30 @@ check("filter/sets", function()
 	raises(function() hosts:add("10.0.0.0/8") end, "is not an IPv4 address")
 end)
 
+-- A cidr set matches exactly what the same CIDR in a rule matches: IPv6
+-- entries (even ::/0 and the IPv4-mapped ::ffff:0:0/96) never hold IPv4.
+check("filter/sets_family", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local set = fw:set("v6", { type = "cidr" })
+	local r = fw:rule{ src = set, action = "drop", comment = "v6 set" }
+	for _, cidr in ipairs{ "::/0", "::/10", "::ffff:0:0/96", "::ffff:104.96.96.120" } do
+		set:add(cidr)
+		expect(fw, { src = "104.96.96.120", dst = "192.0.2.2" }, "pass", nil)
+		expect(fw, { src = "10.0.0.1", dst = "192.0.2.2" }, "pass", nil)
+		eq(set:has("104.96.96.120"), false, cidr .. ": has an IPv4 address")
+		set:remove(cidr)
+	end
+	set:add("::/0")
+	expect(fw, { src = "2001:db8::1", dst = "2001:db8::2" }, "drop", r)
+	set:add("0.0.0.0/0")
+	expect(fw, { src = "10.0.0.1", dst = "192.0.2.2" }, "drop", r)
+	set:remove("::/0")
+	expect(fw, { src = "2001:db8::1", dst = "2001:db8::2" }, "pass", nil)
+	local seen = {}
+	for _, e in ipairs(set:entries()) do seen[e] = true end
+	eq(seen["0.0.0.0/0"], true, "entries keep the IPv4 CIDR")
+end)
+
 check("filter/count_rules", function()
 	local fw <close> = lbpf.filter{ hook = "xdp" }
 	local all = fw:rule{ action = "count", comment = "all" }

@@ -1189,14 +1189,9 @@ int filter_set_create(struct filter_engine *e, const char *name, int type, uint6
 static void set_key_of(struct filter_set_key *k, const struct filter_prefix *p)
 {
 	memset(k, 0, sizeof(*k));
-	if (p->family == 4) {
-		k->addr[10] = k->addr[11] = 0xff;
-		memcpy(k->addr + 12, p->addr, 4);
-		k->prefixlen = 96 + p->len;
-	} else {
-		memcpy(k->addr, p->addr, 16);
-		k->prefixlen = p->len;
-	}
+	k->family = p->family;
+	k->prefixlen = 8 + p->len;
+	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
 }
 
 int filter_set_add(struct filter_engine *e, int slot, const struct filter_prefix *p,
@@ -1230,18 +1225,10 @@ int filter_set_has(struct filter_engine *e, int slot, const struct filter_prefix
 
 static void prefix_of(struct filter_prefix *p, const struct filter_set_key *k)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	memset(p, 0, sizeof(*p));
-	if (k->prefixlen >= 96 && !memcmp(k->addr, mapped, 12)) {
-		p->family = 4;
-		p->len = k->prefixlen - 96;
-		memcpy(p->addr, k->addr + 12, 4);
-	} else {
-		p->family = 6;
-		p->len = k->prefixlen;
-		memcpy(p->addr, k->addr, 16);
-	}
+	p->family = k->family;
+	p->len = k->prefixlen - 8;
+	memcpy(p->addr, k->addr, k->family == 4 ? 4 : 16);
 }
 
 /* Visits every entry; fn may not delete. Returns entries visited or -errno. */
