@@ -392,13 +392,13 @@ cleanup:
 	return err;
 }
 
-static int iif_keys_of(const struct filter_spec *s, uint32_t *keys)
+/* Whether rule s names interface ifindex (every entry of its list counts). */
+static bool names_iif(const struct filter_spec *s, uint32_t ifindex)
 {
-	uint32_t n = s->niif < 64 ? s->niif : 64;
-
-	if (n) /* a rule without iif has no list (NULL) */
-		memcpy(keys, s->iif, n * sizeof(*keys));
-	return n;
+	for (uint32_t k = 0; k < s->niif; k++)
+		if (s->iif[k] == ifindex)
+			return true;
+	return false;
 }
 
 /* Set fields: one class per mask of sets holding the address, each the
@@ -470,24 +470,13 @@ static int compile_iif(struct compiler *c)
 	}
 	e->iif_keys[g] = keys;
 	for (uint32_t i = 0; !err && i < n; i++) {
-		/* compile_keyed over the single key ifs[i] */
-		uint32_t tmp[64];
-
-		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
-			int nk = iif_keys_of(e->specs[pos], tmp);
-
-			for (int k = 0; k < nk; k++)
-				if (tmp[k] == ifs[i])
-					active_add(&c->act, pos);
-		}
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (names_iif(e->specs[pos], ifs[i]))
+				active_add(&c->act, pos);
 		cls = emit_class(c);
-		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
-			int nk = iif_keys_of(e->specs[pos], tmp);
-
-			for (int k = 0; k < nk; k++)
-				if (tmp[k] == ifs[i])
-					active_remove(&c->act, pos);
-		}
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (names_iif(e->specs[pos], ifs[i]))
+				active_remove(&c->act, pos);
 		if (cls < 0) {
 			err = cls;
 			break;

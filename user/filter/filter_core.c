@@ -1166,6 +1166,12 @@ int filter_set_create(struct filter_engine *e, const char *name, int type, uint6
 {
 	int slot, fd, err;
 
+	if (!*name || strlen(name) >= sizeof(e->sets[0].name))
+		return fail(e, -EINVAL, "the name must be 1 to %zu bytes",
+			    sizeof(e->sets[0].name) - 1);
+	for (slot = 0; slot < FILTER_MAX_SETS; slot++)
+		if (e->sets[slot].fd >= 0 && !strcmp(e->sets[slot].name, name))
+			return fail(e, -EEXIST, "this filter has a set of that name already");
 	for (slot = 0; slot < FILTER_MAX_SETS; slot++)
 		if (e->sets[slot].fd < 0)
 			break;

@@ -19,6 +19,7 @@
  * complete.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,13 +110,23 @@ static void *grow(lua_State *L, void *p, size_t n, size_t size)
 	return q;
 }
 
+/* The string at ix, or NULL when it is none or holds a NUL byte (C would
+ * read only the part before it: "10.0.0.1\0garbage"). */
+static const char *exact_string(lua_State *L, int ix)
+{
+	size_t len;
+	const char *text = lua_type(L, ix) == LUA_TSTRING ? lua_tolstring(L, ix, &len) : NULL;
+
+	return text && strlen(text) == len ? text : NULL;
+}
+
 static void parse_one_address(lua_State *L, const char *field, int ix, struct filter_prefix **list,
 			      uint32_t *n)
 {
 	const char *text = lua_tostring(L, ix);
 	struct filter_prefix p;
 
-	if (lua_type(L, ix) != LUA_TSTRING || filter_parse_prefix(text, &p))
+	if (!exact_string(L, ix) || filter_parse_prefix(text, &p))
 		luaL_error(L, "%s: malformed address or CIDR '%s'", field,
 			   text ? text : luaL_typename(L, ix));
 	*list = grow(L, *list, *n, sizeof(p));
@@ -139,6 +150,9 @@ static void parse_addresses(lua_State *L, struct lfilter *f, const char *field, 
 	if (lua_istable(L, ix) && !o) {
 		lua_Integer len = luaL_len(L, ix);
 
+		if (len > 65536)
+			luaL_error(L, "%s: %I entries (65536 at most)", field, (LUAI_UACINT)len);
+
 		if (len == 0)
 			luaL_error(L, "%s: empty list", field);
 		for (lua_Integer i = 1; i <= len; i++) {
@@ -156,7 +170,7 @@ static uint16_t check_port(lua_State *L, const char *field, int ix)
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (!isnum)
+	if (!isnum || lua_type(L, ix) != LUA_TNUMBER) /* "22" is no port */
 		luaL_error(L, "%s: expected a port number, got %s", field, luaL_typename(L, ix));
 	if (v < 0 || v > 65535)
 		luaL_error(L, "%s: port %I out of range 0..65535", field, (LUAI_UACINT)v);
@@ -215,12 +229,12 @@ static int parse_proto(lua_State *L, int ix)
 	int isnum, proto;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (isnum) {
+	if (isnum && lua_type(L, ix) == LUA_TNUMBER) {
 		if (v < 0 || v > 255)
 			luaL_error(L, "proto: %I out of range 0..255", (LUAI_UACINT)v);
 		return v;
 	}
-	proto = lua_type(L, ix) == LUA_TSTRING ? filter_proto_number(lua_tostring(L, ix)) : -1;
+	proto = exact_string(L, ix) ? filter_proto_number(lua_tostring(L, ix)) : -1;
 	if (proto < 0)
 		luaL_error(L, "proto: unknown protocol '%s' (tcp, udp, icmp, icmpv6, or a number)",
 			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
@@ -229,11 +243,12 @@ static int parse_proto(lua_State *L, int ix)
 
 static uint32_t check_ifname(lua_State *L, const char *field, int ix)
 {
-	const char *name = lua_tostring(L, ix);
+	const char *name = exact_string(L, ix);
 	unsigned idx = name ? if_nametoindex(name) : 0;
 
-	if (lua_type(L, ix) != LUA_TSTRING || !idx)
-		luaL_error(L, "%s: no interface '%s'", field, name ? name : luaL_typename(L, ix));
+	if (!idx)
+		luaL_error(L, "%s: no interface '%s'", field,
+			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
 	return idx;
 }
 
@@ -246,6 +261,10 @@ static void parse_iif(lua_State *L, int ix, struct filter_spec *s)
 		s->iif[s->niif++] = check_ifname(L, "iif", ix);
 		return;
 	}
+	if (len == 0) /* as src = {}: "every interface" is no iif at all */
+		luaL_error(L, "iif: empty list");
+	if (len > 256)
+		luaL_error(L, "iif: %I interfaces (256 at most)", (LUAI_UACINT)len);
 	for (lua_Integer i = 1; i <= len; i++) {
 		lua_geti(L, ix, i);
 		s->iif = grow(L, s->iif, s->niif, sizeof(*s->iif));
@@ -254,15 +273,28 @@ static void parse_iif(lua_State *L, int ix, struct filter_spec *s)
 	}
 }
 
-static uint64_t check_positive(lua_State *L, const char *field, int ix)
+/* An integer in [min, max] (a number, not a numeric string): every value
+ * that does not fit what it is stored in is an error naming the field. */
+static lua_Integer check_range(lua_State *L, const char *field, int ix, lua_Integer min,
+			       lua_Integer max)
 {
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (!isnum || v <= 0)
-		luaL_error(L, "%s: expected a positive integer", field);
+	if (!isnum || lua_type(L, ix) != LUA_TNUMBER)
+		luaL_error(L, "%s: expected an integer, got %s", field,
+			   lua_type(L, ix) == LUA_TNUMBER ? "a fraction" : luaL_typename(L, ix));
+	if (v < min || v > max)
+		luaL_error(L, "%s: %I out of range %I..%I", field, (LUAI_UACINT)v, (LUAI_UACINT)min,
+			   (LUAI_UACINT)max);
 	return v;
 }
+
+/* Upper bounds (the BPF side multiplies rates and bursts in 64 bits). */
+#define RATE_PPS_MAX   1000000000LL    /* 1 ns between packets */
+#define RATE_BPS_MAX   1000000000000LL /* 8 Tbit/s */
+#define RATE_BURST_MAX 1000000LL
+#define TTL_MAX        4294967295LL    /* seconds: 136 years */
 
 static void parse_log(lua_State *L, int ix, struct filter_spec *s)
 {
@@ -274,19 +306,19 @@ static void parse_log(lua_State *L, int ix, struct filter_spec *s)
 		luaL_error(L, "log: expected true or {sample = N}");
 	s->log = true;
 	if (lua_getfield(L, ix, "sample") != LUA_TNIL)
-		s->sample = check_positive(L, "log.sample", -1);
+		s->sample = check_range(L, "log.sample", -1, 1, UINT32_MAX);
 	lua_pop(L, 1);
 }
 
 static int check_action(lua_State *L, int ix)
 {
-	const char *name = lua_tostring(L, ix);
+	const char *name = exact_string(L, ix);
 
 	for (int i = 0; name && action_names[i]; i++)
 		if (!strcmp(name, action_names[i]))
 			return i;
 	return luaL_error(L, "action: expected pass, drop, count or ratelimit, got '%s'",
-			  name ? name : luaL_typename(L, ix));
+			  lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
 }
 
 /* Fills s from one field of the rule table (key at -2, value at -1). */
@@ -313,11 +345,11 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 	else if (!strcmp(key, "action"))
 		s->action = check_action(L, v);
 	else if (!strcmp(key, "pps"))
-		s->pps = check_positive(L, "pps", v);
+		s->pps = check_range(L, "pps", v, 1, RATE_PPS_MAX);
 	else if (!strcmp(key, "bps"))
-		s->bps = check_positive(L, "bps", v);
+		s->bps = check_range(L, "bps", v, 1, RATE_BPS_MAX);
 	else if (!strcmp(key, "burst"))
-		s->burst = check_positive(L, "burst", v);
+		s->burst = check_range(L, "burst", v, 1, RATE_BURST_MAX);
 	else if (!strcmp(key, "log"))
 		parse_log(L, v, s);
 	else if (!strcmp(key, "comment")) {
@@ -325,8 +357,10 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 			luaL_error(L, "comment: expected a string");
 		s->comment = strdup(lua_tostring(L, v));
 	} else
-		luaL_error(L, "rule: unknown field '%s'", key);
+		luaL_error(L, "unknown field '%s'", key);
 }
+
+#define FILTER_NO_ACTION 0xff /* the action until the rule table gives one */
 
 /* Checks what only the whole rule can tell. */
 static void check_spec(lua_State *L, struct filter_spec *s)
@@ -334,14 +368,19 @@ static void check_spec(lua_State *L, struct filter_spec *s)
 	bool ports = s->nsport || s->ndport;
 	int fam = 0;
 
+	if (s->action == FILTER_NO_ACTION)
+		luaL_error(L, "action: missing (pass, drop, count or ratelimit)");
 	if (s->syn && s->proto >= 0 && s->proto != 6)
 		luaL_error(L, "tcp: \"syn\" needs proto tcp");
 	if (ports && s->proto >= 0 && s->proto != 6 && s->proto != 17)
 		luaL_error(L, "%s: ports need proto tcp or udp", s->nsport ? "sport" : "dport");
 	if (s->action == FILTER_RATELIMIT && !s->pps && !s->bps)
 		luaL_error(L, "ratelimit: needs a rate (pps or bps)");
-	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps))
-		luaL_error(L, "%s: only for action = \"ratelimit\"", s->pps ? "pps" : "bps");
+	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps || s->burst))
+		luaL_error(L, "%s: only for action = \"ratelimit\"",
+			   s->pps ? "pps" : s->bps ? "bps" : "burst");
+	if (s->pps && s->bps)
+		luaL_error(L, "pps, bps: one rate per rule (a packet rate or a byte rate)");
 	for (uint32_t i = 0; i < s->nsrc; i++)
 		fam |= 1 << s->src[i].family;
 	for (uint32_t i = 0; s->nsrc && i < s->ndst; i++)
@@ -390,6 +429,35 @@ static void commit_now(lua_State *L, struct lfilter *f)
 		lbpf_throw(L, err, "%s", f->e->error);
 }
 
+/* The fields of a rule table, under a protected call: lightuserdata f and
+ * spec, then the table. */
+static int parse_rule(lua_State *L)
+{
+	struct lfilter *f = lua_touserdata(L, 1);
+	struct filter_spec *spec = lua_touserdata(L, 2);
+
+	lua_pushnil(L);
+	while (lua_next(L, 3)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			return luaL_error(L, "fields are named (src=, dport=, ...)");
+		parse_field(L, f, spec, lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
+	check_spec(L, spec);
+	return 0;
+}
+
+/* "rule N" (the position it would take) or "rule N (comment)": every error
+ * about a rule names it, so a long policy says which one is wrong. */
+static void rule_label(lua_State *L, struct lfilter *f, int ix, char *buf, size_t size)
+{
+	if (lua_getfield(L, ix, "comment") == LUA_TSTRING)
+		snprintf(buf, size, "rule %u (%.60s)", f->e->nspecs + 1, lua_tostring(L, -1));
+	else
+		snprintf(buf, size, "rule %u", f->e->nspecs + 1);
+	lua_pop(L, 1);
+}
+
 /* fw:rule{...} -> rule */
 static int filter_rule(lua_State *L)
 {
@@ -397,22 +465,27 @@ static int filter_rule(lua_State *L)
 	struct spec_guard *g;
 	lbpf_object_t *object;
 	struct lrule *r;
+	char label[96];
 	int err;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	rule_label(L, f, 2, label, sizeof(label));
 	g = push_guard(L);
 	g->spec = calloc(1, sizeof(*g->spec));
 	if (!g->spec)
 		return luaL_error(L, "out of memory");
-	*g->spec = (struct filter_spec){ .proto = -1, .srcset = -1, .dstset = -1 };
-	lua_pushnil(L);
-	while (lua_next(L, 2)) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			return luaL_error(L, "rule: fields are named (src=, dport=, ...)");
-		parse_field(L, f, g->spec, lua_tostring(L, -2));
-		lua_pop(L, 1);
+	*g->spec = (struct filter_spec){ .action = FILTER_NO_ACTION, .proto = -1, .srcset = -1,
+					 .dstset = -1 };
+	/* protected only to name the rule in the error, which goes on as it is */
+	lua_pushcfunction(L, parse_rule);
+	lua_pushlightuserdata(L, f);
+	lua_pushlightuserdata(L, g->spec);
+	lua_pushvalue(L, 2);
+	if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+		if (lua_type(L, -1) == LUA_TSTRING)
+			lua_pushfstring(L, "%s: %s", label, lua_tostring(L, -1));
+		return lua_error(L);
 	}
-	check_spec(L, g->spec);
 	err = filter_rule_insert(f->e, g->spec);
 	if (err)
 		lbpf_throw(L, err, "rule: %s", f->e->error);
@@ -706,7 +779,7 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 	if (lua_getfield(L, ix, "tcp") != LUA_TNIL)
 		d.tcp_flags = !strcmp(luaL_checkstring(L, -1), "syn") ? 0x02 : 0x10;
 	if (lua_getfield(L, ix, "len") != LUA_TNIL)
-		d.len = check_positive(L, "len", -1);
+		d.len = check_range(L, "len", -1, 1, 1514);
 	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
 		*iif = check_ifname(L, "iif", -1);
 	lua_pop(L, 4);
@@ -738,7 +811,7 @@ static int filter_test_method(lua_State *L)
 		len = test_frame(L, 2, frame, sizeof(frame), &iif);
 	}
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
-		repeat = check_positive(L, "repeat", -1);
+		repeat = check_range(L, "repeat", -1, 1, UINT32_MAX);
 	commit_now(L, f);
 	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns);
 	if (err)
@@ -781,9 +854,9 @@ static int filter_set_method(lua_State *L)
 		if (lua_getfield(L, 3, "type") != LUA_TNIL)
 			type = type_family[luaL_checkoption(L, -1, NULL, types)];
 		if (lua_getfield(L, 3, "ttl") != LUA_TNIL)
-			ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+			ttl = check_range(L, "ttl", -1, 1, TTL_MAX) * 1000000000ULL;
 		if (lua_getfield(L, 3, "max") != LUA_TNIL)
-			max = check_positive(L, "max", -1);
+			max = check_range(L, "max", -1, 1, UINT32_MAX);
 		lua_pop(L, 3);
 	}
 	slot = filter_set_create(f->e, name, type, ttl, max);
@@ -823,7 +896,7 @@ static int set_add(lua_State *L)
 
 	set_entry(L, f, s, 2, &p);
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "ttl") != LUA_TNIL)
-		ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+		ttl = check_range(L, "ttl", -1, 1, TTL_MAX) * 1000000000ULL;
 	err = filter_set_add(f->e, s->slot, &p, ttl);
 	if (err)
 		lbpf_throw(L, err, "set %s: add %s", f->e->sets[s->slot].name, lua_tostring(L, 2));
@@ -1005,7 +1078,9 @@ static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind
 		static const char *const chains[] = { "prerouting", "input", "forward", "output",
 						      "postrouting" };
 
-		prio = opt_field(L, "priority") == LUA_TNIL ? -100 : (int)luaL_checkinteger(L, -1);
+		/* INT_MIN and INT_MAX are netfilter's own first and last */
+		prio = opt_field(L, "priority") == LUA_TNIL ? -100 :
+			(int)check_range(L, "priority", -1, INT_MIN + 1, INT_MAX - 1);
 		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d", chains[chain], prio);
 		err = filter_attach_nf(f->e, family, chain, prio);
 	}
@@ -1107,9 +1182,7 @@ static int filter_new(lua_State *L)
 	luaL_checktype(L, 1, LUA_TTABLE);
 	o.hook = check_hook(L);
 	if (opt_field(L, "max_rules") != LUA_TNIL)
-		o.max_rules = check_positive(L, "max_rules", -1);
-	if (o.max_rules > FILTER_MAX_RULES)
-		luaL_error(L, "max_rules: %d at most", FILTER_MAX_RULES);
+		o.max_rules = check_range(L, "max_rules", -1, 1, FILTER_MAX_RULES);
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
 	attach = attach && !filter_dry_run_hook;
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));
