@@ -67,7 +67,6 @@
 /* Sizes chosen by userspace before load (max_entries are set to match). */
 const volatile __u32 rule_cap = 1;
 const volatile __u32 desc_cap = 1;
-const volatile __u32 pool_cap = 1;
 const volatile __u32 iv4_cap = 1;
 const volatile __u32 iv6_cap = 1;
 
@@ -84,7 +83,24 @@ FILTER_ARRAY(filter_ctl, struct filter_ctl, 1, 0);
 FILTER_ARRAY(filter_gens, struct filter_gen, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_rules, struct filter_rule, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_descs, struct filter_desc, 2, BPF_F_MMAPABLE);
-FILTER_ARRAY(filter_pool, __u64, 2, BPF_F_MMAPABLE);
+
+/* The class pool, one inner array per generation: the compiler sizes it from
+ * the rule set it compiles (BPF_F_INNER_MAP lets the sizes differ) and swaps
+ * in a larger one for the idle generation when it needs more words. */
+struct filter_pool_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct filter_pool_map);
+} filter_pool SEC(".maps");
 FILTER_ARRAY(filter_dense, struct filter_bitmap, 2 * FILTER_NDENSE, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_dirs, struct filter_dir, 2 * FILTER_NADDR * FILTER_DIR_SLOTS, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
@@ -277,10 +293,15 @@ struct filter_search_ctx {
 	struct filter_search *s;
 };
 
-static __always_inline __u64 pool_word(__u32 gen, __u32 off)
+/* The pool of generation gen (NULL only before the first commit). */
+static __always_inline void *pool_of(__u32 gen)
 {
-	__u32 key = gen * pool_cap + off;
-	__u64 *w = bpf_map_lookup_elem(&filter_pool, &key);
+	return bpf_map_lookup_elem(&filter_pool, &gen);
+}
+
+static __always_inline __u64 pool_word(void *pool, __u32 off)
+{
+	__u64 *w = bpf_map_lookup_elem(pool, &off);
 
 	return w ? *w : 0;
 }
@@ -324,7 +345,7 @@ static __always_inline __u64 search_l0(struct filter_search *s)
 }
 
 /* Level-1 word i of the AND; caches each field's level-1 word and leaf base. */
-static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
+static __always_inline __u64 search_l1(struct filter_search *s, void *pool, __u32 i)
 {
 	__u64 acc = ~0ULL, word, bit = 1ULL << (i & 63);
 	__u32 f, slot;
@@ -335,8 +356,8 @@ static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
 		word = 0;
 		if (s->l0[f] & bit) {
 			slot = s->off[f] + 2 * popcount64(s->l0[f] & (bit - 1));
-			word = pool_word(s->gen, slot);
-			s->base[f] = s->off[f] + (__u32)pool_word(s->gen, slot + 1);
+			word = pool_word(pool, slot);
+			s->base[f] = (__u32)pool_word(pool, slot + 1);
 		}
 		s->l1[f] = word;
 		if (s->wild & (1U << f))
@@ -347,7 +368,7 @@ static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
 }
 
 /* Leaf word w = 64*i + j of the AND. */
-static __always_inline __u64 search_leaf(struct filter_search *s, __u32 j, __u32 w)
+static __always_inline __u64 search_leaf(struct filter_search *s, void *pool, __u32 j, __u32 w)
 {
 	__u64 acc = ~0ULL, word, bit = 1ULL << (j & 63);
 	__u32 f;
@@ -357,7 +378,7 @@ static __always_inline __u64 search_leaf(struct filter_search *s, __u32 j, __u32
 			continue;
 		word = 0;
 		if (s->l1[f] & bit)
-			word = pool_word(s->gen, s->base[f] + popcount64(s->l1[f] & (bit - 1)));
+			word = pool_word(pool, s->base[f] + popcount64(s->l1[f] & (bit - 1)));
 		if (s->wild & (1U << f))
 			word |= dense_word(s->gen, f, 2, w);
 		acc &= word;
@@ -389,9 +410,13 @@ static __always_inline long search_match(struct filter_search *s, __u32 pos)
 static long search_step(__u64 index, void *ctx)
 {
 	struct filter_search *s = ((struct filter_search_ctx *)ctx)->s;
+	void *pool;
 	__u32 i, j;
 
 	if (!s)
+		return 1;
+	pool = pool_of(s->gen);
+	if (!pool)
 		return 1;
 	if (!s->leaf && !s->cand1) {
 		if (!s->cand0)
@@ -399,13 +424,13 @@ static long search_step(__u64 index, void *ctx)
 		i = ctz64(s->cand0) & (FILTER_L1_WORDS - 1);
 		s->cand0 &= s->cand0 - 1;
 		s->i = i;
-		s->cand1 = search_l1(s, i);
+		s->cand1 = search_l1(s, pool, i);
 	}
 	if (!s->leaf && s->cand1) {
 		j = ctz64(s->cand1) & 63;
 		s->cand1 &= s->cand1 - 1;
 		s->w = s->i * 64 + j;
-		s->leaf = search_leaf(s, j, s->w);
+		s->leaf = search_leaf(s, pool, j, s->w);
 	}
 	if (s->leaf) {
 		j = ctz64(s->leaf);

@@ -75,10 +75,14 @@ struct filter_set {
 struct filter_engine {
 	struct filter_bpf *skel;
 	uint32_t max_rules;
-	uint32_t rule_cap, desc_cap, pool_cap, iv4_cap, iv6_cap;
+	uint32_t rule_cap, desc_cap, iv4_cap, iv6_cap;
+	/* the class pool of each generation: an inner map, grown by the compiler */
+	int pool_fd[2];
+	uint64_t *pool[2];
+	uint32_t pool_words[2];
 	/* mmap-ed maps */
 	struct filter_gen *gens;
-	uint8_t *rules, *descs, *pool, *dense, *dirs, *iv4, *iv6, *ports, *metas;
+	uint8_t *rules, *descs, *dense, *dirs, *iv4, *iv6, *ports, *metas;
 	struct filter_ctl ctl;     /* what the ctl map holds */
 	/* the rule list, in order */
 	struct filter_spec **specs;
@@ -172,6 +176,14 @@ void filter_live_rules(struct filter_engine *e,
 		       void *ctx);
 /* filter_commit's last step: the rule list it compiled becomes the live one. */
 void filter_publish(struct filter_engine *e);
+
+/* Makes generation gen's class pool hold at least words words, keeping its
+ * first keep words: a larger inner map replaces a pool that is too small
+ * (gen must be idle). 0 or -errno with a message. */
+int filter_pool_reserve(struct filter_engine *e, uint32_t gen, uint64_t words, uint32_t keep);
+/* Shrinks generation gen's pool, when it is much larger than the used words
+ * it must keep (a rule set that got smaller). 0 or -errno. */
+int filter_pool_fit(struct filter_engine *e, uint32_t gen, uint32_t used);
 
 /* Compiles the rule list into the idle generation and makes it live. */
 int filter_commit(struct filter_engine *e);

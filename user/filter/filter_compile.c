@@ -27,12 +27,18 @@ struct event {
 	int32_t delta;
 };
 
-/* The set of rules covering the current point of a sweep. */
+/* The set of rules covering the current point of a sweep. Classes share
+ * leaf runs: a block (level-1 word i and its leaves) that did not change
+ * since the last class was written points to that class's run, so a sweep
+ * writes per point only the blocks its events touched, not every leaf. */
 struct active {
 	uint16_t *count;           /* by position: covering ranges of that rule */
 	uint64_t l0;
 	uint64_t l1[FILTER_L1_WORDS];
 	uint64_t leaf[FILTER_LEAF_WORDS];
+	uint32_t dirty;            /* blocks changed since the last class */
+	uint32_t written;          /* blocks whose run[] is valid */
+	uint32_t run[FILTER_L1_WORDS]; /* pool offset of each block's last run */
 };
 
 struct interval {
@@ -55,6 +61,7 @@ static void active_add(struct active *a, uint32_t pos)
 
 	if (a->count[pos]++)
 		return;
+	a->dirty |= 1U << (w >> 6);
 	a->leaf[w] |= 1ULL << (pos & 63);
 	a->l1[w >> 6] |= 1ULL << (w & 63);
 	a->l0 |= 1ULL << (w >> 6);
@@ -66,6 +73,7 @@ static void active_remove(struct active *a, uint32_t pos)
 
 	if (--a->count[pos])
 		return;
+	a->dirty |= 1U << (w >> 6);
 	a->leaf[w] &= ~(1ULL << (pos & 63));
 	if (a->leaf[w])
 		return;
@@ -81,36 +89,54 @@ static void active_reset(struct active *a, uint32_t nrules)
 	memset(a->leaf, 0, sizeof(a->leaf));
 	memset(a->l1, 0, sizeof(a->l1));
 	a->l0 = 0;
+	a->dirty = a->written = 0;
 }
 
-/* Writes the active set as a class; returns its id (0: the empty class) or
- * -ENOSPC when the pool or the descriptors are full. */
+/* Pool words of the runs emit_class_at writes: those of the changed blocks. */
+static uint32_t new_run_words(const struct active *a)
+{
+	uint32_t words = 0, i;
+
+	for (uint64_t b = a->l0; b; b &= b - 1) {
+		i = __builtin_ctzll(b);
+		if ((a->dirty | ~a->written) & (1U << i))
+			words += __builtin_popcountll(a->l1[i]);
+	}
+	return words;
+}
+
+/* Writes the active set as a class; returns its id (0: the empty class),
+ * -ENOSPC when the descriptors are full, or the pool's error. */
 static int64_t emit_class_at(struct compiler *c, bool force)
 {
 	struct filter_engine *e = c->e;
-	const struct active *a = &c->act;
-	uint64_t *pool = (uint64_t *)e->pool + (size_t)c->gen * e->pool_cap, l0 = a->l0, l1;
+	struct active *a = &c->act;
+	uint32_t n1 = __builtin_popcountll(a->l0), off = c->npool, next = off + 2 * n1, k = 0, i;
+	uint64_t *pool;
 	struct filter_desc *d;
-	uint32_t n1 = __builtin_popcountll(l0), leaves = 0, off = c->npool, k = 0, next;
-	int i, j;
+	int err;
 
-	if (!l0 && !force)
+	if (!a->l0 && !force)
 		return 0;
-	for (l1 = l0; l1; l1 &= l1 - 1)
-		leaves += __builtin_popcountll(a->l1[__builtin_ctzll(l1)]);
-	if (c->npool + 2 * n1 + leaves > e->pool_cap || c->ndesc >= e->desc_cap)
+	if (c->ndesc >= e->desc_cap)
 		return -ENOSPC;
-	next = 2 * n1;
-	for (; l0; l0 &= l0 - 1, k++) {
-		i = __builtin_ctzll(l0);
-		pool[off + 2 * k] = a->l1[i];
-		pool[off + 2 * k + 1] = next;
-		for (l1 = a->l1[i]; l1; l1 &= l1 - 1) {
-			j = __builtin_ctzll(l1);
-			pool[off + next++] = a->leaf[i * 64 + j];
+	err = filter_pool_reserve(e, c->gen, (uint64_t)next + new_run_words(a), c->npool);
+	if (err)
+		return err;
+	pool = e->pool[c->gen];
+	for (uint64_t b = a->l0; b; b &= b - 1, k++) {
+		i = __builtin_ctzll(b);
+		if ((a->dirty | ~a->written) & (1U << i)) {
+			a->run[i] = next;
+			for (uint64_t l1 = a->l1[i]; l1; l1 &= l1 - 1)
+				pool[next++] = a->leaf[i * 64 + __builtin_ctzll(l1)];
 		}
+		pool[off + 2 * k] = a->l1[i];
+		pool[off + 2 * k + 1] = a->run[i];
 	}
-	c->npool += next;
+	a->written = (uint32_t)a->l0;
+	a->dirty = 0;
+	c->npool = next;
 	d = (struct filter_desc *)e->descs + (size_t)c->gen * e->desc_cap + c->ndesc;
 	d->l0 = a->l0;
 	d->off = off;
@@ -580,6 +606,7 @@ int filter_commit(struct filter_engine *e)
 	struct compiler c = { .e = e, .gen = !e->ctl.gen, .ndesc = 1, .nrules = e->nspecs };
 	int err;
 
+	e->error[0] = '\0';
 	c.act.count = calloc(e->nspecs ? e->nspecs : 1, sizeof(*c.act.count));
 	if (!c.act.count)
 		return -ENOMEM;
@@ -591,16 +618,19 @@ int filter_commit(struct filter_engine *e)
 	err = err ?: compile_meta(&c);
 	err = err ?: compile_iif(&c);
 	err = err ?: compile_sets(&c);
+	err = err ?: filter_pool_fit(e, c.gen, c.npool);
 	free(c.iv);
 	free(c.act.count);
-	if (err == -ENOSPC)
+	if (err == -ENOSPC && !e->error[0])
 		return snprintf(e->error, sizeof(e->error),
 				"rules: the compiled policy does not fit the maps sized for "
 				"max_rules=%u; create the filter with a larger max_rules",
 				e->max_rules), err;
-	if (err)
+	if (err && !e->error[0])
 		return snprintf(e->error, sizeof(e->error), "compile the rules: %s",
 				strerror(-err)), err;
+	if (err)
+		return err;
 	compile_dense_and_rules(&c);
 	err = filter_flip(e, c.gen);
 	if (!err) {
