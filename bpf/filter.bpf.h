@@ -107,6 +107,7 @@ FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv6, struct filter_iv6, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_ports, __u32, 2 * 2 * 65536, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_metas, __u32, 2 * FILTER_META_KEYS, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_cts, __u32, 2 * FILTER_CT_KEYS, BPF_F_MMAPABLE);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -280,6 +281,7 @@ struct filter_search {
 	__u64 l1[FILTER_NFIELDS];
 	__u32 off[FILTER_NFIELDS];
 	__u32 base[FILTER_NFIELDS];
+	__u32 ct;             /* the packet's ct state, when a rule asks (enum filter_ct) */
 };
 
 struct {
@@ -561,6 +563,9 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		c = bpf_map_lookup_elem(&filter_iifs, &ik);
 		load_desc(s, FILTER_F_IIF, c ? *c : 0);
 	}
+	if (m & (1U << FILTER_F_CT))
+		load_desc(s, FILTER_F_CT, lookup_u32(&filter_cts, s->gen * FILTER_CT_KEYS +
+						     (s->ct & (FILTER_CT_KEYS - 1))));
 	if (m & ((1U << FILTER_F_SRCSET) | (1U << FILTER_F_DSTSET))) {
 		__u64 now = bpf_ktime_get_ns();
 

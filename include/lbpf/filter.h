@@ -32,6 +32,7 @@ enum filter_field {
 	FILTER_F_IIF,
 	FILTER_F_SRCSET,
 	FILTER_F_DSTSET,
+	FILTER_F_CT,     /* connection-tracking state (enum filter_ct) */
 	FILTER_NFIELDS,
 };
 
@@ -44,6 +45,17 @@ enum filter_field {
 #define FILTER_DIR_SLOTS 65536
 enum filter_addr_table { FILTER_SRC4, FILTER_DST4, FILTER_SRC6, FILTER_DST6, FILTER_NADDR };
 #define FILTER_META_KEYS 512 /* proto << 1 | syn */
+
+/* Connection-tracking states, as nftables' ct state names them. */
+enum filter_ct {
+	FILTER_CT_INVALID,
+	FILTER_CT_NEW,
+	FILTER_CT_ESTABLISHED,
+	FILTER_CT_RELATED,
+	FILTER_CT_UNTRACKED,
+	FILTER_CT_NSTATES,
+};
+#define FILTER_CT_KEYS 8
 #define FILTER_MAX_STEPS 24  /* bound of the binary search in one /16 */
 
 enum filter_action {
@@ -197,7 +209,7 @@ struct filter_test_meta {
 	__u32 magic;
 	__u32 verdict;        /* FILTER_PASS / FILTER_DROP */
 	__u32 rule_id;        /* of the deciding rule, or ~0 for the default */
-	__u32 pad;
+	__u32 ct;             /* in: the packet's ct state (enum filter_ct) + 1, 0 = look up */
 };
 
 /* The packet as the rule engine sees it (also the payload of reports). */

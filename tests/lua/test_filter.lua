@@ -280,6 +280,26 @@ check("filter/iif_long_list", function()
 	if other then expect(fw, { src = "10.0.0.1", iif = other }, "drop", r) end
 end)
 
+-- ct rules go through the same classification; a test packet carries its
+-- ct state (fw:test's ct, "new" when not given).
+check("filter/ct_states", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	fw:default("drop")
+	local est = fw:rule{ ct = { "established", "related" }, action = "pass", comment = "est" }
+	local bad = fw:rule{ ct = "invalid", action = "drop", comment = "invalid" }
+	local ssh = fw:rule{ ct = "new", proto = "tcp", tcp = "syn", dport = 22, action = "pass", comment = "ssh" }
+	expect(fw, { dport = 22, ct = "established" }, "pass", est)
+	expect(fw, { dport = 80, proto = "udp", ct = "related" }, "pass", est)
+	expect(fw, { dport = 22, ct = "invalid" }, "drop", bad)
+	expect(fw, { dport = 22, tcp = "syn" }, "pass", ssh)
+	expect(fw, { dport = 22, tcp = "syn", ct = "new" }, "pass", ssh)
+	expect(fw, { dport = 22 }, "drop", nil) -- a bare ACK that opens nothing
+	expect(fw, { dport = 22, ct = "untracked" }, "drop", nil)
+	raises(function() fw:rule{ ct = "establised", action = "pass" } end, "rule 4: ct: expected new, established")
+	raises(function() fw:rule{ ct = {}, action = "pass" } end, "ct: a list of 1 to 5 states")
+	raises(function() fw:test{ ct = "bogus" } end, "ct: expected new")
+end)
+
 check("filter/raw_frame", function()
 	local fw <close> = lbpf.filter{ hook = "xdp" }
 	fw:default("drop")

@@ -33,6 +33,7 @@ struct filter_range {
 struct filter_spec {
 	uint32_t id;
 	uint8_t action;            /* enum filter_action */
+	uint8_t ct;                /* ct states (1 << enum filter_ct), 0: any */
 	bool log;
 	bool syn;                  /* tcp = "syn" */
 	int proto;                 /* -1: any */
@@ -82,7 +83,13 @@ struct filter_engine {
 	uint32_t pool_words[2];
 	/* mmap-ed maps */
 	struct filter_gen *gens;
-	uint8_t *rules, *descs, *dense, *dirs, *iv4, *iv6, *ports, *metas;
+	uint8_t *rules, *descs, *dense, *dirs, *iv4, *iv6, *ports, *metas, *cts;
+	/* the loaded programs: filter_xdp/_tc, or the *_ct ones that can look
+	 * conntrack up, where the kernel has the kfuncs */
+	struct bpf_program *xdp_prog, *tc_prog;
+	enum filter_hook_kind hook_kind; /* the hook it was made for */
+	const char *ct_missing;    /* the conntrack kfunc this kernel lacks, or NULL */
+	int ct_netlink;            /* owner of the table that turns conntrack on, or -1 */
 	struct filter_ctl ctl;     /* what the ctl map holds */
 	/* the rule list, in order */
 	struct filter_spec **specs;
@@ -197,6 +204,13 @@ int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t fl
  * *ns: average duration. iif may be 0. */
 int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
 		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
+/* The same with the packet's ct state (enum filter_ct): a test packet has
+ * no conntrack entry, so it says which state to judge it in. */
+int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		   int ct, uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
+/* Parses "new", "established", "related", "invalid", "untracked"; -1 if none. */
+int filter_ct_number(const char *name);
+extern const char *const filter_ct_names[FILTER_CT_NSTATES + 1];
 
 /* Sets. type: 4, 6 or 0 (cidr). Returns the slot or -errno. */
 int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
@@ -214,6 +228,13 @@ int filter_set_foreach(struct filter_engine *e, int slot,
 		       void *ctx);
 /* Sets the state of a reported flow (enum filter_flow_state). */
 int filter_flow_decide(struct filter_engine *e, const struct filter_flow_key *key, uint32_t state);
+
+/* filter_conntrack.c */
+
+/* Turns the kernel's connection tracking on in the caller's network
+ * namespace for as long as the returned netlink socket is open. Returns it,
+ * or -errno with a message in err. */
+int filter_conntrack_hold(char *err, size_t errlen);
 
 /* filter_packet.c */
 

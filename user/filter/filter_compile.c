@@ -457,6 +457,28 @@ static int compile_sets(struct compiler *c)
 	return 0;
 }
 
+/* ct classes: one per state, the rules that name it (a rule names few). */
+static int compile_ct(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	uint32_t *cts = (uint32_t *)(e->cts + (size_t)c->gen * FILTER_CT_KEYS * 8);
+	int64_t cls;
+
+	for (uint32_t key = 0; key < FILTER_CT_KEYS; key++) {
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (e->specs[pos]->ct & (1U << key))
+				active_add(&c->act, pos);
+		cls = emit_class(c);
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (e->specs[pos]->ct & (1U << key))
+				active_remove(&c->act, pos);
+		if (cls < 0)
+			return cls;
+		cts[key * 2] = cls; /* the map's values are 8 bytes apart */
+	}
+	return 0;
+}
+
 /* iif classes go into a hash map: the old entries of this generation first go. */
 static int compile_iif(struct compiler *c)
 {
@@ -547,6 +569,7 @@ static bool constrains(const struct filter_spec *s, int f)
 	case FILTER_F_IIF: return s->niif > 0;
 	case FILTER_F_SRCSET: return s->srcset >= 0;
 	case FILTER_F_DSTSET: return s->dstset >= 0;
+	case FILTER_F_CT: return s->ct != 0;
 	}
 	return false;
 }
@@ -617,6 +640,7 @@ int filter_commit(struct filter_engine *e)
 	err = err ?: compile_ports(&c, true);
 	err = err ?: compile_meta(&c);
 	err = err ?: compile_iif(&c);
+	err = err ?: compile_ct(&c);
 	err = err ?: compile_sets(&c);
 	err = err ?: filter_pool_fit(e, c.gen, c.npool);
 	free(c.iv);

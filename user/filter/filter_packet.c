@@ -82,6 +82,22 @@ const char *filter_proto_name(int proto)
 	return NULL;
 }
 
+const char *const filter_ct_names[FILTER_CT_NSTATES + 1] = {
+	[FILTER_CT_INVALID] = "invalid",
+	[FILTER_CT_NEW] = "new",
+	[FILTER_CT_ESTABLISHED] = "established",
+	[FILTER_CT_RELATED] = "related",
+	[FILTER_CT_UNTRACKED] = "untracked",
+};
+
+int filter_ct_number(const char *name)
+{
+	for (int i = 0; i < FILTER_CT_NSTATES; i++)
+		if (!strcmp(filter_ct_names[i], name))
+			return i;
+	return -1;
+}
+
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;

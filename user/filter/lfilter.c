@@ -241,6 +241,37 @@ static int parse_proto(lua_State *L, int ix)
 	return proto;
 }
 
+/* A ct state name at ix (enum filter_ct). */
+static int check_ct(lua_State *L, int ix)
+{
+	const char *name = exact_string(L, ix);
+	int ct = name ? filter_ct_number(name) : -1;
+
+	if (ct < 0)
+		luaL_error(L, "ct: expected new, established, related, invalid or untracked, got '%s'",
+			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
+	return ct;
+}
+
+/* ct = "state" or a list of states: the connection-tracking states to match. */
+static void parse_ct(lua_State *L, int ix, struct filter_spec *s)
+{
+	lua_Integer len;
+
+	if (!lua_istable(L, ix)) {
+		s->ct = 1U << check_ct(L, ix);
+		return;
+	}
+	len = luaL_len(L, ix);
+	if (len == 0 || len > FILTER_CT_NSTATES)
+		luaL_error(L, "ct: a list of 1 to %d states", FILTER_CT_NSTATES);
+	for (lua_Integer i = 1; i <= len; i++) {
+		lua_geti(L, ix, i);
+		s->ct |= 1U << check_ct(L, -1);
+		lua_pop(L, 1);
+	}
+}
+
 static uint32_t check_ifname(lua_State *L, const char *field, int ix)
 {
 	const char *name = exact_string(L, ix);
@@ -342,6 +373,8 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 		s->syn = true;
 	} else if (!strcmp(key, "iif"))
 		parse_iif(L, v, s);
+	else if (!strcmp(key, "ct"))
+		parse_ct(L, v, s);
 	else if (!strcmp(key, "action"))
 		s->action = check_action(L, v);
 	else if (!strcmp(key, "pps"))
@@ -762,7 +795,7 @@ static uint16_t test_port(lua_State *L, int ix, const char *field)
 }
 
 /* Builds the frame of fw:test's table form; returns its length. */
-static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif)
+static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif, int *ct)
 {
 	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10 };
 	int family = 4, n;
@@ -782,7 +815,9 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 		d.len = check_range(L, "len", -1, 1, 1514);
 	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
 		*iif = check_ifname(L, "iif", -1);
-	lua_pop(L, 4);
+	if (lua_getfield(L, ix, "ct") != LUA_TNIL)
+		*ct = check_ct(L, -1);
+	lua_pop(L, 5);
 	d.sport = test_port(L, ix, "sport");
 	d.dport = test_port(L, ix, "dport");
 	if (d.src.family != d.dst.family)
@@ -801,19 +836,19 @@ static int filter_test_method(lua_State *L)
 	const void *data = frame;
 	size_t len;
 	uint32_t iif = 0, repeat = 1, rule_id, ns;
-	int verdict, err;
+	int verdict, err, ct = FILTER_CT_NEW;
 
 	if (lua_type(L, 2) == LUA_TSTRING) {
 		data = lua_tolstring(L, 2, &len);
 		luaL_argcheck(L, len >= 14, 2, "pkt: an Ethernet frame is at least 14 bytes");
 	} else {
 		luaL_checktype(L, 2, LUA_TTABLE);
-		len = test_frame(L, 2, frame, sizeof(frame), &iif);
+		len = test_frame(L, 2, frame, sizeof(frame), &iif, &ct);
 	}
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
 		repeat = check_range(L, "repeat", -1, 1, UINT32_MAX);
 	commit_now(L, f);
-	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns);
+	err = filter_test_ct(f->e, data, len, iif, ct, repeat, &verdict, &rule_id, &ns);
 	if (err)
 		lbpf_throw(L, err, "test: %s", f->e->error);
 	lua_pushstring(L, verdict == FILTER_DROP ? "drop" : "pass");
