@@ -12,15 +12,17 @@
 . "$(dirname "$0")/../lib.sh"
 
 PKT=$HELPERS/pkt
+# LBPF_TEST_NS renames the namespaces (two trees can then run this file at once).
+NSP=${LBPF_TEST_NS:-lbpf-f}
 WORK=
-A="ip netns exec lbpf-fa"
-R="ip netns exec lbpf-fr"
-C="ip netns exec lbpf-fc"
+A="ip netns exec ${NSP}a"
+R="ip netns exec ${NSP}r"
+C="ip netns exec ${NSP}c"
 
 TOP_PID=$$
 cleanup() {
 	[ "$BASHPID" = "$TOP_PID" ] || return 0 # not in the subshells of t_run
-	for ns in lbpf-fa lbpf-fr lbpf-fc; do
+	for ns in ${NSP}a ${NSP}r ${NSP}c; do
 		ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null
 		ip netns del $ns 2>/dev/null
 	done
@@ -28,14 +30,14 @@ cleanup() {
 }
 
 setup() {
-	ip netns add lbpf-fa && ip netns add lbpf-fr && ip netns add lbpf-fc || return 1
-	ip link add a0 netns lbpf-fa type veth peer name r1 netns lbpf-fr || return 1
-	ip link add c0 netns lbpf-fc type veth peer name r2 netns lbpf-fr || return 1
+	ip netns add ${NSP}a && ip netns add ${NSP}r && ip netns add ${NSP}c || return 1
+	ip link add a0 netns ${NSP}a type veth peer name r1 netns ${NSP}r || return 1
+	ip link add c0 netns ${NSP}c type veth peer name r2 netns ${NSP}r || return 1
 	$A ip addr add 10.99.1.1/24 dev a0 && $A ip addr add fd99:1::1/64 dev a0 nodad
 	$R ip addr add 10.99.1.2/24 dev r1 && $R ip addr add fd99:1::2/64 dev r1 nodad
 	$R ip addr add 10.99.2.1/24 dev r2 && $R ip addr add fd99:2::1/64 dev r2 nodad
 	$C ip addr add 10.99.2.2/24 dev c0 && $C ip addr add fd99:2::2/64 dev c0 nodad
-	for ns in lbpf-fa lbpf-fr lbpf-fc; do ip netns exec $ns ip link set lo up; done
+	for ns in ${NSP}a ${NSP}r ${NSP}c; do ip netns exec $ns ip link set lo up; done
 	$A ip link set a0 up && $R ip link set r1 up && $R ip link set r2 up && $C ip link set c0 up
 	$A ip route add default via 10.99.1.2 && $A ip -6 route add default via fd99:1::2
 	$C ip route add default via 10.99.2.1 && $C ip -6 route add default via fd99:2::1
@@ -96,7 +98,7 @@ udp_drop_pass() {
 
 test_xdp() {
 	local mode=$1
-	policy lbpf-fr 4 <<-EOF
+	policy ${NSP}r 4 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1", mode = "$mode" }
 	drop = fw:rule{ proto = "udp", dport = 5000, action = "drop" }
 	pass = fw:rule{ proto = "udp", dport = 5001, action = "pass" }
@@ -105,7 +107,7 @@ test_xdp() {
 	function report() print("drop=" .. drop:stats().packets) print("pass=" .. pass:stats().packets)
 	  print("icmp=" .. icmp:stats().packets) end
 	EOF
-	udp_drop_pass lbpf-fa 10.99.1.2 lbpf-fr
+	udp_drop_pass ${NSP}a 10.99.1.2 ${NSP}r
 	expect_eq "$($A "$PKT" ping 10.99.1.2 3 200)" 0 "ICMP replies through a drop rule"
 	expect_eq "$($A "$PKT" tcp-connect 10.99.1.2 9 500)" fail "TCP to a closed port"
 	finish >/dev/null
@@ -118,7 +120,7 @@ test_xdp_generic() { test_xdp generic; }
 
 test_tc_ingress() {
 	$R "$PKT" tcp-listen 8080 3 & $R "$PKT" tcp-listen 8081 3 &
-	policy lbpf-fr 3 <<-EOF
+	policy ${NSP}r 3 <<-EOF
 	fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
 	fw:rule{ proto = "tcp", dport = 8081, tcp = "syn", action = "drop" }
 	fw:rule{ proto = "udp", dport = 5000, action = "drop" }
@@ -130,17 +132,17 @@ test_tc_ingress() {
 	expect_eq "$($A "$PKT" tcp-connect fd99:1::2 8080 1000)" ok "TCP over IPv6"
 	expect_eq "$($A "$PKT" ping 10.99.1.2 2 300)" 2 "IPv4 ping"
 	expect_eq "$($A "$PKT" ping fd99:1::2 2 300)" 0 "dropped IPv6 ping"
-	udp_drop_pass lbpf-fa 10.99.1.2 lbpf-fr
+	udp_drop_pass ${NSP}a 10.99.1.2 ${NSP}r
 	finish >/dev/null
 }
 
 test_tc_egress() {
-	policy lbpf-fa 3 <<-EOF
+	policy ${NSP}a 3 <<-EOF
 	fw = lbpf.filter{ hook = "tc", dev = "a0", direction = "egress" }
 	r = fw:rule{ dst = "fd99:1::2", proto = "udp", dport = 5000, action = "drop" }
 	function report() print("drop=" .. r:stats().packets) end
 	EOF
-	udp_drop_pass lbpf-fa fd99:1::2 lbpf-fr
+	udp_drop_pass ${NSP}a fd99:1::2 ${NSP}r
 	finish >/dev/null
 	expect_eq "$(field drop)" 100 "egress drop counter"
 }
@@ -162,12 +164,12 @@ nf_supported() {
 		grep -q "no BPF netfilter" && t_skip "this kernel has no BPF netfilter links (Linux 6.4+)"
 	return 0
 }
-test_nf_input() { nf_supported; test_nf input lbpf-fr lbpf-fa 10.99.1.2 lbpf-fr fd99:1::2; }
-test_nf_output() { nf_supported; test_nf output lbpf-fa lbpf-fa 10.99.1.2 lbpf-fr fd99:1::2; }
-test_nf_forward() { nf_supported; test_nf forward lbpf-fr lbpf-fa 10.99.2.2 lbpf-fc fd99:2::2; }
+test_nf_input() { nf_supported; test_nf input ${NSP}r ${NSP}a 10.99.1.2 ${NSP}r fd99:1::2; }
+test_nf_output() { nf_supported; test_nf output ${NSP}a ${NSP}a 10.99.1.2 ${NSP}r fd99:1::2; }
+test_nf_forward() { nf_supported; test_nf forward ${NSP}r ${NSP}a 10.99.2.2 ${NSP}c fd99:2::2; }
 
 test_log() {
-	policy lbpf-fr 3 <<-EOF
+	policy ${NSP}r 3 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1" }
 	fw:rule{ proto = "udp", dport = 5002, action = "drop", log = true, comment = "logged" }
 	fw:rule{ proto = "udp", dport = 5003, action = "pass", log = { sample = 1000000 } }
@@ -192,12 +194,12 @@ test_log() {
 # fail it or pass it by accident.
 test_ratelimit() {
 	local t0 t1 want
-	policy lbpf-fr 9 <<-EOF
+	policy ${NSP}r 9 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1" }
 	r = fw:rule{ proto = "udp", dport = 5001, action = "ratelimit", pps = 100, burst = 5 }
 	function report() print("limited=" .. fw:stats().ratelimited) end
 	EOF
-	recv lbpf-fr 5001 8
+	recv ${NSP}r 5001 8
 	t0=$(date +%s%N)
 	$A "$PKT" udp-send 10.99.1.2 5001 2000 1000   # about 2 s at 1000 pps
 	t1=$(date +%s%N)
@@ -213,7 +215,7 @@ test_ratelimit() {
 # The TTL (3 s) is 15 times what the blocked burst takes to send, so a slow
 # machine cannot let it expire under the first burst.
 test_set_ttl() {
-	policy lbpf-fr 8 <<-EOF
+	policy ${NSP}r 8 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1" }
 	bad = fw:set("blocklist", { type = "ipv4" })
 	fw:rule{ src = bad, action = "drop" }
@@ -221,11 +223,11 @@ test_set_ttl() {
 	lbpf.after(5000, function() print("has=" .. tostring(bad:has("10.99.1.1"))
 	  .. " entries=" .. #bad:entries()) end)
 	EOF
-	recv lbpf-fr 5001 0.8
+	recv ${NSP}r 5001 0.8
 	$A "$PKT" udp-send 10.99.1.2 5001 20 100
 	received; expect_eq "$GOT" 0 "blocked source"
 	sleep 3.6   # the 20 datagrams above take 0.2 s of the 3 s TTL
-	recv lbpf-fr 5001 0.8
+	recv ${NSP}r 5001 0.8
 	$A "$PKT" udp-send 10.99.1.2 5001 20 100
 	received; expect_eq "$GOT" 20 "after the TTL"
 	finish >/dev/null
@@ -233,7 +235,7 @@ test_set_ttl() {
 }
 
 test_new_flow() {
-	policy lbpf-fr 4 <<-EOF
+	policy ${NSP}r 4 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1" }
 	flows = 0
 	fw:on_new_flow(function(p)
@@ -243,10 +245,10 @@ test_new_flow() {
 	end)
 	function report() print("flows=" .. flows) print("cached=" .. fw:stats().flow) end
 	EOF
-	recv lbpf-fr 6000 2.5
+	recv ${NSP}r 6000 2.5
 	$A "$PKT" udp-send 10.99.1.2 6000 100 50     # 2 s, one flow
 	received; local dropped_flow=$GOT
-	recv lbpf-fr 6001 1.5
+	recv ${NSP}r 6001 1.5
 	$A "$PKT" udp-send 10.99.1.2 6001 50 50
 	received; local passed_flow=$GOT
 	finish >/dev/null
@@ -260,7 +262,7 @@ test_new_flow() {
 # policy passes: the filter must judge no packet dropped, and the count rule
 # that stays in every rule set must see all of them.
 test_atomic_replace() {
-	policy lbpf-fr 5 <<-EOF
+	policy ${NSP}r 5 <<-EOF
 	fw = lbpf.filter{ hook = "xdp", dev = "r1" }
 	flood = fw:rule{ proto = "udp", dport = 5001, action = "count", comment = "flood" }
 	local function install(k)
@@ -281,7 +283,7 @@ test_atomic_replace() {
 	function report() print("installs=" .. installs) print("dropped=" .. fw:stats().dropped)
 	  print("passed=" .. flood:stats().packets) end
 	EOF
-	recv lbpf-fr 5001 4
+	recv ${NSP}r 5001 4
 	$A "$PKT" udp-send 10.99.1.2 5001 60000 20000
 	received; local got=$GOT
 	finish >/dev/null
