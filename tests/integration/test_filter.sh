@@ -313,6 +313,19 @@ test_pcap() {
 	t_expect_contains "$out" "drop  rule 1 (ssh)"
 	t_expect_contains "$out" "4 packets: 2 passed, 2 dropped, 1 by the default"
 	[ -z "$($R ip link show r1 | grep -o xdp)" ] || t_fail "lbpf test attached the filter"
+	# a capture has no conntrack: ct rules see "new", or the state --ct names
+	cat > "$WORK/ct.lua" <<-EOF
+	local fw = lbpf.filter{ hook = "xdp", dev = "r1" }
+	fw:rule{ ct = { "established", "related" }, action = "pass", comment = "est" }
+	fw:default("drop")
+	EOF
+	out=$($R "$LBPF" test "$WORK/ct.lua" "$WORK/c.pcap")
+	t_expect_contains "$out" "4 packets: 0 passed, 4 dropped, 4 by the default"
+	out=$($R "$LBPF" test --ct established "$WORK/ct.lua" "$WORK/c.pcap")
+	t_expect_contains "$out" "4 packets: 4 passed, 0 dropped, 0 by the default"
+	local rc=0; out=$($R "$LBPF" test --ct establshed "$WORK/ct.lua" "$WORK/c.pcap" 2>&1) || rc=$?
+	expect_eq "$rc" 2 "lbpf test --ct with a bad state"
+	t_expect_contains "$out" "--ct: expected new, established"
 }
 
 # Connection state with real TCP: A (the protected host) talks to C through
