@@ -67,6 +67,7 @@
 /* Sizes chosen by userspace before load (max_entries are set to match). */
 const volatile __u32 rule_cap = 1;
 const volatile __u32 desc_cap = 1;
+const volatile __u32 pool_cap = 1;
 const volatile __u32 iv4_cap = 1;
 const volatile __u32 iv6_cap = 1;
 
@@ -83,10 +84,13 @@ FILTER_ARRAY(filter_ctl, struct filter_ctl, 1, 0);
 FILTER_ARRAY(filter_gens, struct filter_gen, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_rules, struct filter_rule, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_descs, struct filter_desc, 2, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_pool, __u64, 2, BPF_F_MMAPABLE);
 
-/* The class pool, one inner array per generation: the compiler sizes it from
- * the rule set it compiles (BPF_F_INNER_MAP lets the sizes differ) and swaps
- * in a larger one for the idle generation when it needs more words. */
+/* The class pool: pool_cap words per generation in filter_pool (sized by
+ * max_rules, enough unless the rules overlap heavily), the words past them in
+ * an inner array per generation that the compiler sizes from the rule set it
+ * compiles (BPF_F_INNER_MAP lets the sizes differ; the price is a lookup
+ * that is not inlined, paid only past pool_cap). */
 struct filter_pool_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -100,7 +104,7 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__array(values, struct filter_pool_map);
-} filter_pool SEC(".maps");
+} filter_pool_more SEC(".maps");
 FILTER_ARRAY(filter_dense, struct filter_bitmap, 2 * FILTER_NDENSE, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_dirs, struct filter_dir, 2 * FILTER_NADDR * FILTER_DIR_SLOTS, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
@@ -295,16 +299,21 @@ struct filter_search_ctx {
 	struct filter_search *s;
 };
 
-/* The pool of generation gen (NULL only before the first commit). */
-static __always_inline void *pool_of(__u32 gen)
+static __always_inline __u64 pool_word(__u32 gen, __u32 off)
 {
-	return bpf_map_lookup_elem(&filter_pool, &gen);
-}
+	__u32 key = gen * pool_cap + off;
+	__u64 *w;
+	void *more;
 
-static __always_inline __u64 pool_word(void *pool, __u32 off)
-{
-	__u64 *w = bpf_map_lookup_elem(pool, &off);
-
+	if (off < pool_cap) {
+		w = bpf_map_lookup_elem(&filter_pool, &key);
+		return w ? *w : 0;
+	}
+	more = bpf_map_lookup_elem(&filter_pool_more, &gen);
+	if (!more)
+		return 0;
+	key = off - pool_cap;
+	w = bpf_map_lookup_elem(more, &key);
 	return w ? *w : 0;
 }
 
@@ -347,7 +356,7 @@ static __always_inline __u64 search_l0(struct filter_search *s)
 }
 
 /* Level-1 word i of the AND; caches each field's level-1 word and leaf base. */
-static __always_inline __u64 search_l1(struct filter_search *s, void *pool, __u32 i)
+static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
 {
 	__u64 acc = ~0ULL, word, bit = 1ULL << (i & 63);
 	__u32 f, slot;
@@ -358,8 +367,8 @@ static __always_inline __u64 search_l1(struct filter_search *s, void *pool, __u3
 		word = 0;
 		if (s->l0[f] & bit) {
 			slot = s->off[f] + 2 * popcount64(s->l0[f] & (bit - 1));
-			word = pool_word(pool, slot);
-			s->base[f] = (__u32)pool_word(pool, slot + 1);
+			word = pool_word(s->gen, slot);
+			s->base[f] = (__u32)pool_word(s->gen, slot + 1);
 		}
 		s->l1[f] = word;
 		if (s->wild & (1U << f))
@@ -370,7 +379,7 @@ static __always_inline __u64 search_l1(struct filter_search *s, void *pool, __u3
 }
 
 /* Leaf word w = 64*i + j of the AND. */
-static __always_inline __u64 search_leaf(struct filter_search *s, void *pool, __u32 j, __u32 w)
+static __always_inline __u64 search_leaf(struct filter_search *s, __u32 j, __u32 w)
 {
 	__u64 acc = ~0ULL, word, bit = 1ULL << (j & 63);
 	__u32 f;
@@ -380,7 +389,7 @@ static __always_inline __u64 search_leaf(struct filter_search *s, void *pool, __
 			continue;
 		word = 0;
 		if (s->l1[f] & bit)
-			word = pool_word(pool, s->base[f] + popcount64(s->l1[f] & (bit - 1)));
+			word = pool_word(s->gen, s->base[f] + popcount64(s->l1[f] & (bit - 1)));
 		if (s->wild & (1U << f))
 			word |= dense_word(s->gen, f, 2, w);
 		acc &= word;
@@ -412,13 +421,9 @@ static __always_inline long search_match(struct filter_search *s, __u32 pos)
 static long search_step(__u64 index, void *ctx)
 {
 	struct filter_search *s = ((struct filter_search_ctx *)ctx)->s;
-	void *pool;
 	__u32 i, j;
 
 	if (!s)
-		return 1;
-	pool = pool_of(s->gen);
-	if (!pool)
 		return 1;
 	if (!s->leaf && !s->cand1) {
 		if (!s->cand0)
@@ -426,13 +431,13 @@ static long search_step(__u64 index, void *ctx)
 		i = ctz64(s->cand0) & (FILTER_L1_WORDS - 1);
 		s->cand0 &= s->cand0 - 1;
 		s->i = i;
-		s->cand1 = search_l1(s, pool, i);
+		s->cand1 = search_l1(s, i);
 	}
 	if (!s->leaf && s->cand1) {
 		j = ctz64(s->cand1) & 63;
 		s->cand1 &= s->cand1 - 1;
 		s->w = s->i * 64 + j;
-		s->leaf = search_leaf(s, pool, j, s->w);
+		s->leaf = search_leaf(s, j, s->w);
 	}
 	if (s->leaf) {
 		j = ctz64(s->leaf);

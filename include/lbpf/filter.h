@@ -108,7 +108,7 @@ struct filter_rule {
  * l0 bit i set -> pool[off + 2*rank(l0,i)] is level-1 word i and
  * pool[off + 2*rank(l0,i) + 1] the pool offset of its run of leaf words
  * (in order; classes whose block i is the same share one run). The pool is
- * an inner map per generation, sized by the compiler. */
+ * filter_pool's pool_cap words, then an inner map sized by the compiler. */
 struct filter_desc {
 	__u64 l0;
 	__u32 off;

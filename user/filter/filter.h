@@ -76,11 +76,13 @@ struct filter_set {
 struct filter_engine {
 	struct filter_bpf *skel;
 	uint32_t max_rules;
-	uint32_t rule_cap, desc_cap, iv4_cap, iv6_cap;
-	/* the class pool of each generation: an inner map, grown by the compiler */
-	int pool_fd[2];
-	uint64_t *pool[2];
-	uint32_t pool_words[2];
+	uint32_t rule_cap, desc_cap, pool_cap, iv4_cap, iv6_cap;
+	/* the class pool of each generation: pool_cap words in the pool map,
+	 * then the words past them in an inner map the compiler grows */
+	uint64_t *pool;
+	int more_fd[2];
+	uint64_t *more[2];
+	uint32_t more_words[2];
 	/* mmap-ed maps */
 	struct filter_gen *gens;
 	uint8_t *rules, *descs, *dense, *dirs, *iv4, *iv6, *ports, *metas, *cts;
@@ -185,12 +187,18 @@ void filter_live_rules(struct filter_engine *e,
 void filter_publish(struct filter_engine *e);
 
 /* Makes generation gen's class pool hold at least words words, keeping its
- * first keep words: a larger inner map replaces a pool that is too small
- * (gen must be idle). 0 or -errno with a message. */
+ * first keep words: past pool_cap, a larger inner map replaces one that is
+ * too small (gen must be idle). 0 or -errno with a message. */
 int filter_pool_reserve(struct filter_engine *e, uint32_t gen, uint64_t words, uint32_t keep);
-/* Shrinks generation gen's pool, when it is much larger than the used words
- * it must keep (a rule set that got smaller). 0 or -errno. */
+/* Shrinks or frees generation gen's words past pool_cap when the rule set
+ * uses far fewer (used: the words it must keep). 0 or -errno. */
 int filter_pool_fit(struct filter_engine *e, uint32_t gen, uint32_t used);
+/* Word off of generation gen's pool, which filter_pool_reserve made room for. */
+static inline uint64_t *filter_pool_word(struct filter_engine *e, uint32_t gen, uint32_t off)
+{
+	return off < e->pool_cap ? e->pool + (size_t)gen * e->pool_cap + off :
+				   e->more[gen] + (off - e->pool_cap);
+}
 
 /* Compiles the rule list into the idle generation and makes it live. */
 int filter_commit(struct filter_engine *e);
@@ -205,7 +213,8 @@ int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t fl
 int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
 		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
 /* The same with the packet's ct state (enum filter_ct): a test packet has
- * no conntrack entry, so it says which state to judge it in. */
+ * no conntrack entry, so it says which state to judge it in; -1 looks the
+ * packet up as XDP does (where the kernel has the kfuncs; else untracked). */
 int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
 		   int ct, uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns);
 /* Parses "new", "established", "related", "invalid", "untracked"; -1 if none. */

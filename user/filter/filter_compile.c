@@ -112,7 +112,6 @@ static int64_t emit_class_at(struct compiler *c, bool force)
 	struct filter_engine *e = c->e;
 	struct active *a = &c->act;
 	uint32_t n1 = __builtin_popcountll(a->l0), off = c->npool, next = off + 2 * n1, k = 0, i;
-	uint64_t *pool;
 	struct filter_desc *d;
 	int err;
 
@@ -123,16 +122,16 @@ static int64_t emit_class_at(struct compiler *c, bool force)
 	err = filter_pool_reserve(e, c->gen, (uint64_t)next + new_run_words(a), c->npool);
 	if (err)
 		return err;
-	pool = e->pool[c->gen];
 	for (uint64_t b = a->l0; b; b &= b - 1, k++) {
 		i = __builtin_ctzll(b);
 		if ((a->dirty | ~a->written) & (1U << i)) {
 			a->run[i] = next;
 			for (uint64_t l1 = a->l1[i]; l1; l1 &= l1 - 1)
-				pool[next++] = a->leaf[i * 64 + __builtin_ctzll(l1)];
+				*filter_pool_word(e, c->gen, next++) =
+					a->leaf[i * 64 + __builtin_ctzll(l1)];
 		}
-		pool[off + 2 * k] = a->l1[i];
-		pool[off + 2 * k + 1] = a->run[i];
+		*filter_pool_word(e, c->gen, off + 2 * k) = a->l1[i];
+		*filter_pool_word(e, c->gen, off + 2 * k + 1) = a->run[i];
 	}
 	a->written = (uint32_t)a->l0;
 	a->dirty = 0;

@@ -88,14 +88,17 @@ static int size_maps(struct filter_engine *e)
 
 	e->rule_cap = r;
 	e->desc_cap = 16 * r + 4096;
+	e->pool_cap = 24 * r + 65536; /* 16 words a rule do for little overlap */
 	e->iv4_cap = 4 * (2 * r + 2) + 1024;
 	e->iv6_cap = 4 * (r + 2) + 1024;
 	s->rodata->rule_cap = e->rule_cap;
 	s->rodata->desc_cap = e->desc_cap;
+	s->rodata->pool_cap = e->pool_cap;
 	s->rodata->iv4_cap = e->iv4_cap;
 	s->rodata->iv6_cap = e->iv6_cap;
 	err = err ?: bpf_map__set_max_entries(s->maps.filter_rules, 2 * e->rule_cap);
 	err = err ?: bpf_map__set_max_entries(s->maps.filter_descs, 2 * e->desc_cap);
+	err = err ?: bpf_map__set_max_entries(s->maps.filter_pool, 2 * e->pool_cap);
 	err = err ?: bpf_map__set_max_entries(s->maps.filter_iv4, 2 * e->iv4_cap);
 	err = err ?: bpf_map__set_max_entries(s->maps.filter_iv6, 2 * e->iv6_cap);
 	err = err ?: bpf_map__set_max_entries(s->maps.filter_counters, e->rule_cap);
@@ -109,6 +112,7 @@ static int mmap_maps(struct filter_engine *e)
 	e->gens = map_mmap(s->maps.filter_gens);
 	e->rules = map_mmap(s->maps.filter_rules);
 	e->descs = map_mmap(s->maps.filter_descs);
+	e->pool = map_mmap(s->maps.filter_pool);
 	e->dense = map_mmap(s->maps.filter_dense);
 	e->dirs = map_mmap(s->maps.filter_dirs);
 	e->iv4 = map_mmap(s->maps.filter_iv4);
@@ -116,7 +120,7 @@ static int mmap_maps(struct filter_engine *e)
 	e->ports = map_mmap(s->maps.filter_ports);
 	e->metas = map_mmap(s->maps.filter_metas);
 	e->cts = map_mmap(s->maps.filter_cts);
-	if (!e->gens || !e->rules || !e->descs || !e->dense || !e->dirs || !e->iv4 ||
+	if (!e->gens || !e->rules || !e->descs || !e->pool || !e->dense || !e->dirs || !e->iv4 ||
 	    !e->iv6 || !e->ports || !e->metas || !e->cts)
 		return -errno;
 	return 0;
@@ -129,6 +133,7 @@ static void munmap_maps(struct filter_engine *e)
 	map_munmap(s->maps.filter_gens, e->gens);
 	map_munmap(s->maps.filter_rules, e->rules);
 	map_munmap(s->maps.filter_descs, e->descs);
+	map_munmap(s->maps.filter_pool, e->pool);
 	map_munmap(s->maps.filter_dense, e->dense);
 	map_munmap(s->maps.filter_dirs, e->dirs);
 	map_munmap(s->maps.filter_iv4, e->iv4);
@@ -141,30 +146,38 @@ static void munmap_maps(struct filter_engine *e)
 #define POOL_MIN_WORDS 65536
 #define POOL_MAX_WORDS (UINT32_MAX / 2) /* class offsets are 32 bits */
 
-static void pool_free(struct filter_engine *e, uint32_t gen)
+/* Uninstalls and frees generation gen's words past pool_cap. */
+static void more_free(struct filter_engine *e, uint32_t gen)
 {
-	if (e->pool[gen])
-		munmap(e->pool[gen], (size_t)e->pool_words[gen] * sizeof(uint64_t));
-	if (e->pool_fd[gen] >= 0)
-		close(e->pool_fd[gen]);
-	e->pool[gen] = NULL;
-	e->pool_fd[gen] = -1;
-	e->pool_words[gen] = 0;
+	if (e->more[gen])
+		munmap(e->more[gen], (size_t)e->more_words[gen] * sizeof(uint64_t));
+	if (e->more_fd[gen] >= 0)
+		close(e->more_fd[gen]);
+	e->more[gen] = NULL;
+	e->more_fd[gen] = -1;
+	e->more_words[gen] = 0;
 }
 
-/* Replaces generation gen's pool with one of n words holding its first keep. */
-static int pool_resize(struct filter_engine *e, uint32_t gen, uint32_t n, uint32_t keep)
+/* Replaces generation gen's words past pool_cap with n words (n = 0: none),
+ * holding the first keep of them. */
+static int more_resize(struct filter_engine *e, uint32_t gen, uint32_t n, uint32_t keep)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	struct bpf_map *outer = e->skel->maps.filter_pool_more;
 	size_t bytes = (size_t)n * sizeof(uint64_t);
 	void *mem;
 	int fd, err;
 
+	if (!n) {
+		bpf_map__delete_elem(outer, &gen, sizeof(gen), 0);
+		more_free(e, gen);
+		return 0;
+	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbpf_fw_pool", sizeof(uint32_t),
 			    sizeof(uint64_t), n, &o);
 	if (fd < 0) {
 		err = -errno;
-		return fail(e, err, "rules: allocate a class pool of %zu MiB: %s", bytes >> 20,
+		return fail(e, err, "rules: allocate %zu MiB more of class pool: %s", bytes >> 20,
 			    strerror(-err));
 	}
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -174,40 +187,44 @@ static int pool_resize(struct filter_engine *e, uint32_t gen, uint32_t n, uint32
 		return fail(e, err, "rules: mmap the class pool: %s", strerror(-err));
 	}
 	if (keep)
-		memcpy(mem, e->pool[gen], (size_t)keep * sizeof(uint64_t));
-	err = bpf_map__update_elem(e->skel->maps.filter_pool, &gen, sizeof(gen), &fd, sizeof(fd), 0);
+		memcpy(mem, e->more[gen], (size_t)keep * sizeof(uint64_t));
+	err = bpf_map__update_elem(outer, &gen, sizeof(gen), &fd, sizeof(fd), 0);
 	if (err) {
 		munmap(mem, bytes);
 		close(fd);
 		return fail(e, err, "rules: install the class pool: %s", strerror(-err));
 	}
-	pool_free(e, gen);
-	e->pool_fd[gen] = fd;
-	e->pool[gen] = mem;
-	e->pool_words[gen] = n;
+	more_free(e, gen);
+	e->more_fd[gen] = fd;
+	e->more[gen] = mem;
+	e->more_words[gen] = n;
 	return 0;
 }
 
 int filter_pool_reserve(struct filter_engine *e, uint32_t gen, uint64_t words, uint32_t keep)
 {
-	uint64_t n = e->pool_words[gen] + e->pool_words[gen] / 2;
+	uint64_t have = (uint64_t)e->pool_cap + e->more_words[gen];
+	uint64_t n = e->more_words[gen] + e->more_words[gen] / 2;
 
-	if (words <= e->pool_words[gen])
+	if (words <= have)
 		return 0;
 	if (words > POOL_MAX_WORDS)
 		return fail(e, -E2BIG, "rules: the classes need %llu pool words (%u at most)",
 			    (unsigned long long)words, POOL_MAX_WORDS);
-	n = n < words ? words : n > POOL_MAX_WORDS ? POOL_MAX_WORDS : n;
-	return pool_resize(e, gen, n < POOL_MIN_WORDS ? POOL_MIN_WORDS : n, keep);
+	words -= e->pool_cap;
+	n = n < words ? words : n;
+	n = n < POOL_MIN_WORDS ? POOL_MIN_WORDS : n > POOL_MAX_WORDS ? POOL_MAX_WORDS : n;
+	return more_resize(e, gen, n, keep > e->pool_cap ? keep - e->pool_cap : 0);
 }
 
 int filter_pool_fit(struct filter_engine *e, uint32_t gen, uint32_t used)
 {
-	uint64_t n = (uint64_t)used + used / 16 + POOL_MIN_WORDS;
+	uint32_t past = used > e->pool_cap ? used - e->pool_cap : 0;
+	uint64_t n = past ? (uint64_t)past + past / 16 + POOL_MIN_WORDS : 0;
 
-	if (e->pool_words[gen] <= n + n / 4 || n > POOL_MAX_WORDS)
+	if (e->more_words[gen] <= n + n / 4)
 		return 0;
-	return pool_resize(e, gen, n, used);
+	return more_resize(e, gen, n, past);
 }
 
 static int new_set_map(const char *name, uint32_t max_entries)
@@ -590,7 +607,7 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 	e->adopt_tc_prog = -1;
 	e->xdp_link = -1;
 	e->sync_fd = -1;
-	e->pool_fd[0] = e->pool_fd[1] = -1;
+	e->more_fd[0] = e->more_fd[1] = -1;
 	pthread_mutex_init(&e->live_lock, NULL);
 	e->max_rules = o->max_rules;
 	e->hook_kind = o->hook;
@@ -626,10 +643,6 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 		fail(e, err, "mmap the filter maps");
 		goto cleanup;
 	}
-	err = pool_resize(e, 0, POOL_MIN_WORDS, 0);
-	err = err ?: pool_resize(e, 1, POOL_MIN_WORDS, 0);
-	if (err)
-		goto cleanup;
 	e->sync_fd = new_set_map("lbpf_fw_sync", 1);
 	if (e->sync_fd < 0) {
 		err = fail(e, e->sync_fd, "create the sync map");
@@ -655,8 +668,8 @@ void filter_engine_free(struct filter_engine *e)
 		close_pinned(e);
 	else
 		filter_detach(e);
-	pool_free(e, 0);
-	pool_free(e, 1);
+	more_free(e, 0);
+	more_free(e, 1);
 	if (e->skel) {
 		munmap_maps(e);
 		filter_bpf__destroy(e->skel);
@@ -1312,7 +1325,7 @@ int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uin
 
 	if (len > 4096)
 		return fail(e, -EMSGSIZE, "packet: %u bytes (4096 at most)", len);
-	if (ct < 0 || ct >= FILTER_CT_NSTATES)
+	if (ct < -1 || ct >= FILTER_CT_NSTATES)
 		return fail(e, -EINVAL, "ct: no state %d", ct);
 	/* the metadata in front of the packet carries the ct state in and the
 	 * verdict out (bpf/filter.bpf.c, test_meta) */

@@ -816,7 +816,8 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
 		*iif = check_ifname(L, "iif", -1);
 	if (lua_getfield(L, ix, "ct") != LUA_TNIL)
-		*ct = check_ct(L, -1);
+		*ct = exact_string(L, -1) && !strcmp(lua_tostring(L, -1), "lookup") ? -1 :
+									check_ct(L, -1);
 	lua_pop(L, 5);
 	d.sport = test_port(L, ix, "sport");
 	d.dport = test_port(L, ix, "dport");
