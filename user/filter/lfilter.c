@@ -120,6 +120,24 @@ static const char *exact_string(lua_State *L, int ix)
 	return text && strlen(text) == len ? text : NULL;
 }
 
+/* Raises on a key of the table at ix that is not in names (NULL-ended): a
+ * misspelt option would otherwise be ignored. what names the table. */
+static void check_keys(lua_State *L, int ix, const char *what, const char *const names[])
+{
+	int i;
+
+	ix = lua_absindex(L, ix);
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		lua_pop(L, 1);
+		for (i = 0; lua_type(L, -1) == LUA_TSTRING && names[i]; i++)
+			if (!strcmp(lua_tostring(L, -1), names[i]))
+				break;
+		if (lua_type(L, -1) != LUA_TSTRING || !names[i])
+			luaL_error(L, "%s: unknown field '%s'", what, luaL_tolstring(L, -1, NULL));
+	}
+}
+
 static void parse_one_address(lua_State *L, const char *field, int ix, struct filter_prefix **list,
 			      uint32_t *n)
 {
@@ -333,8 +351,11 @@ static void parse_log(lua_State *L, int ix, struct filter_spec *s)
 		s->log = lua_toboolean(L, ix);
 		return;
 	}
+	static const char *const keys[] = { "sample", NULL };
+
 	if (!lua_istable(L, ix))
 		luaL_error(L, "log: expected true or {sample = N}");
+	check_keys(L, ix, "log", keys);
 	s->log = true;
 	if (lua_getfield(L, ix, "sample") != LUA_TNIL)
 		s->sample = check_range(L, "log.sample", -1, 1, UINT32_MAX);
@@ -797,9 +818,12 @@ static uint16_t test_port(lua_State *L, int ix, const char *field)
 /* Builds the frame of fw:test's table form; returns its length. */
 static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif, int *ct)
 {
+	static const char *const keys[] = { "src", "dst", "proto", "sport", "dport", "tcp", "len",
+					    "iif", "ct", NULL };
 	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10 };
 	int family = 4, n;
 
+	check_keys(L, ix, "pkt", keys);
 	if (lua_getfield(L, ix, "src") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
 		family = 6;
 	if (lua_getfield(L, ix, "dst") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
@@ -846,6 +870,8 @@ static int filter_test_method(lua_State *L)
 		luaL_checktype(L, 2, LUA_TTABLE);
 		len = test_frame(L, 2, frame, sizeof(frame), &iif, &ct);
 	}
+	if (lua_istable(L, 3))
+		check_keys(L, 3, "test", (const char *const[]){ "repeat", NULL });
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
 		repeat = check_range(L, "repeat", -1, 1, UINT32_MAX);
 	commit_now(L, f);
@@ -887,6 +913,7 @@ static int filter_set_method(lua_State *L)
 	struct lset *s;
 
 	if (lua_istable(L, 3)) {
+		check_keys(L, 3, "set", (const char *const[]){ "type", "ttl", "max", NULL });
 		if (lua_getfield(L, 3, "type") != LUA_TNIL)
 			type = type_family[luaL_checkoption(L, -1, NULL, types)];
 		if (lua_getfield(L, 3, "ttl") != LUA_TNIL)
@@ -931,6 +958,8 @@ static int set_add(lua_State *L)
 	int err;
 
 	set_entry(L, f, s, 2, &p);
+	if (lua_istable(L, 3))
+		check_keys(L, 3, "add", (const char *const[]){ "ttl", NULL });
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "ttl") != LUA_TNIL)
 		ttl = check_range(L, "ttl", -1, 1, TTL_MAX) * 1000000000ULL;
 	err = filter_set_add(f->e, s->slot, &p, ttl);
@@ -1137,6 +1166,21 @@ static enum filter_hook_kind check_hook(lua_State *L)
 	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
 }
 
+/* The options of lbpf.filter{} for the hook: any other is an error, also
+ * one of another hook (netfilter has no dev, xdp no direction). */
+static void check_options(lua_State *L, enum filter_hook_kind hook)
+{
+	static const char *const xdp[] = { "hook", "max_rules", "attach", "dev", "mode", NULL };
+	static const char *const tc[] = { "hook", "max_rules", "attach", "dev", "direction", NULL };
+	static const char *const nf[] = { "hook", "max_rules", "attach", "chain", "family",
+					  "priority", NULL };
+
+	check_keys(L, 1, hook == FILTER_HOOK_XDP ? "filter{hook = \"xdp\"}" :
+			 hook == FILTER_HOOK_TC ? "filter{hook = \"tc\"}" :
+						  "filter{hook = \"netfilter\"}",
+		   hook == FILTER_HOOK_XDP ? xdp : hook == FILTER_HOOK_TC ? tc : nf);
+}
+
 /* ---- counters for lbpfd's metrics server (any thread) ---- */
 
 #define METRIC_RULES_MAX 1000 /* rules with series per filter: a scrape stays cheap */
@@ -1217,6 +1261,7 @@ static int filter_new(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	o.hook = check_hook(L);
+	check_options(L, o.hook);
 	if (opt_field(L, "max_rules") != LUA_TNIL)
 		o.max_rules = check_range(L, "max_rules", -1, 1, FILTER_MAX_RULES);
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
