@@ -418,6 +418,7 @@ static __always_inline struct filter_test_meta *test_meta(struct xdp_md *ctx)
 		if ((void *)(meta + 1) > (void *)(long)ctx->data)
 			return NULL;
 		meta->magic = FILTER_TEST_MAGIC;
+		meta->pad = 0;
 		meta->ct = 0;
 	}
 	return meta;

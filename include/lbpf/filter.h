@@ -209,8 +209,9 @@ struct filter_test_meta {
 	__u32 magic;
 	__u32 verdict;        /* FILTER_PASS / FILTER_DROP */
 	__u32 rule_id;        /* of the deciding rule, or ~0 for the default */
+	__u32 pad;
 	__u32 ct;             /* in: the packet's ct state (enum filter_ct) + 1, 0 = look up */
-};
+};                            /* 20 bytes: XDP metadata is 4-byte words, 32 at most */
 
 /* The packet as the rule engine sees it (also the payload of reports). */
 struct filter_pkt {
