@@ -348,6 +348,8 @@ test_ct() {
 	local echo_pid=$!
 	$A "$PKT" tcp-listen 7001 20 &
 	local listen_pid=$!
+	# t_fail ends this subshell: its servers go with it
+	trap "kill $echo_pid $listen_pid 2>/dev/null || true; stop_policy" EXIT
 	for i in $(seq 50); do grep -q ready "$WORK/echo" && break; sleep 0.05; done
 	ct_probe ok ok reply "no filter"
 	if [ "$hook" = netfilter ]; then

@@ -166,6 +166,8 @@ test_ct() {
 	echo_pid=$!
 	$X "$PKT" tcp-listen 7001 20 &
 	listen_pid=$!
+	# t_fail ends this subshell: its servers and policy go with it
+	trap "kill $echo_pid $listen_pid \${POLICY_PID:-} 2>/dev/null || true" EXIT
 	for _ in $(seq 50); do grep -q ready "$W/echo" && break; sleep 0.1; done
 	ct_probe ok ok reply "no filter"
 	policy lbpf-vx 10 <<-EOF
