@@ -20,6 +20,7 @@ struct pcaptest {
 	struct filter_engine *e;       /* the last filter the policy created */
 	uint64_t packets, dropped, passed, defaulted, unparsed;
 	uint64_t *by_rule;             /* by rule id */
+	int ct;                        /* every packet's ct state (enum filter_ct) */
 };
 
 static void remember(void *ctx, struct filter_engine *e)
@@ -138,7 +139,7 @@ static int judge_capture(struct pcaptest *t, const char *path)
 			       pcap_datalink(p));
 			continue;
 		}
-		err = filter_test(t->e, frame, len, 0, 1, &verdict, &rule, &ns, &why);
+		err = filter_test_ct(t->e, frame, len, 0, t->ct, 1, &verdict, &rule, &ns, &why);
 		if (err) {
 			fprintf(stderr, "lbpf: packet %" PRIu64 ": %s\n", t->packets, t->e->error);
 			break;
@@ -182,12 +183,23 @@ static void summarize(struct pcaptest *t)
 int lbpf_cmd_test(int argc, char **argv)
 {
 	lbpf_runtime_opts_t opts = { .argc = 0, .argv = NULL };
-	struct pcaptest t = { 0 };
+	struct pcaptest t = { .ct = FILTER_CT_NEW };
 	lbpf_runtime_t *rt = NULL;
 	int err;
 
+	/* a capture has no conntrack: --ct says which state its packets are in */
+	if (argc == 5 && !strcmp(argv[1], "--ct")) {
+		t.ct = filter_ct_number(argv[2]);
+		if (t.ct < 0) {
+			fprintf(stderr, "lbpf: --ct: expected new, established, related, invalid "
+					"or untracked, got '%s'\n", argv[2]);
+			return 2;
+		}
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: lbpf test POLICY.lua CAPTURE.pcap\n");
+		fprintf(stderr, "usage: lbpf test [--ct STATE] POLICY.lua CAPTURE.pcap\n");
 		return 2;
 	}
 	lbpf_libbpf_logging();
