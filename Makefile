@@ -5,6 +5,7 @@
 # make test       install missing dependencies, build, run unit, lua, integration and vm tests
 # make check      ASan+UBSan build; unit and lua tests under it (leaks fail)
 # make bench      benchmarks, printed as tables (scripts/bench/)
+# make image      the OCI image localhost/lbpf, from Debian 12's packages (scripts/image.sh)
 # make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -52,7 +53,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 HEADERS   := $(wildcard include/lbpf/*.h user/*/*.h)
 
-.PHONY: all run test check bench install uninstall clean deps unit-tests
+.PHONY: all run test check bench image install uninstall clean deps unit-tests
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -122,6 +123,10 @@ check:
 
 bench: deps all
 	./scripts/bench/run.sh
+
+# Rebuilt only when its inputs changed; scripts/image.sh --force takes Debian's updates.
+image: deps
+	./scripts/image.sh
 
 install: $(BUILD)/lbpf $(BUILD)/lbpfd
 	install -Dm755 $(BUILD)/lbpf $(DESTDIR)$(BINDIR)/lbpf

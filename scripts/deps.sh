@@ -11,6 +11,7 @@ packages=(
 	clang llvm libbpf-dev bpftool liblua5.4-dev libelf-dev zlib1g-dev libpcap-dev
 	pkg-config make gcc iproute2 qemu-system-x86 busybox-static cpio kmod util-linux
 	ca-certificates xz-utils curl systemd lua5.4
+	mmdebstrap podman runc # make image and its test (runc: the runtime the test names)
 	"$@"
 )
 

@@ -7,25 +7,67 @@
 # puts lbpf's binaries, Lua modules and examples into it, and podman imports
 # the result. No base image is pulled from a registry.
 #
-#   scripts/image.sh [TAG]        default TAG: localhost/lbpf:<version>, also :latest
+#   scripts/image.sh [--force] [TAG]   default TAG: localhost/lbpf:<version>, also :latest
+#
+# The image is labelled with a hash of its inputs (lbpf's sources, this script,
+# the package list); when TAG already holds an image with the same hash, nothing
+# is built. Debian's packages are not part of the hash: --force rebuilds anyway,
+# to take their updates.
 #
 # The image runs `lbpfd --foreground`, and `lbpf` in it talks to that lbpfd.
+# That command gains `--policy-dir /etc/lbpf/policies.d` (as Tetragon's image
+# runs its policy folder) once lbpfd has that option (issue 13, part 1); until
+# then /etc/lbpf/policies.d is only made, for policies loaded with `lbpf load`.
 # Run it privileged, with the host's bpffs and tracefs, e.g.
-#   podman run --privileged -v /sys/fs/bpf:/sys/fs/bpf \
+#   podman run --privileged --network host -v /sys/fs/bpf:/sys/fs/bpf \
 #     -v /sys/kernel/tracing:/sys/kernel/tracing localhost/lbpf
-# (/etc/lbpf/policies.d is made for the policy folder lbpfd does not read yet.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+force=0
+[ "${1:-}" = "--force" ] && { force=1; shift; }
 version=$(sed -n 's/^#define LBPF_VERSION "\(.*\)"/\1/p' include/lbpf/lbpf.h)
-tag=${1:-localhost/lbpf:$version}
+default_tag=localhost/lbpf:$version
+tag=${1:-$default_tag}
 work=$(realpath -m "${IMAGE_WORK:-build/image}")
 libs=libc6,liblua5.4-0,libbpf1,libelf1,zlib1g,libpcap0.8
+label=org.lbpf.inputs
 
 for tool in mmdebstrap podman; do
 	command -v $tool >/dev/null ||
-		{ echo "image.sh: $tool is not installed (scripts/deps.sh $tool)" >&2; exit 1; }
+		{ echo "image.sh: $tool is not installed (scripts/deps.sh installs it)" >&2; exit 1; }
 done
+
+# A hash of everything the image is made of here: the files `make install`
+# builds from and installs, this script and the package list.
+inputs_hash() {
+	{
+		echo "$libs"
+		find bpf include lua user vmlinux Makefile scripts/image.sh scripts/lbpfd.service \
+			-type f -print0 | sort -z | xargs -0 sha256sum
+	} | sha256sum | cut -d' ' -f1
+}
+
+# Tags the default tag's image :latest too (not a TAG given by the caller).
+tag_latest() {
+	[ "$tag" = "$default_tag" ] && podman tag "$tag" localhost/lbpf:latest
+	return 0
+}
+
+# Prints the image's size.
+report() {
+	local size
+	size=$(podman image inspect --format '{{.Size}}' "$tag")
+	echo "image.sh: $1 $tag, $((size / 1000000)) MB uncompressed"
+}
+
+hash=$(inputs_hash)
+old=$(podman image inspect --format "{{.Id}} {{index .Labels \"$label\"}}" "$tag" 2>/dev/null || true)
+if [ $force = 0 ] && [ "${old#* }" = "$hash" ]; then
+	tag_latest
+	report "up to date:"
+	exit 0
+fi
 
 # Built apart, with the image's prefix, so the compiled-in data folder is /usr's.
 rm -rf "$work/stage"
@@ -34,10 +76,14 @@ rm -rf "$work/stage/usr/share/man"
 
 # extract: the packages' files only, no shell, no package manager, no scripts
 # (and no hooks, which this variant does not run: the rest is done here).
+# gconv (iconv's character sets, a third of the image) goes: nothing lbpf
+# runs converts character sets. dpkg's status file stays, so scanners can
+# list the packages.
 root=$work/rootfs
 rm -rf "$root"
 mmdebstrap --quiet --variant=extract --include="$libs" bookworm "$root"
-rm -rf "$root"/usr/share/{doc,man,info,lintian} "$root"/var/cache/apt "$root"/var/lib/apt
+rm -rf "$root"/usr/share/{doc,man,info,lintian,locale} "$root"/var/cache/apt \
+	"$root"/var/lib/apt "$root"/usr/lib/x86_64-linux-gnu/gconv
 cp -a "$work/stage/." "$root/"
 mkdir -p "$root/etc/lbpf/policies.d" "$root/run/lbpf" "$root/var/lib/lbpf" "$root/tmp" \
 	"$root/sys/fs/bpf" "$root/sys/kernel/tracing" "$root/proc"
@@ -47,9 +93,14 @@ tar -C "$root" --numeric-owner -cf "$work/rootfs.tar" .
 
 podman import --quiet \
 	--change 'CMD ["/usr/bin/lbpfd", "--foreground"]' \
+	--change 'ENV PATH=/usr/bin:/usr/sbin' \
 	--change 'ENV LBPF_SOCKET=/run/lbpf/lbpfd.sock' \
-	--change "LABEL org.opencontainers.image.title=lbpf org.opencontainers.image.version=$version" \
+	--change 'LABEL org.opencontainers.image.title=lbpf' \
+	--change "LABEL org.opencontainers.image.version=$version" \
+	--change "LABEL $label=$hash" \
 	"$work/rootfs.tar" "$tag" >/dev/null
-[ "$tag" = "localhost/lbpf:latest" ] || podman tag "$tag" localhost/lbpf:latest
-size=$(podman image inspect --format '{{.Size}}' "$tag")
-echo "image.sh: built $tag, $((size / 1000000)) MB uncompressed"
+rm -f "$work/rootfs.tar"
+tag_latest
+# the image this one replaced, unless another tag or a container holds it
+[ -n "$old" ] && podman rmi "${old%% *}" >/dev/null 2>&1 || true
+report built
