@@ -75,13 +75,19 @@ make -s BUILD="$work/build" PREFIX=/usr DESTDIR="$work/stage" install
 rm -rf "$work/stage/usr/share/man"
 
 # extract: the packages' files only, no shell, no package manager, no scripts
-# (and no hooks, which this variant does not run: the rest is done here).
-# gconv (iconv's character sets, a third of the image) goes: nothing lbpf
-# runs converts character sets. dpkg's status file stays, so scanners can
-# list the packages.
+# (and no customize hooks, which this variant does not run: the rest is done
+# here). Its extract hook writes dpkg's status file from the packages' control
+# files, so that image scanners can list them: "installed", though their
+# maintainer scripts did not run (for these libraries they only run ldconfig,
+# which the loader does without). gconv (iconv's character sets, a third of
+# the image) goes: nothing lbpf runs converts character sets.
+status_hook='for deb in "$1"/var/cache/apt/archives/*.deb; do
+	dpkg-deb -f "$deb" | sed "/^Package:/a Status: install ok installed"; echo
+done > "$1/var/lib/dpkg/status"'
 root=$work/rootfs
 rm -rf "$root"
-mmdebstrap --quiet --variant=extract --include="$libs" bookworm "$root"
+mmdebstrap --quiet --variant=extract --include="$libs" --extract-hook="$status_hook" \
+	bookworm "$root"
 rm -rf "$root"/usr/share/{doc,man,info,lintian,locale} "$root"/var/cache/apt \
 	"$root"/var/lib/apt "$root"/usr/lib/x86_64-linux-gnu/gconv
 cp -a "$work/stage/." "$root/"

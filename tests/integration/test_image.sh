@@ -6,7 +6,8 @@
 # namespaces made here:
 #   lbpf-ima (10.99.7.1) -- veth -- lbpf-imr (10.99.7.2; the container, XDP on r1)
 # Builds the image (or keeps the one whose inputs hash matches), checks its
-# size and default command; runs it privileged with the host's /sys/fs/bpf and
+# size, its default command and that dpkg's status file in it lists Debian's
+# packages of the libraries; runs it privileged with the host's /sys/fs/bpf and
 # /sys/kernel/tracing, in lbpf-imr's network namespace; loads both policies
 # with `lbpf` in the container; checks the tracing policy counts a known number
 # of getppid() calls of a host process and the filter drops one UDP port and
@@ -177,6 +178,13 @@ test_build() {
 		sleep 0.1
 	done
 	t_expect_contains "$out" "lbpfd 0." "lbpf status against the default command"
+	# dpkg's status file lists Debian's packages of the libraries, for scanners
+	podman cp lbpf-test-image-try:/var/lib/dpkg "$W/dpkg" || t_fail "no /var/lib/dpkg"
+	out=$(dpkg-query --admindir="$W/dpkg" -W -f '${Package} ${db:Status-Abbrev}\n' 2>&1)
+	local pkg
+	for pkg in liblua5.4-0 libbpf1 libelf1 zlib1g libpcap0.8 libc6; do
+		echo "$out" | grep -qx "$pkg ii " || t_fail "dpkg's status lacks $pkg: $out"
+	done
 	podman rm -f -t 0 lbpf-test-image-try >/dev/null
 	[ $had = 1 ] || [ ! -e /sys/fs/bpf/lbpf ] ||
 		t_fail "the default command without a bpffs mount pinned in the host's /sys/fs/bpf/lbpf"
