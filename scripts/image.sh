@@ -14,10 +14,9 @@
 # is built. Debian's packages are not part of the hash: --force rebuilds anyway,
 # to take their updates.
 #
-# The image runs `lbpfd --foreground`, and `lbpf` in it talks to that lbpfd.
-# That command gains `--policy-dir /etc/lbpf/policies.d` (as Tetragon's image
-# runs its policy folder) once lbpfd has that option (issue 13, part 1); until
-# then /etc/lbpf/policies.d is only made, for policies loaded with `lbpf load`.
+# The image runs `lbpfd --foreground --policy-dir /etc/lbpf/policies.d` (as
+# Tetragon's image runs its policy folder): mount policies there (a ConfigMap,
+# or a host folder read-only). `lbpf` in the image talks to that lbpfd.
 # Run it privileged, with the host's bpffs and tracefs, e.g.
 #   podman run --privileged --network host -v /sys/fs/bpf:/sys/fs/bpf \
 #     -v /sys/kernel/tracing:/sys/kernel/tracing localhost/lbpf
@@ -98,7 +97,7 @@ chmod 1777 "$root/tmp"
 tar -C "$root" --numeric-owner -cf "$work/rootfs.tar" .
 
 podman import --quiet \
-	--change 'CMD ["/usr/bin/lbpfd", "--foreground"]' \
+	--change 'CMD ["/usr/bin/lbpfd", "--foreground", "--policy-dir", "/etc/lbpf/policies.d"]' \
 	--change 'ENV PATH=/usr/bin:/usr/sbin' \
 	--change 'ENV LBPF_SOCKET=/run/lbpf/lbpfd.sock' \
 	--change 'LABEL org.opencontainers.image.title=lbpf' \

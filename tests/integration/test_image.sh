@@ -85,7 +85,7 @@ run_container() {
 	"${PODMAN_RUN[@]}" -d --name "$1" --privileged --network ns:/run/netns/lbpf-imr \
 		-v /sys/fs/bpf:/sys/fs/bpf -v /sys/kernel/tracing:/sys/kernel/tracing \
 		-v "$W/state:/var/lib/lbpf" -v "$W/policies:/etc/lbpf/policies.d:ro" \
-		"$IMAGE" lbpfd --foreground --bpffs "$BPFFS" >/dev/null ||
+		"$IMAGE" lbpfd --foreground --bpffs "$BPFFS" --policy-dir /etc/lbpf/policies.d >/dev/null ||
 		t_fail "podman run $1 failed"
 	local i
 	for i in $(seq 100); do
@@ -159,7 +159,8 @@ test_build() {
 	size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 	[ "$size" -le 60000000 ] || t_fail "the image is $size bytes, over 60 MB"
 	cmd=$(podman image inspect --format '{{json .Config.Cmd}}' "$IMAGE")
-	[ "$cmd" = '["/usr/bin/lbpfd","--foreground"]' ] || t_fail "default command $cmd"
+	[ "$cmd" = '["/usr/bin/lbpfd","--foreground","--policy-dir","/etc/lbpf/policies.d"]' ] ||
+		t_fail "default command $cmd"
 	# can podman run containers here at all?
 	local out
 	out=$("${PODMAN_RUN[@]}" --rm --name lbpf-test-image-try --network none "$IMAGE" \
@@ -194,11 +195,7 @@ test_build() {
 test_policies() {
 	need build
 	setup || t_fail "cannot set up the namespaces"
-	run_container "$C1"
-	cx "$C1" lbpf load /etc/lbpf/policies.d/calls.lua >/dev/null ||
-		t_fail "load calls.lua: $(podman logs "$C1" 2>&1 | tail -5)"
-	cx "$C1" lbpf load /etc/lbpf/policies.d/fw.lua >/dev/null ||
-		t_fail "load fw.lua: $(podman logs "$C1" 2>&1 | tail -5)"
+	run_container "$C1" # lbpfd loads the policy folder's calls.lua and fw.lua
 	wait_list "$C1" calls running
 	wait_list "$C1" fw running
 	"$W/lbpf-img-gpp" 5000 >/dev/null

@@ -428,6 +428,8 @@ static void print_policy(const struct json *p)
 {
 	const struct json *attach = json_get(p, "attach");
 	const char *reason = json_get_string(p, "reason");
+	const char *source = json_get_string(p, "source");
+	const char *load_error = json_get_string(p, "load_error");
 	char mem[16], up[16], kinds[256] = "-";
 	size_t i, n = 0;
 
@@ -441,8 +443,13 @@ static void print_policy(const struct json *p)
 	       json_get_string(p, "state"), up, number(p, "events"), number(p, "errors"),
 	       number(p, "lost"), mem, kinds,
 	       json_get_bool(p, "trusted", false) ? " (trusted)" : "");
+	if (source && !strcmp(source, "folder"))
+		printf("  from the policy folder\n");
 	if (reason && *reason && strcmp(json_get_string(p, "state"), "running"))
 		printf("  %.*s\n", (int)strcspn(reason, "\n"), reason);
+	else if (load_error && *load_error)
+		printf("  last reload failed (the running version stays): %.*s\n",
+		       (int)strcspn(load_error, "\n"), load_error);
 }
 
 /* True when pid is a live process (not a zombie left by a kill -9). */

@@ -32,6 +32,7 @@ struct daemon_options {
 	const char *bpffs;
 	const char *metrics;
 	const char *group;
+	const char *policy_dir;    /* --policy-dir: policies as files, or NULL */
 	int workers;
 	uint64_t instruction_limit;
 	unsigned max_errors;

@@ -90,7 +90,8 @@ static void policy_save(struct policy *p)
 {
 	struct state_record rec = { .name = p->name, .file = p->file, .args = p->args,
 				    .nargs = p->nargs, .memory = p->memory,
-				    .generation = p->generation, .trusted = p->trusted };
+				    .generation = p->generation, .trusted = p->trusted,
+				    .folder = p->dir_code != NULL };
 
 	state_save(&rec, p->code);
 }
@@ -196,6 +197,13 @@ static int restore_one(const struct state_record *rec)
 	}
 	p->generation = rec->generation ? rec->generation : 1;
 	p->trusted = rec->trusted;
+	/* a folder's policy runs its last good version until the folder is
+	 * read, which reloads it if its file changed and unloads it if gone */
+	if (rec->folder && !(p->dir_code = strdup(code))) {
+		policy_free(p);
+		free(code);
+		return 0;
+	}
 	policy_link(p);
 	fprintf(stderr, "lbpfd: restoring policy %s (%s, %s)\n", rec->name, rec->file,
 		p->trusted ? "trusted" : "sandboxed");

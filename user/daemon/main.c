@@ -15,6 +15,7 @@
 #include "policies.h"
 #include "requests.h"
 #include "server.h"
+#include "policydir.h"
 #include "state.h"
 
 static struct daemon_options opts;
@@ -22,7 +23,7 @@ static struct daemon_options opts;
 static const char usage[] =
 	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
 	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
-	"             [--memory SIZE] [--fail-open] [--foreground]\n"
+	"             [--memory SIZE] [--policy-dir DIR] [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
 	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
 	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
@@ -33,6 +34,8 @@ static const char usage[] =
 	"  --instructions N    Lua instructions a callback may run at once (100000000)\n"
 	"  --max-errors N      callback errors in a row that fail a policy (10)\n"
 	"  --memory SIZE       default memory limit of a policy (64M)\n"
+	"  --policy-dir DIR    every DIR/NAME.lua is a policy NAME, loaded, reloaded and\n"
+	"                      unloaded as the file appears, changes and goes\n"
 	"  --fail-open         packet filters end with lbpfd (stop, crash) instead of enforcing\n"
 	"                      until it is back\n"
 	"  --foreground        accepted for compatibility: lbpfd never forks; it logs to stderr\n";
@@ -66,6 +69,7 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 	case 'b': o->bpffs = arg; return 0;
 	case 'm': o->metrics = arg; return 0;
 	case 'g': o->group = arg; return 0;
+	case 'P': o->policy_dir = arg; return 0;
 	case 'f': return 0;
 	case 'F': o->fail_open = true; return 0;
 	case 'h': fputs(usage, stdout); return 1;
@@ -108,6 +112,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		{ "instructions", required_argument, NULL, 'i' },
 		{ "max-errors", required_argument, NULL, 'e' },
 		{ "memory", required_argument, NULL, 'M' },
+		{ "policy-dir", required_argument, NULL, 'P' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "fail-open", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -116,8 +121,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 	int c, err;
 
 	*o = (struct daemon_options){
-		LBPF_DAEMON_SOCKET, LBPF_DAEMON_STATE_DIR, LBPF_DAEMON_BPFFS, NULL, NULL,
-		2, 100000000ull, 10, 64u << 20, false,
+		.socket_path = LBPF_DAEMON_SOCKET, .state_dir = LBPF_DAEMON_STATE_DIR,
+		.bpffs = LBPF_DAEMON_BPFFS, .workers = 2, .instruction_limit = 100000000ull,
+		.max_errors = 10, .default_memory = 64u << 20,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		if ((err = parse_option(c, optarg, o)))
@@ -155,7 +161,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	int err = parse_options(argc, argv, &opts);
+	int err = parse_options(argc, argv, &opts), code = 0;
 
 	if (err)
 		return err > 0 ? 0 : 2;
@@ -168,6 +174,12 @@ int main(int argc, char **argv)
 		LBPF_VERSION, opts.socket_path, opts.state_dir, opts.bpffs, opts.workers);
 	filters_startup(opts.fail_open);
 	policies_restore();
+	if (opts.policy_dir &&
+	    policydir_open(opts.policy_dir, opts.default_memory, server_epfd()) < 0) {
+		fprintf(stderr, "lbpfd: stopping: the policy folder cannot be used\n");
+		code = 1;
+		policies_stop();
+	}
 	server_run();
 	workers_stop();
 	if (opts.fail_open)
@@ -175,5 +187,5 @@ int main(int argc, char **argv)
 	pin_close();
 	server_close();
 	fprintf(stderr, "lbpfd: stopped\n");
-	return 0;
+	return code;
 }

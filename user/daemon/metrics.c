@@ -68,7 +68,7 @@ static void policy_family(struct json_writer *w, const char *name, const char *t
 
 		policy_numbers(p, &events, &errors, &memory);
 		v = which == 0 ? events : which == 1 ? errors : which == 2 ? atomic_load(&p->lost)
-									   : memory;
+			: which == 3 ? memory : p->load_failures;
 		printf_raw(w, "%s{policy=\"%s\"} %llu\n", name, p->name, v);
 	}
 }
@@ -180,6 +180,8 @@ static void render(struct json_writer *w)
 	policy_family(w, "lbpf_policy_lost_total", "counter",
 		      "Events lost because the policy's ring buffer was full.", 2);
 	policy_family(w, "lbpf_policy_memory_bytes", "gauge", "Lua memory the policy uses.", 3);
+	policy_family(w, "lbpf_policy_load_failures_total", "counter",
+		      "Loads and reloads of the policy that failed (the running version stays).", 4);
 	declared_families(w);
 }
 

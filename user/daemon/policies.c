@@ -63,6 +63,8 @@ void policy_free(struct policy *p)
 	free(p->file);
 	free(p->code);
 	free(p->reason);
+	free(p->dir_code);
+	free(p->load_error);
 	free(p->pin_dir);
 	free(p);
 }

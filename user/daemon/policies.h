@@ -36,6 +36,12 @@ struct policy {
 	char name[LBPF_DAEMON_NAME_MAX];
 	char *file;                /* the script, as the client named it */
 	char *code;                /* what the current runtime runs (and is saved) */
+	/* --policy-dir: the bytes of NAME.lua last tried (NULL: a policy that
+	 * lbpf load brought), and the scan's marks */
+	char *dir_code;
+	bool dir_seen, dir_clash;
+	char *load_error;          /* why the last load or reload failed, or NULL */
+	uint64_t load_failures;    /* loads and reloads that failed */
 	bool trusted;              /* root loaded it with the full library */
 	char **args;
 	int nargs;

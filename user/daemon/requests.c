@@ -217,6 +217,22 @@ static void op_reload(struct client *c, const struct json *req)
 	c->pending++;
 }
 
+/* A load or reload of p failed: kept in p for list and the metrics. */
+static void note_failure(struct policy *p, const char *error)
+{
+	char line[600];
+
+	p->load_failures++;
+	free(p->load_error);
+	p->load_error = strdup(error ? error : "?");
+	if (p->dir_code) {
+		snprintf(line, sizeof(line), "lbpf: policy folder: %s failed: %.500s",
+			 p->current ? "reload" : "load", p->load_error);
+		policy_log(p, line);
+		fprintf(stderr, "lbpfd: [%s] %s\n", p->name, line + 6);
+	}
+}
+
 /* MSG_LOADED: the reply to whoever waits for the load. */
 static void loaded(struct load_job *job)
 {
@@ -224,6 +240,8 @@ static void loaded(struct load_job *job)
 	struct json_writer w = { 0 };
 
 	if (!policy_loaded(job)) {
+		free(p->load_error);
+		p->load_error = NULL;
 		reply_begin_ok(&w);
 		json_kv_string(&w, "name", p->name);
 		json_kv_string(&w, "state", job->running ? "running" : "stopped");
@@ -231,8 +249,14 @@ static void loaded(struct load_job *job)
 		json_object_end(&w);
 		client_send_later(job->conn, &w);
 	} else if (job->kind == LOAD_RELOAD) {
+		note_failure(p, job->error);
 		client_error_later(job->conn, "reload failed; the running policy was kept: %s",
 				   job->error);
+	} else if (job->kind == LOAD_NEW && p->dir_code) {
+		note_failure(p, job->error); /* listed as failed until its file changes */
+		p->state = LBPF_STATE_FAILED;
+		free(p->reason);
+		p->reason = strdup(job->error ? job->error : "?");
 	} else if (job->kind == LOAD_NEW) {
 		client_error_later(job->conn, "%s", job->error);
 		clients_end_followers(p, "load failed");
@@ -268,6 +292,12 @@ static void op_unload(struct client *c, const struct json *req)
 		return client_error(c, "unload: policy '%s' is being unloaded already", p->name);
 	c->pending++;
 	if (policy_unload(p, c->id))
+		unload_finish(p);
+}
+
+void requests_unload(struct policy *p)
+{
+	if (policy_unload(p, 0))
 		unload_finish(p);
 }
 
@@ -326,6 +356,9 @@ static void policy_json(struct json_writer *w, struct policy *p)
 	json_kv_integer(w, "lost", atomic_load(&p->lost));
 	json_kv_integer(w, "memory", memory);
 	json_kv_integer(w, "memory_limit", p->memory);
+	json_kv_string(w, "source", p->dir_code ? "folder" : "client");
+	json_kv_string(w, "load_error", p->load_error ? p->load_error : "");
+	json_kv_integer(w, "load_failures", p->load_failures);
 	policy_log_counts(p, &lines, &cut);
 	json_kv_integer(w, "log_lines", lines);
 	json_kv_integer(w, "log_dropped", lines > LBPF_DAEMON_LOG_LINES ?

@@ -61,6 +61,8 @@ void requests_init(const struct daemon_options *opts);
 void requests_line(struct client *c, const char *line, size_t len);
 /* Handles what load threads and workers posted (mailbox.h). */
 void requests_messages(void);
+/* Unloads p with nobody to answer (its file left the policy folder). */
+void requests_unload(struct policy *p);
 
 /* ---- metrics.c: lbpfd --metrics ---- */
 

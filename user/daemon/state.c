@@ -5,7 +5,7 @@
  * read back when lbpfd starts.
  *   STATE_DIR/policies/NAME.lua
  *   STATE_DIR/policies/NAME.json  {"name","file","args","memory","generation",
- *                                  "trusted"}
+ *                                  "trusted", "folder"}
  * The folder and STATE_DIR/policies must be root's alone (folders.c): a
  * record there says what runs as root, and whether trusted.
  */
@@ -87,6 +87,8 @@ static char *metadata(const struct state_record *p)
 	json_kv_integer(&w, "memory", (long long)p->memory);
 	json_kv_integer(&w, "generation", p->generation);
 	json_kv_bool(&w, "trusted", p->trusted);
+	if (p->folder)
+		json_kv_bool(&w, "folder", true);
 	json_object_end(&w);
 	json_raw(&w, "\n", 1);
 	if (w.failed)
@@ -214,6 +216,10 @@ static const char *record_check(const struct json *rec, const char *stem, struct
 		return "\"args\" is not a list of strings";
 	r->memory = (size_t)memory;
 	r->generation = (uint32_t)generation;
+	if (json_get(rec, "folder") && json_get(rec, "folder")->type != JSON_TRUE &&
+	    json_get(rec, "folder")->type != JSON_FALSE)
+		return "\"folder\" is not true or false";
+	r->folder = json_get_bool(rec, "folder", false);
 	r->trusted = json_get_bool(rec, "trusted", false);
 	r->untagged = !json_get(rec, "trusted");
 	return NULL;

@@ -19,6 +19,7 @@ struct state_record {
 	uint32_t generation;
 	bool trusted;              /* root loaded it with the full library */
 	bool untagged;             /* restored: a record that does not say (sandboxed) */
+	bool folder;               /* from --policy-dir: its file decides once read */
 };
 
 /* Creates the folder (logged). 0 or -errno. */
