@@ -2,11 +2,14 @@
 # SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 #
 # lbpfd's /metrics, checked by Prometheus's own promtool (an implementation
-# nobody here wrote): the page passes `promtool check metrics` with policies
-# that declare metrics whose help has newlines, backslashes and 3000 bytes,
-# and each of those shows as one escaped HELP line.
+# nobody here wrote): the page passes `promtool check metrics`, with no
+# warning, while lbpfd holds a tracing policy, a packet-filter policy and
+# policies that declare metrics whose help has newlines, backslashes and 3000
+# bytes (each shows as one escaped HELP line); lbpf_build_info, the probes'
+# and the filters' counters are there.
 #
-# The daemon runs on its own socket, state and bpffs folders.
+# The daemon runs on its own socket, state and bpffs folders, in a network
+# namespace made here (lbpf-mtr: its filter is on that namespace's lo).
 . "$(dirname "$0")/../lib.sh"
 
 W=/tmp/lbpf-test-metrics
@@ -17,11 +20,13 @@ LBPFD=${LBPFD:-$BUILD/lbpfd}
 export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
 PATH=$BUILD/tools:$PATH # scripts/deps.sh puts promtool there
 
+NS=lbpf-mtr
 cleanup() {
 	local pid
 	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
 		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	done
+	ip netns del $NS 2>/dev/null
 	rm -rf "$W" "$BPFFS"
 }
 t_cleanup cleanup
@@ -29,7 +34,8 @@ t_cleanup cleanup
 start() {
 	local i
 	mkdir -p "$W"
-	"$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" \
+	ip netns add $NS && ip netns exec $NS ip link set lo up || t_fail "cannot make namespace $NS"
+	ip netns exec $NS "$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" \
 		--metrics "127.0.0.1:$PORT" >>"$W/lbpfd.log" 2>&1 &
 	echo $! >> "$W/lbpfd.pid"
 	for i in $(seq 100); do
@@ -57,11 +63,29 @@ LUA
 local c = lbpf.metric.counter("plain_ticks_total", "ticks")
 lbpf.every(1000, function() c:inc() end)
 LUA
-	"$LBPF" load "$W/odd.lua" >/dev/null || t_fail "load odd.lua failed"
-	"$LBPF" load "$W/plain.lua" >/dev/null || t_fail "load plain.lua failed"
-	curl -sf "http://127.0.0.1:$PORT/metrics" > "$W/metrics" || t_fail "curl failed"
+	cat > "$W/trace.lua" <<'LUA'
+lbpf.tracepoint("syscalls:sys_enter_getppid", { count = "comm" })
+lbpf.every(1000, function() end)
+LUA
+	cat > "$W/fw.lua" <<'LUA'
+local fw = lbpf.filter{ hook = "xdp", dev = "lo", mode = "generic" }
+fw:rule{ proto = "tcp", dport = 22, action = "count", comment = "ssh" }
+fw:commit()
+LUA
+	local f
+	for f in odd plain trace fw; do
+		"$LBPF" load "$W/$f.lua" >/dev/null || t_fail "load $f.lua failed: $(tail -3 "$W/lbpfd.log")"
+	done
+	ip netns exec $NS curl -sf "http://127.0.0.1:$PORT/metrics" > "$W/metrics" || t_fail "curl failed"
 	promtool check metrics < "$W/metrics" > "$W/promtool" 2>&1 ||
 		t_fail "promtool check metrics: $(head -5 "$W/promtool")"
+	[ ! -s "$W/promtool" ] || t_fail "promtool warns: $(head -5 "$W/promtool")"
+	grep -q '^lbpf_build_info{version="[^"]*",lua="5\.4\.[0-9]*",libbpf="[0-9.]*"} 1$' "$W/metrics" ||
+		t_fail "no lbpf_build_info: $(grep build_info "$W/metrics")"
+	grep -q '^lbpf_probe_lost_total{policy="trace",probe="tracepoint:syscalls:sys_enter_getppid"} 0$' "$W/metrics" ||
+		t_fail "no lost counter of the probe: $(grep lbpf_probe "$W/metrics")"
+	grep -q '^lbpf_filter_packets_total{policy="fw",filter="xdp on lo",stat="passed"} ' "$W/metrics" ||
+		t_fail "no filter counters: $(grep lbpf_filter "$W/metrics" | head -3)"
 	grep -qx '# HELP odd_events_total first line\\nsecond \\\\ line 0123456789.*0123456789' \
 		"$W/metrics" || t_fail "the long help is not one escaped line: $(grep -n odd_events "$W/metrics" | cut -c1-200)"
 	grep -qx 'odd_events_total{policy="odd"} 3' "$W/metrics" ||

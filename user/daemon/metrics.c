@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
 #include "core/metric.h"
 #include "policies.h"
 #include "requests.h"
@@ -170,9 +172,21 @@ static void declared_families(struct json_writer *w)
 	free(c.v);
 }
 
+/* lbpf_build_info: which lbpfd, Lua and libbpf serve the page, as the
+ * Prometheus convention has it (a gauge of 1 with the versions as labels). */
+static void build_info(struct json_writer *w)
+{
+	printf_raw(w, "# HELP lbpf_build_info Versions of lbpfd and of the Lua and libbpf it runs.\n"
+		      "# TYPE lbpf_build_info gauge\n"
+		      "lbpf_build_info{version=\"%s\",lua=\"%s\",libbpf=\"%u.%u\"} 1\n",
+		   LBPF_VERSION, LUA_VERSION_MAJOR "." LUA_VERSION_MINOR "." LUA_VERSION_RELEASE,
+		   libbpf_major_version(), libbpf_minor_version());
+}
+
 /* The body of GET /metrics. */
 static void render(struct json_writer *w)
 {
+	build_info(w);
 	policy_family(w, "lbpf_policy_events_total", "counter",
 		      "Callbacks the policy's runtime dispatched (events and timers).", 0);
 	policy_family(w, "lbpf_policy_errors_total", "counter", "Errors in the policy's callbacks.",

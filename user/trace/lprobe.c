@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "core/metric.h"
 #include "probe_lua.h"
 #include "probe.skel.h"
 #include "symbols.h"
@@ -324,6 +325,8 @@ static void probe_detach(struct probe *p)
 {
 	int i;
 
+	lbpf_metric_source_remove(p->metrics); /* no collect runs after this */
+	p->metrics = NULL;
 	for (i = 0; i < p->npoints; i++) {
 		bpf_link__destroy(p->points[i].link);
 		bpf_link__destroy(p->points[i].start_link);
@@ -340,6 +343,29 @@ static void probe_detach(struct probe *p)
 		lbpf_ringbuf_unsubscribe(p->rt, p->source);
 		p->source = 0;
 	}
+}
+
+/* The probe's counters for lbpfd's /metrics (a metric source): called from
+ * the thread that serves the page, while the probe is attached. */
+static void probe_collect(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *emit,
+			  void *emit_ctx)
+{
+	struct probe *p = ctx;
+	struct lbpf_probe_stats st;
+	char labels[640] = "", name[600];
+
+	if (!p->skel || probe_read_stats(p, &st))
+		return;
+	snprintf(name, sizeof(name), "%s:%s", type_names[p->type], p->spec);
+	lbpf_metric_label(labels, sizeof(labels), "probe", name);
+	emit(emit_ctx, rt, "lbpf_probe_events_total", "Hits of a probe that passed its filters.",
+	     LBPF_METRIC_COUNTER, labels, st.events);
+	emit(emit_ctx, rt, "lbpf_probe_lost_total",
+	     "Events of a probe that the full ring buffer refused.", LBPF_METRIC_COUNTER, labels,
+	     st.lost);
+	emit(emit_ctx, rt, "lbpf_probe_filtered_total",
+	     "Hits of a probe that its in-kernel filters dropped.", LBPF_METRIC_COUNTER, labels,
+	     st.filtered);
 }
 
 /* ---- lost events are never silent ---- */
@@ -705,6 +731,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	p->attached = true;
 	lbpf_loop_hold(lbpf_runtime_getloop(p->rt), 1);
 	lbpf_loop_timer_at(lbpf_runtime_getloop(p->rt), &p->lost_timer, lbpf_now() + 1000000000ull);
+	p->metrics = lbpf_metric_source_add(p->rt, probe_collect, p); /* NULL: none */
 	if (p->npoints > 1)
 		lbpf_log(p->rt, "attached %d probes for %s:%s", p->npoints, type_names[type], p->spec);
 	lua_settop(L, ud);

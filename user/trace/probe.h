@@ -83,6 +83,7 @@ struct probe {
 	lbpf_timer_node_t lost_timer;
 	struct ksyms *ksyms;
 	struct usyms *usyms;
+	struct lbpf_metric_source *metrics; /* its counters for /metrics, while attached */
 };
 
 /* One condition of opts.filter: name op value, or comm == "name" (the
