@@ -97,13 +97,15 @@ test_policy_dir() {
 	for _ in $(seq 100); do "$LBPF" list | grep -q '^b ' || break; sleep 0.1; done
 	"$LBPF" list | grep -q '^b ' && t_fail "b was not unloaded: $("$LBPF" list)"
 	# header settings, and an unknown one named with its file and line
-	put d.lua "$(printf -- '-- policy d\n-- lbpf: memory=8M arg=one arg=two\nprint("d", ...) lbpf.every(1000, function() end)')"
+	put d.lua "$(printf -- '-- policy d\n-- lbpf: memory=8M arg=one arg=two\n-- lbpf: instructions=100000\nprint("d", ...) lbpf.every(1000, function() end)\nlbpf.after(300, function() while true do end end)')"
 	until_field d state running
 	[ "$(field d memory_limit)" = 8388608 ] || t_fail "memory=8M: $("$LBPF" list --json)"
 	"$LBPF" logs d | grep -qx "d	one	two" || t_fail "args: $("$LBPF" logs d)"
+	for _ in $(seq 50); do "$LBPF" logs d | grep -q "instruction limit of 100000 exceeded" && break; sleep 0.1; done
+	"$LBPF" logs d | grep -q "instruction limit of 100000 exceeded" || t_fail "instructions=100000: $("$LBPF" logs d)"
 	put e.lua "$(printf -- '-- lbpf: memroy=8M\nprint(1)')"
 	until_field e state failed
-	t_expect_contains "$(field e load_error)" "$PDIR/e.lua:1: unknown setting 'memroy' (memory=, trusted=, arg=)" "e's error"
+	t_expect_contains "$(field e load_error)" "$PDIR/e.lua:1: unknown setting 'memroy' (memory=, instructions=, trusted=, arg=)" "e's error"
 	# beside a policy loaded by hand
 	printf 'lbpf.every(1000, function() end)\n' > "$W/hand.lua"
 	"$LBPF" load "$W/hand.lua" >/dev/null || t_fail "lbpf load failed"

@@ -91,7 +91,7 @@ static void policy_save(struct policy *p)
 	struct state_record rec = { .name = p->name, .file = p->file, .args = p->args,
 				    .nargs = p->nargs, .memory = p->memory,
 				    .generation = p->generation, .trusted = p->trusted,
-				    .folder = p->dir_code != NULL };
+				    .folder = p->dir_code != NULL, .instructions = p->instructions };
 
 	state_save(&rec, p->code);
 }
@@ -197,6 +197,7 @@ static int restore_one(const struct state_record *rec)
 	}
 	p->generation = rec->generation ? rec->generation : 1;
 	p->trusted = rec->trusted;
+	p->instructions = rec->instructions;
 	/* a folder's policy runs its last good version until the folder is
 	 * read, which reloads it if its file changed and unloads it if gone */
 	if (rec->folder && !(p->dir_code = strdup(code))) {

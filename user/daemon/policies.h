@@ -46,6 +46,7 @@ struct policy {
 	char **args;
 	int nargs;
 	size_t memory;
+	uint64_t instructions;     /* its instruction limit; 0 = lbpfd's --instructions */
 	uint32_t generation;
 	enum lbpf_runtime_state state;
 	char *reason;              /* why it failed or stopped */

@@ -11,8 +11,9 @@
  * when it changes again.
  *
  * Settings ride in the file's first lines, comments of the form
- *   -- lbpf: memory=32M trusted=true arg=eth0 arg=5
- * (memory: the Lua memory limit; trusted: the full library, as root's
+ *   -- lbpf: memory=32M instructions=1000000 trusted=true arg=eth0 arg=5
+ * (memory: the Lua memory limit; instructions: the instruction limit of a
+ * callback, as lbpfd's --instructions; trusted: the full library, as root's
  * `lbpf load --trusted`, since only root can write the folder; arg: one
  * argument each). An unknown setting is an error that names the file and
  * line. The folder must be root's and writable by root alone, or on a
@@ -48,6 +49,7 @@ static struct handle inotify_h, timer_h;
 /* What a file's header says. */
 struct settings {
 	size_t memory;
+	uint64_t instructions;
 	bool trusted;
 	char *args[MAX_ARGS];
 	int nargs;
@@ -71,6 +73,16 @@ static const char *setting(struct settings *s, const char *word, const char *fil
 			return NULL;
 		snprintf(why, sizeof(why), "%s:%d: memory=%s: a size of 1M or more (e.g. 32M)",
 			 file, n, eq + 1);
+	} else if (eq && klen == 12 && !strncmp(word, "instructions", 12)) {
+		char *end;
+
+		errno = 0;
+		s->instructions = strtoull(eq + 1, &end, 10);
+		if (!errno && !*end && eq[1] >= '0' && eq[1] <= '9' &&
+		    s->instructions >= 1000 && s->instructions <= (1ull << 40))
+			return NULL;
+		snprintf(why, sizeof(why), "%s:%d: instructions=%s: a number from 1000 to 2^40",
+			 file, n, eq + 1);
 	} else if (eq && klen == 7 && !strncmp(word, "trusted", 7)) {
 		if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false")) {
 			s->trusted = !strcmp(eq + 1, "true");
@@ -84,7 +96,8 @@ static const char *setting(struct settings *s, const char *word, const char *fil
 		}
 		snprintf(why, sizeof(why), "%s:%d: more than %d arguments", file, n, MAX_ARGS);
 	} else {
-		snprintf(why, sizeof(why), "%s:%d: unknown setting '%.*s' (memory=, trusted=, arg=)",
+		snprintf(why, sizeof(why),
+			 "%s:%d: unknown setting '%.*s' (memory=, instructions=, trusted=, arg=)",
 			 file, n, (int)klen, word);
 	}
 	return why;
@@ -188,6 +201,7 @@ static void dir_load(struct policy *p, const char *path, char *code, struct sett
 		args[p->nargs] = s->args[p->nargs];
 	s->nargs = 0; /* p owns them now */
 	p->memory = s->memory;
+	p->instructions = s->instructions;
 	p->trusted = s->trusted;
 	if (fresh || !p->generation)
 		p->generation = 1;

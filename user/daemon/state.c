@@ -89,6 +89,8 @@ static char *metadata(const struct state_record *p)
 	json_kv_bool(&w, "trusted", p->trusted);
 	if (p->folder)
 		json_kv_bool(&w, "folder", true);
+	if (p->instructions)
+		json_kv_integer(&w, "instructions", (long long)p->instructions);
 	json_object_end(&w);
 	json_raw(&w, "\n", 1);
 	if (w.failed)
@@ -220,6 +222,13 @@ static const char *record_check(const struct json *rec, const char *stem, struct
 	    json_get(rec, "folder")->type != JSON_FALSE)
 		return "\"folder\" is not true or false";
 	r->folder = json_get_bool(rec, "folder", false);
+	if (json_get(rec, "instructions")) {
+		double n;
+
+		if ((why = record_count(rec, "instructions", 1099511627776.0, &n)))
+			return why;
+		r->instructions = (uint64_t)n;
+	}
 	r->trusted = json_get_bool(rec, "trusted", false);
 	r->untagged = !json_get(rec, "trusted");
 	return NULL;

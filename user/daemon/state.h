@@ -20,6 +20,7 @@ struct state_record {
 	bool trusted;              /* root loaded it with the full library */
 	bool untagged;             /* restored: a record that does not say (sandboxed) */
 	bool folder;               /* from --policy-dir: its file decides once read */
+	uint64_t instructions;     /* its own instruction limit, 0 = lbpfd's */
 };
 
 /* Creates the folder (logged). 0 or -errno. */
