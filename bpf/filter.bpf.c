@@ -468,6 +468,25 @@ int filter_xdp(struct xdp_md *ctx)
 	return v == FILTER_DROP ? XDP_DROP : XDP_PASS;
 }
 
+/* lbpf test: how the tc or netfilter program judged the packet of a
+ * BPF_PROG_TEST_RUN (under FILTER_CTL_TESTMETA), since these runs return no
+ * XDP metadata. Userspace clears magic before the run and reads it after. */
+struct filter_test_meta filter_test_note;
+
+static __always_inline void note_test(int v, __u32 rule_id, __u32 why)
+{
+	struct filter_ctl *ctl;
+	__u32 key = 0;
+
+	ctl = bpf_map_lookup_elem(&filter_ctl, &key);
+	if (!ctl || !(ctl->flags & FILTER_CTL_TESTMETA))
+		return;
+	filter_test_note.verdict = v;
+	filter_test_note.rule_id = rule_id;
+	filter_test_note.why = why;
+	filter_test_note.magic = FILTER_TEST_MAGIC;
+}
+
 SEC("tc")
 int filter_tc(struct __sk_buff *skb)
 {
@@ -481,6 +500,7 @@ int filter_tc(struct __sk_buff *skb)
 	parse_frame(&p, &c);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
+	note_test(v, rule_id, why);
 	return v == FILTER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
@@ -513,6 +533,7 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 		parse_ipv4(&p, &c, 0);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
+	note_test(v, rule_id, why);
 	return v == FILTER_DROP ? NF_DROP : NF_ACCEPT;
 }
 

@@ -92,7 +92,7 @@ struct filter_gen {
 
 /* The control word: which generation is live, and ring buffer sources. */
 #define FILTER_CTL_FLOWS    0x1 /* on_new_flow is set */
-#define FILTER_CTL_TESTMETA 0x2 /* write the verdict into XDP metadata (fw:test) */
+#define FILTER_CTL_TESTMETA 0x2 /* report the verdict of a test run (fw:test, lbpf test) */
 struct filter_ctl {
 	__u32 gen;
 	__u32 flags;
@@ -208,7 +208,8 @@ struct filter_flow {
 	__u64 ts;
 };
 
-/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA. */
+/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA (tc and
+ * netfilter write it into their filter_test_note). */
 #define FILTER_TEST_MAGIC 0x6c627066 /* "lbpf" */
 struct filter_test_meta {
 	__u32 magic;

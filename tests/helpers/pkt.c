@@ -8,6 +8,9 @@
  *   pkt tcp-connect ADDR PORT MS         prints "ok" or "fail"
  *   pkt ping ADDR COUNT MS               ICMP echo; prints how many replies came
  *   pkt pcap FILE                        writes a capture of 4 known frames
+ *   pkt capture FILE LINKTYPE HEX...     writes a capture of link type LINKTYPE
+ *                                        (1 Ethernet, 113 SLL, 276 SLL2, ...)
+ *                                        holding one record per HEX (its bytes)
  *   pkt shape IFACE DSTMAC SRC DST DPORT COUNT SHAPE
  *        sends COUNT crafted frames (AF_PACKET) of a UDP datagram (or a TCP
  *        SYN) from SRC to DST:DPORT, shaped by SHAPE, a comma list of:
@@ -257,6 +260,32 @@ static int write_pcap(const char *path)
 	return fclose(out) ? 1 : 0;
 }
 
+/* Writes a capture of link type linktype with one record per hex string. */
+static int write_capture(const char *path, int linktype, char **hex, int n)
+{
+	uint32_t ghdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 262144, linktype };
+	FILE *out = fopen(path, "wb");
+	uint8_t rec[16384];
+
+	if (!out)
+		return 1;
+	fwrite(ghdr, sizeof(ghdr), 1, out);
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(hex[i]) / 2;
+		uint32_t h[4] = { 1700000000 + i, 0, len, len };
+
+		if (len > sizeof(rec) || strlen(hex[i]) % 2) {
+			fprintf(stderr, "pkt: record %d: bad hex\n", i + 1);
+			return 2;
+		}
+		for (size_t j = 0; j < len; j++)
+			sscanf(hex[i] + 2 * j, "%2hhx", &rec[j]);
+		fwrite(h, sizeof(h), 1, out);
+		fwrite(rec, len, 1, out);
+	}
+	return fclose(out) ? 1 : 0;
+}
+
 /* ---- crafted frames (pkt shape) ---- */
 
 struct shape {
@@ -499,6 +528,8 @@ int main(int argc, char **argv)
 		return ping(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "pcap") && argc == 3)
 		return write_pcap(argv[2]);
+	if (!strcmp(cmd, "capture") && argc >= 4)
+		return write_capture(argv[2], atoi(argv[3]), argv + 4, argc - 4);
 	if (!strcmp(cmd, "shape") && argc == 9)
 		return send_shape(argv + 1);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/pkt.c\n");

@@ -309,7 +309,8 @@ test_pcap() {
 	local out; out=$($R "$LBPF" test "$WORK/p.lua" "$WORK/c.pcap")
 	t_expect_contains "$out" "pass  rule 0 (lab ssh)"
 	t_expect_contains "$out" "drop  rule 1 (ssh)"
-	t_expect_contains "$out" "4 packets: 2 passed, 2 dropped, 1 by the default"
+	t_expect_contains "$out" "xdp on r1: 2 passed, 2 dropped, 1 by the default"
+	t_expect_contains "$out" "4 packets: 4 judged, 0 skipped, 0 could not be run; read to its end"
 	[ -z "$($R ip link show r1 | grep -o xdp)" ] || t_fail "lbpf test attached the filter"
 }
 

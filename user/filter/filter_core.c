@@ -24,7 +24,7 @@
 #include "core/internal.h"
 #include "filter.skel.h"
 
-void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
+void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e, const struct filter_place *at);
 void *filter_dry_run_ctx;
 
 #define BPF_PROG_TYPE_NETFILTER_ 32
@@ -1167,6 +1167,70 @@ int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32
 		*why = meta.why;
 	}
 	return 0;
+}
+
+/* struct nf_hook_state as BPF_PROG_TEST_RUN takes it (ctx_in): only hook and
+ * pf may be set. */
+struct test_nf_state {
+	uint8_t hook, pf;
+	uint8_t pad[6];
+	uint64_t in, out, sk, net, okfn;
+};
+
+/* Runs the tc or netfilter program on packet; its verdict from the note the
+ * program leaves under FILTER_CTL_TESTMETA. */
+static int test_run_note(struct filter_engine *e, const struct filter_place *at,
+			 const void *packet, uint32_t len, int *verdict, uint32_t *rule_id,
+			 uint32_t *why)
+{
+	bool v6 = len && *(const uint8_t *)packet >> 4 == 6;
+	struct test_nf_state nf = { .hook = at->nf_hooknum, .pf = v6 ? 10 : 2 };
+	uint8_t frame[14 + FILTER_TEST_MAX] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = packet, .data_size_in = len, .repeat = 1);
+	struct bpf_program *prog = e->skel->progs.filter_tc;
+	struct filter_test_meta *note = &e->skel->bss->filter_test_note;
+	int err, err2;
+
+	if (at->hook == FILTER_HOOK_NF) {
+		prog = e->skel->progs.filter_nf;
+		o.ctx_in = &nf;
+		o.ctx_size_in = sizeof(nf);
+		if (at->nf_hooknum != 3 /* NF_INET_LOCAL_OUT */) {
+			frame[12] = v6 ? 0x86 : 0x08;
+			frame[13] = v6 ? 0xdd : 0x00;
+			memcpy(frame + 14, packet, len);
+			o.data_in = frame;
+			o.data_size_in = len + 14;
+		}
+	}
+	memset(note, 0, sizeof(*note));
+	e->ctl.flags |= FILTER_CTL_TESTMETA;
+	err = write_ctl(e);
+	err = err ?: bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	e->ctl.flags &= ~FILTER_CTL_TESTMETA;
+	err2 = write_ctl(e);
+	if (err || err2)
+		return fail(e, err ?: err2, "BPF_PROG_TEST_RUN of the %s program: %s",
+			    at->hook == FILTER_HOOK_NF ? "netfilter" : "tc", strerror(-(err ?: err2)));
+	if (note->magic != FILTER_TEST_MAGIC)
+		return fail(e, -EPROTO, "the %s program left no verdict",
+			    at->hook == FILTER_HOOK_NF ? "netfilter" : "tc");
+	*verdict = note->verdict;
+	*rule_id = note->rule_id;
+	*why = note->why;
+	return 0;
+}
+
+int filter_test_at(struct filter_engine *e, const struct filter_place *at, const void *packet,
+		   uint32_t len, int *verdict, uint32_t *rule_id, uint32_t *why)
+{
+	uint32_t ns;
+
+	if (len > FILTER_TEST_MAX)
+		return fail(e, -EMSGSIZE, "packet: %u bytes (%u at most)", len, FILTER_TEST_MAX);
+	if (at->hook == FILTER_HOOK_XDP)
+		return filter_test(e, packet, len, 0, 1, verdict, rule_id, &ns, why);
+	return test_run_note(e, at, packet, len, verdict, rule_id, why);
 }
 
 /* ---- sets ---- */
