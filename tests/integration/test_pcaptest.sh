@@ -135,6 +135,7 @@ test_truncated() {
 # Every filter judges every packet with its own hook's program.
 test_hooks() {
 	cat > "$WORK/hooks.lua" <<-'EOF'
+	print("the body ran") -- under --json, on stderr
 	local x = lbpf.filter{ hook = "xdp", dev = "eth9" }
 	x:rule{ proto = "tcp", dport = 22, action = "drop", comment = "x-ssh" }
 	local t = lbpf.filter{ hook = "tc", dev = "eth9", direction = "egress" }
@@ -186,8 +187,9 @@ test_json() {
 	"$PKT" capture "$WORK/j.pcap" 113 "$(sll 0800 "$TCP22")" "$(sll 0800 "$TCP80")" 0000
 	gate "$WORK/hooks.lua" "$WORK/j.pcap" --json
 	expect_rc 3
-	local lines; lines=$(printf '%s\n' "$OUT" | grep '^{')
-	printf '%s\n' "$lines" | jq -e . > /dev/null || t_fail "not JSON: $lines"
+	local lines; lines=$($N "$LBPF" test --json "$WORK/hooks.lua" "$WORK/j.pcap" 2>/dev/null) || true
+	printf '%s\n' "$lines" | jq -e . > /dev/null || t_fail "stdout is not JSON alone: $lines"
+	t_expect_contains "$OUT" "the body ran"
 	[ "$(printf '%s\n' "$lines" | jq -s 'map(select(.verdict)) | length')" = 8 ] ||
 		t_fail "expected 8 verdicts (2 packets x 4 filters): $lines"
 	printf '%s\n' "$lines" | jq -e -s 'map(select(.index == 1 and .filter == "xdp on eth9"))[0]

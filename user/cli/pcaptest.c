@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "filter/filter.h"
 #include "protocol/json.h"
@@ -544,9 +545,30 @@ static int take_options(int argc, char **argv, struct pcaptest *t)
 	return n;
 }
 
-int lbpf_cmd_test(int argc, char **argv)
+/* Runs the policy's body; under --json what it prints goes to stderr, so
+ * stdout holds JSON alone. */
+static int run_body(lbpf_runtime_t **rt, const char *path, bool json)
 {
 	lbpf_runtime_opts_t opts = { .argc = 0, .argv = NULL };
+	int out = -1, err;
+
+	fflush(stdout);
+	if (json)
+		out = dup(STDOUT_FILENO);
+	if (out >= 0)
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+	err = lbpf_runtime_new(rt, path, &opts);
+	err = err ?: lbpf_runtime_start(*rt);
+	fflush(stdout);
+	if (out >= 0) {
+		dup2(out, STDOUT_FILENO);
+		close(out);
+	}
+	return err;
+}
+
+int lbpf_cmd_test(int argc, char **argv)
+{
 	struct pcaptest t = { 0 };
 	lbpf_runtime_t *rt = NULL;
 	int err;
@@ -560,8 +582,7 @@ int lbpf_cmd_test(int argc, char **argv)
 	lbpf_mount_filesystems();
 	filter_dry_run_hook = remember;
 	filter_dry_run_ctx = &t;
-	err = lbpf_runtime_new(&rt, argv[1], &opts);
-	err = err ?: lbpf_runtime_start(rt);
+	err = run_body(&rt, argv[1], t.json);
 	if (err) {
 		fprintf(stderr, "lbpf: %s\n", lbpf_runtime_error(rt) ?: strerror(-err));
 		goto out;
