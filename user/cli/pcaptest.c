@@ -327,23 +327,31 @@ static void json_line(struct json_writer *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* "  12  drop  rule 1 (ssh)  10.0.0.1:40000 > 10.0.0.2:22 tcp", with the
+ * filter's name after the number when the policy has several. */
+static void print_text(struct pcaptest *t, struct tested *f, const struct judgement *j,
+		       const char *what)
+{
+	char buf[160];
+
+	if (t->nfilters > 1)
+		printf("%6" PRIu64 "  %-*s %-4s  %-28s %s\n", t->packets, t->width, f->name,
+		       j->verdict ? "drop" : "pass", why_text(f, j, buf, sizeof(buf)), what);
+	else
+		printf("%6" PRIu64 "  %-4s  %-28s %s\n", t->packets, j->verdict ? "drop" : "pass",
+		       why_text(f, j, buf, sizeof(buf)), what);
+}
+
 static void print_judgement(struct pcaptest *t, struct tested *f, const struct judgement *j,
 			    const char *what)
 {
+	struct json_writer w = { 0 };
 	struct filter_spec *s;
-	char buf[160];
 
 	if (!t->json) {
-		if (t->nfilters > 1)
-			printf("%6" PRIu64 "  %-*s %-4s  %-28s %s\n", t->packets, t->width, f->name,
-			       j->verdict ? "drop" : "pass", why_text(f, j, buf, sizeof(buf)), what);
-		else
-			printf("%6" PRIu64 "  %-4s  %-28s %s\n", t->packets,
-			       j->verdict ? "drop" : "pass", why_text(f, j, buf, sizeof(buf)), what);
+		print_text(t, f, j, what);
 		return;
 	}
-	struct json_writer w = { 0 };
-
 	json_object_begin(&w);
 	json_kv_integer(&w, "index", (long long)t->packets);
 	json_kv_string(&w, "filter", f->name);
