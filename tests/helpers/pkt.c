@@ -10,7 +10,8 @@
  *   pkt pcap FILE                        writes a capture of 4 known frames
  *   pkt capture FILE LINKTYPE HEX...     writes a capture of link type LINKTYPE
  *                                        (1 Ethernet, 113 SLL, 276 SLL2, ...)
- *                                        holding one record per HEX (its bytes)
+ *                                        holding one record per HEX (its bytes;
+ *                                        HEX/N: a packet of N bytes cut to HEX)
  *   pkt shape IFACE DSTMAC SRC DST DPORT COUNT SHAPE
  *        sends COUNT crafted frames (AF_PACKET) of a UDP datagram (or a TCP
  *        SYN) from SRC to DST:DPORT, shaped by SHAPE, a comma list of:
@@ -279,10 +280,11 @@ static int write_capture(const char *path, int linktype, char **hex, int n)
 		return 1;
 	fwrite(ghdr, sizeof(ghdr), 1, out);
 	for (int i = 0; i < n; i++) {
-		size_t len = strlen(hex[i]) / 2;
-		uint32_t h[4] = { 1700000000 + i, 0, len, len };
+		char *slash = strchr(hex[i], '/');
+		size_t len = (slash ? (size_t)(slash - hex[i]) : strlen(hex[i])) / 2;
+		uint32_t h[4] = { 1700000000 + i, 0, len, slash ? (uint32_t)atoi(slash + 1) : len };
 
-		if (len > sizeof(rec) || strlen(hex[i]) % 2) {
+		if (len > sizeof(rec) || (slash ? slash - hex[i] : (long)strlen(hex[i])) % 2) {
 			fprintf(stderr, "pkt: record %d: bad hex\n", i + 1);
 			return 2;
 		}

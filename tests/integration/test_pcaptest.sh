@@ -94,10 +94,11 @@ test_sll() { cooked sll 113; }
 test_sll2() { cooked sll2 276; }
 
 test_ethernet_complete() {
-	"$PKT" capture "$WORK/e.pcap" 1 "$(eth 0800 "$TCP22")" "$(eth 0800 "$TCP80")"
+	"$PKT" capture "$WORK/e.pcap" 1 "$(eth 0800 "$TCP22")" "$(eth 0800 "$TCP80")/1514"
 	gate "$WORK/xdp.lua" "$WORK/e.pcap"
 	expect_rc 0
 	t_expect_contains "$OUT" "xdp on eth9: 1 passed, 1 dropped, 1 by the default"
+	t_expect_contains "$OUT" "1 records were cut by the capture's snap length: judged on the bytes captured"
 }
 
 test_short_record() {
@@ -201,7 +202,7 @@ test_json() {
 	printf '%s\n' "$lines" | jq -e -s 'map(select(.index == 3))[0].skipped | test("too short")' > /dev/null ||
 		t_fail "packet 3 not skipped: $lines"
 	printf '%s\n' "$lines" | jq -e -s 'last.summary | .packets == 3 and .judged == 2 and .skipped == 1
-		and .truncated == false and (.filters | length) == 4' > /dev/null ||
+		and .truncated == false and .snapped == 0 and (.filters | length) == 4' > /dev/null ||
 		t_fail "summary: $lines"
 }
 

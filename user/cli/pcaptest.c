@@ -46,6 +46,7 @@ struct pcaptest {
 	unsigned nfilters, width;  /* width: of the longest filter name */
 	bool json, lost;           /* lost: a filter could not be taken note of */
 	uint64_t packets, skipped, failed;
+	uint64_t snapped;          /* records shorter than their packet (snap length) */
 	bool truncated;
 };
 
@@ -444,6 +445,7 @@ static int judge_capture(struct pcaptest *t, const char *path)
 	}
 	while ((rc = pcap_next_ex(p, &hdr, &data)) == 1) {
 		t->packets++;
+		t->snapped += hdr->caplen < hdr->len;
 		len = to_ethernet(pcap_datalink(p), data, hdr->caplen, frame, sizeof(frame), why,
 				  sizeof(why));
 		if (!len) {
@@ -470,6 +472,9 @@ static void summarize_text(struct pcaptest *t)
 	       " could not be run; %s\n", t->packets, t->packets - t->skipped - t->failed,
 	       t->skipped, t->failed,
 	       t->truncated ? "the capture is truncated or unreadable" : "read to its end");
+	if (t->snapped)
+		printf("%" PRIu64 " records were cut by the capture's snap length: judged on the "
+		       "bytes captured\n", t->snapped);
 	for (unsigned i = 0; i < t->nfilters; i++) {
 		struct tested *f = &t->filters[i];
 
@@ -500,6 +505,7 @@ static void summarize_json(struct pcaptest *t)
 	json_kv_integer(&w, "skipped", (long long)t->skipped);
 	json_kv_integer(&w, "failed", (long long)t->failed);
 	json_kv_bool(&w, "truncated", t->truncated);
+	json_kv_integer(&w, "snapped", (long long)t->snapped);
 	json_key(&w, "filters");
 	json_array_begin(&w);
 	for (unsigned i = 0; i < t->nfilters; i++) {
