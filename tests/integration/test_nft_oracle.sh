@@ -9,11 +9,13 @@
 # Each frame carries an id in its source MAC (pkt shape id:N; later fragments
 # N | 0x8000). An observer, an nft chain of its own that runs after the
 # filter under test, adds the source MAC of every frame that got past the
-# filter to a dynamic set; a frame missing from the set was dropped. Three
-# places are compared:
+# filter to a dynamic set; a frame missing from the set was dropped. Four
+# places are compared, each with both policies (deny: drop rules under a
+# default pass; allow: pass rules under a default drop):
 #   input      nft `hook input`      vs lbpf netfilter chain = "input"
 #   prerouting nft `hook prerouting` vs lbpf netfilter chain = "prerouting"
 #   ingress    nft netdev `hook ingress` on r0 vs lbpf tc ingress on r0
+#   xdp        nft netdev `hook ingress` on r0 vs lbpf XDP (native) on r0
 # At each place a run with no filter first says which frames reach it at all
 # (VLAN-tagged frames never reach the IP hooks here; IPv4 fragments are
 # reassembled before input, IPv6 ones are not, as no conntrack is loaded in
@@ -165,6 +167,8 @@ CASES=(
 	"vlan-5555 10.1.0.1 $D4 5555 udp,vlan:5"
 	"vlan-5556 10.1.0.1 $D4 5556 udp,vlan:5"
 	"qinq-5555 10.1.0.1 $D4 5555 udp,qinq:5,vlan:6"
+	"v4-cut-header 10.1.0.1 $D4 5556 udp,cut:12"
+	"v6-cut-header fd11::1 $D6 5556 udp,cut:30"
 )
 
 # Differences by design: KNOWN[policy:place:case:part] = why (part: first,
@@ -176,7 +180,7 @@ DEEP="lbpf walks 10 extension headers, so the UDP port is unknown and a port rul
 TINY="the first fragment holds 8 bytes of TCP: lbpf needs the whole header (the flags) and gives the unparsed verdict (drop); nft reads the ports it has and, with the flags out of reach, matches no rule"
 QINQ="after the kernel strips the outer tag, nft's netdev family sees an 802.1Q frame, not IP, and matches no rule; lbpf walks the second tag to the UDP header"
 LATER="a later fragment has no ports: nft matches no rule and the policy drops it; lbpf gives it the fragment verdict (pass by default: the first fragment was judged with its ports), as fw:unparsed documents"
-for place in input prerouting ingress; do
+for place in input prerouting ingress xdp; do
 	KNOWN[deny:$place:v6-ah-5555:first]=$AH
 	KNOWN[deny:$place:v6-ext8-ah-5555:first]=$AH
 	KNOWN[deny:$place:v6-unknown-ext-5556:first]=$HIP
@@ -186,19 +190,24 @@ for place in input prerouting ingress; do
 	KNOWN[allow:$place:v6-split-tcp-22:later]=$LATER
 	KNOWN[allow:$place:v6-split-tcp-80:later]=$LATER
 done
-for place in prerouting ingress; do # at input, IPv4 is reassembled first
+for place in prerouting ingress xdp; do # at input, IPv4 is reassembled first
 	KNOWN[deny:$place:v4-split-tcp-80:first]=$TINY
 	KNOWN[allow:$place:v4-split-udp-5555:later]=$LATER
 	KNOWN[allow:$place:v4-split-tcp-22:later]=$LATER
 	KNOWN[allow:$place:v4-split-tcp-80:later]=$LATER
 done
 KNOWN[deny:ingress:qinq-5555:first]=$QINQ
+KNOWN[deny:xdp:qinq-5555:first]="nft's netdev ingress sees an 802.1Q frame once the kernel stripped the outer tag, not IP, and matches no rule; lbpf's XDP program runs before that and walks both tags to the UDP header"
+for place in ingress xdp; do # the IP stack drops these before its hooks
+	KNOWN[deny:$place:v4-cut-header:first]="an IPv4 header cut short: nft cannot read it and matches no rule (the IP stack drops it later); lbpf gives it the unparsed verdict (drop), as for any IP header it cannot read"
+	KNOWN[deny:$place:v6-cut-header:first]="an IPv6 header cut short: ${KNOWN[deny:$place:v4-cut-header:first]#*: }"
+done
 
 # observe PLACE: the observer table, which adds the source MAC of every
 # frame that gets past the filter under test to the set "seen".
 observe() {
 	local family=inet hook="type filter hook $1 priority 500;"
-	if [ "$1" = ingress ]; then
+	if [ "$1" = ingress ] || [ "$1" = xdp ]; then
 		family=netdev
 		hook="type filter hook ingress device r0 priority 100;"
 	fi
@@ -214,7 +223,7 @@ observe() {
 nft_policy() {
 	local -n rules=RULES_$1 default=DEFAULT_$1
 	local family=inet hook="type filter hook $2 priority 0;" i
-	if [ "$2" = ingress ]; then
+	if [ "$2" = ingress ] || [ "$2" = xdp ]; then
 		family=netdev
 		hook="type filter hook ingress device r0 priority 0;"
 	fi
@@ -230,6 +239,7 @@ lbpf_policy() {
 	local i
 	case $2 in
 	ingress) echo 'local fw = lbpf.filter{ hook = "tc", dev = "r0", direction = "ingress" }' ;;
+	xdp) echo 'local fw = lbpf.filter{ hook = "xdp", dev = "r0", mode = "native" }' ;;
 	*) echo "local fw = lbpf.filter{ hook = \"netfilter\", chain = \"$2\", priority = -100 }" ;;
 	esac
 	echo "$SET_LBPF"
@@ -267,12 +277,16 @@ run() {
 	lbpf) lbpf_policy "$policy" "$place" > "$WORK/policy.lua"
 	      $R "$LBPF" run "$WORK/policy.lua" > "$WORK/lbpf.out" 2>&1 &
 	      LBPF_PID=$!
-	      for i in $(seq 100); do grep -q ready "$WORK/lbpf.out" && break; sleep 0.05; done
+	      # loading takes well under a second on an idle machine; 30 s for a busy one
+	      for i in $(seq 600); do
+		      grep -q ready "$WORK/lbpf.out" || ! kill -0 $LBPF_PID 2>/dev/null && break
+		      sleep 0.05
+	      done
 	      grep -q ready "$WORK/lbpf.out" || t_fail "lbpf at $place: $(cat "$WORK/lbpf.out")" ;;
 	esac
 	send "$base"
 	sleep 0.3
-	$R nft -j list set "$([ "$place" = ingress ] && echo netdev || echo inet)" obs seen |
+	$R nft -j list set "$(case $place in ingress | xdp) echo netdev ;; *) echo inet ;; esac)" obs seen |
 		jq -r '.nftables[].set.elem[]? | if type == "object" then .elem.val else . end' |
 		while IFS=: read -r m0 m1 m2 m3 hi lo; do
 			# the frames sent here, not the sender's own IPv6 chatter
@@ -336,6 +350,7 @@ check_place() {
 test_input() { check_place input 0; }
 test_prerouting() { check_place prerouting 1; }
 test_ingress() { check_place ingress 2; }
+test_xdp() { check_place xdp 3; }
 
 t_need_root
 t_cleanup cleanup
@@ -346,6 +361,6 @@ for tool in nft jq; do
 done
 WORK=$(mktemp -d)
 setup || { echo "FAIL nft_oracle/setup: cannot create namespaces and veth pairs"; exit 0; }
-for t in ${ORACLE_TESTS:-input prerouting ingress}; do
+for t in ${ORACLE_TESTS:-input prerouting ingress xdp}; do
 	t_run "nft_oracle/$t" "test_$t"
 done
