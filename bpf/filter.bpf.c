@@ -10,6 +10,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "filter.bpf.h"
 
@@ -45,11 +46,32 @@ extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags,
 extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer,
 			      __u32 buffer__szk) __ksym __weak;
 
-/* Where a hook's packet bytes come from, for log records. */
+/* The kernel's conntrack lookups for XDP and skb programs (Linux 6.0+, in
+ * nf_conntrack). Only the *_ct programs call them: userspace loads those
+ * where the kernel has the kfuncs, the plain ones elsewhere. */
+struct filter_ct_opts {       /* struct bpf_ct_opts as of 6.0: 12 bytes */
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u8 reserved[2];
+};
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *ctx, struct bpf_sock_tuple *tuple,
+					 __u32 tuple_size, struct filter_ct_opts *opts,
+					 __u32 opts_size) __ksym __weak;
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple,
+					 __u32 tuple_size, struct filter_ct_opts *opts,
+					 __u32 opts_size) __ksym __weak;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym __weak;
+
+/* Where a hook's packet bytes come from, for log records, and how it finds
+ * the packet's connection-tracking state. */
 struct hook_ctx {
 	void *ctx;
 	struct bpf_dynptr *dynptr;
 	int hook;
+	bool ct_kfuncs;       /* a *_ct program: it may look conntrack up */
+	__u32 test_ct;        /* fw:test's ct state + 1, 0 = none */
 };
 
 /* The record sent to userspace: struct lbpf_record, then the report. */
@@ -99,6 +121,110 @@ static __always_inline void report(const struct hook_ctx *h, const struct filter
 	rec->r.pkt = *p;
 	copy_bytes(h, rec->r.bytes, p->len);
 	lbpf_record_submit(rec);
+}
+
+#define IP_CT_DIR_REPLY_ 1
+#define IPS_EXPECTED_    (1UL << 0)
+#define IPS_SEEN_REPLY_  (1UL << 1)
+#define IP_CT_IS_REPLY_  3
+#define IP_CT_UNTRACKED_ 7
+
+/* The state of a conntrack entry the lookup found, for a packet in
+ * direction dir, as conntrack would give it (nf_conntrack_in). */
+static __always_inline __u32 ct_entry_state(struct nf_conn *ct, __u8 dir)
+{
+	unsigned long status = ct->status;
+
+	if (dir == IP_CT_DIR_REPLY_ || (status & IPS_SEEN_REPLY_))
+		return FILTER_CT_ESTABLISHED;
+	return status & IPS_EXPECTED_ ? FILTER_CT_RELATED : FILTER_CT_NEW;
+}
+
+/* XDP and tc: the kernel's conntrack table, looked up by the 5-tuple. Only
+ * TCP and UDP can be looked up; other packets are "untracked" here. No
+ * entry: the packet would open one, "new". ct_tuple fills the tuple and
+ * returns its size, or 0 when the packet cannot be looked up. */
+static __always_inline __u32 ct_tuple(const struct filter_pkt *p, struct bpf_sock_tuple *t,
+				      struct filter_ct_opts *opts)
+{
+	if (!p->has_ports || (p->proto != PROTO_TCP && p->proto != PROTO_UDP))
+		return 0;
+	opts->netns_id = -1; /* BPF_F_CURRENT_NETNS */
+	opts->l4proto = p->proto;
+	if (p->family == 4) {
+		__builtin_memcpy(&t->ipv4.saddr, p->src, 4);
+		__builtin_memcpy(&t->ipv4.daddr, p->dst, 4);
+		t->ipv4.sport = bpf_htons(p->sport);
+		t->ipv4.dport = bpf_htons(p->dport);
+		return sizeof(t->ipv4);
+	}
+	__builtin_memcpy(t->ipv6.saddr, p->src, 16);
+	__builtin_memcpy(t->ipv6.daddr, p->dst, 16);
+	t->ipv6.sport = bpf_htons(p->sport);
+	t->ipv6.dport = bpf_htons(p->dport);
+	return sizeof(t->ipv6);
+}
+
+static __always_inline __u32 ct_found(struct nf_conn *ct, const struct filter_ct_opts *opts)
+{
+	__u32 state;
+
+	if (!ct)
+		return opts->error == -2 /* ENOENT */ ? FILTER_CT_NEW : FILTER_CT_INVALID;
+	state = ct_entry_state(ct, opts->dir);
+	bpf_ct_release(ct);
+	return state;
+}
+
+static __noinline __u32 ct_lookup_xdp(struct xdp_md *ctx, const struct filter_pkt *p)
+{
+	struct filter_ct_opts opts = {};
+	struct bpf_sock_tuple t = {};
+	__u32 size = ct_tuple(p, &t, &opts);
+
+	if (!ctx || !size)
+		return FILTER_CT_UNTRACKED;
+	return ct_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+}
+
+static __noinline __u32 ct_lookup_skb(struct __sk_buff *ctx, const struct filter_pkt *p)
+{
+	struct filter_ct_opts opts = {};
+	struct bpf_sock_tuple t = {};
+	__u32 size = ct_tuple(p, &t, &opts);
+
+	if (!ctx || !size)
+		return FILTER_CT_UNTRACKED;
+	return ct_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+}
+
+/* netfilter: the entry conntrack attached to the skb (nft's ct state). */
+static __always_inline __u32 ct_of_skb(struct sk_buff *skb)
+{
+	unsigned long nfct, info;
+
+	if (!bpf_core_field_exists(skb->_nfct))
+		return FILTER_CT_UNTRACKED;
+	nfct = skb->_nfct;
+	info = nfct & 7;
+	if (!(nfct & ~7UL))
+		return info == IP_CT_UNTRACKED_ ? FILTER_CT_UNTRACKED : FILTER_CT_INVALID;
+	info %= IP_CT_IS_REPLY_;
+	return info == 0 ? FILTER_CT_ESTABLISHED : info == 1 ? FILTER_CT_RELATED : FILTER_CT_NEW;
+}
+
+/* The packet's ct state, for a filter with ct rules. */
+static __always_inline __u32 ct_state(const struct hook_ctx *h, const struct filter_pkt *p)
+{
+	if (h->test_ct)
+		return h->test_ct - 1;
+	if (h->hook == HOOK_NF)
+		return ct_of_skb(((struct bpf_nf_ctx *)h->ctx)->skb);
+	if (h->ct_kfuncs && h->hook == HOOK_XDP)
+		return ct_lookup_xdp(h->ctx, p);
+	if (h->ct_kfuncs && h->hook == HOOK_TC)
+		return ct_lookup_skb(h->ctx, p);
+	return FILTER_CT_UNTRACKED;
 }
 
 #define FLOW_RULES -1 /* follow the rules */
@@ -206,6 +332,8 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	s->result = -1;
 	s->cand0 = s->cand1 = s->leaf = 0;
 	s->gen = ctl->gen & 1;
+	if (g->field_mask & (1U << FILTER_F_CT))
+		s->ct = ct_state(h, p);
 	if (g->nrules) {
 		l0 = filter_classify(s, g, p);
 		filter_search(s, l0, g);
@@ -439,73 +567,122 @@ static __always_inline void parse_frame(struct filter_pkt *p, const struct curso
 		p->parse = FILTER_PARSE_OK; /* non-IP */
 }
 
-SEC("xdp")
-int filter_xdp(struct xdp_md *ctx)
+/* fw:test's metadata in front of the packet: it may carry the packet's ct
+ * state (a test packet has no conntrack entry), and gets the verdict. */
+static __always_inline struct filter_test_meta *test_meta(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct hook_ctx h = { .ctx = ctx, .hook = HOOK_XDP };
-	struct filter_pkt p = { .len = end - data, .iif = ctx->ingress_ifindex };
-	struct cursor c = { .data = data, .end = end };
-	struct filter_test_meta *meta;
-	struct filter_ctl *ctl;
-	__u32 rule_id, why, key = 0;
-	int v;
-
-	parse_frame(&p, &c);
-	v = filter_decide(&h, &p, &rule_id, &why);
-	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
-	ctl = bpf_map_lookup_elem(&filter_ctl, &key);
-	if (ctl && (ctl->flags & FILTER_CTL_TESTMETA) &&
-	    bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)) == 0) {
-		meta = (void *)(long)ctx->data_meta;
-		if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-			meta->magic = FILTER_TEST_MAGIC;
-			meta->verdict = v;
-			meta->rule_id = rule_id;
-			meta->why = why;
-		}
-	}
-	return v == FILTER_DROP ? XDP_DROP : XDP_PASS;
-}
-
-/* lbpf test: how the tc or netfilter program judged the packet of a
- * BPF_PROG_TEST_RUN (under FILTER_CTL_TESTMETA), since these runs return no
- * XDP metadata. Userspace clears magic before the run and reads it after. */
-struct filter_test_meta filter_test_note;
-
-static __always_inline void note_test(int v, __u32 rule_id, __u32 why)
-{
+	struct filter_test_meta *meta = (void *)(long)ctx->data_meta;
 	struct filter_ctl *ctl;
 	__u32 key = 0;
 
 	ctl = bpf_map_lookup_elem(&filter_ctl, &key);
 	if (!ctl || !(ctl->flags & FILTER_CTL_TESTMETA))
+		return NULL;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data || meta->magic != FILTER_TEST_MAGIC) {
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+			return NULL;
+		meta = (void *)(long)ctx->data_meta;
+		if ((void *)(meta + 1) > (void *)(long)ctx->data)
+			return NULL;
+		meta->magic = FILTER_TEST_MAGIC;
+		meta->why = 0;
+		meta->ct = 0;
+	}
+	return meta;
+}
+
+static __always_inline int xdp_main(struct xdp_md *ctx, bool ct_kfuncs)
+{
+	struct hook_ctx h = { .ctx = ctx, .hook = HOOK_XDP, .ct_kfuncs = ct_kfuncs };
+	struct filter_test_meta *meta = test_meta(ctx);
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct filter_pkt p = { .len = end - data, .iif = ctx->ingress_ifindex };
+	struct cursor c = { .data = data, .end = end };
+	__u32 rule_id, why;
+	int v;
+
+	if (meta && meta->ct <= FILTER_CT_NSTATES)
+		h.test_ct = meta->ct;
+	parse_frame(&p, &c);
+	v = filter_decide(&h, &p, &rule_id, &why);
+	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) <= (void *)(long)ctx->data && meta->magic == FILTER_TEST_MAGIC) {
+		meta->verdict = v;
+		meta->rule_id = rule_id;
+		meta->why = why;
+	}
+	return v == FILTER_DROP ? XDP_DROP : XDP_PASS;
+}
+
+SEC("xdp")
+int filter_xdp(struct xdp_md *ctx)
+{
+	return xdp_main(ctx, false);
+}
+
+SEC("xdp")
+int filter_xdp_ct(struct xdp_md *ctx)
+{
+	return xdp_main(ctx, true);
+}
+
+/* lbpf test: the tc and netfilter programs' test verdict, which their
+ * BPF_PROG_TEST_RUN cannot carry in front of the packet as XDP's does:
+ * userspace sets magic before the run and reads verdict, rule and why after.
+ * The packets' ct state (+ 1) is a constant of the load, as `lbpf test --ct`
+ * gives one state for a whole capture: a state read at run time would double
+ * the verifier's work past its limit. Only the *_test programs, which `lbpf
+ * test` alone loads, use either. */
+struct filter_test_meta filter_test_note;
+const volatile __u32 test_ct_state = 0;
+
+static __always_inline void note_test(bool test, int v, __u32 rule_id, __u32 why)
+{
+	if (!test || filter_test_note.magic != FILTER_TEST_MAGIC)
 		return;
 	filter_test_note.verdict = v;
 	filter_test_note.rule_id = rule_id;
 	filter_test_note.why = why;
-	filter_test_note.magic = FILTER_TEST_MAGIC;
 }
 
-SEC("tc")
-int filter_tc(struct __sk_buff *skb)
+static __always_inline int tc_main(struct __sk_buff *skb, bool ct_kfuncs, bool test)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	struct hook_ctx h = { .ctx = skb, .hook = HOOK_TC };
+	struct hook_ctx h = { .ctx = skb, .hook = HOOK_TC, .ct_kfuncs = ct_kfuncs };
 	struct filter_pkt p = { .len = skb->len, .iif = skb->ingress_ifindex };
 	struct cursor c = { .data = data, .end = end };
 	__u32 rule_id, why;
 	int v;
 
+	if (test)
+		h.test_ct = test_ct_state;
 	parse_frame(&p, &c);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
-	note_test(v, rule_id, why);
+	note_test(test, v, rule_id, why);
 	return v == FILTER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
-SEC("lbpf/netfilter")
-int filter_nf(struct bpf_nf_ctx *ctx)
+SEC("tc")
+int filter_tc(struct __sk_buff *skb)
+{
+	return tc_main(skb, false, false);
+}
+
+SEC("tc")
+int filter_tc_ct(struct __sk_buff *skb)
+{
+	return tc_main(skb, true, false);
+}
+
+SEC("tc")
+int filter_tc_test(struct __sk_buff *skb)
+{
+	return tc_main(skb, false, true);
+}
+
+static __always_inline int nf_main(struct bpf_nf_ctx *ctx, bool test)
 {
 	struct sk_buff *skb = ctx->skb;
 	const struct nf_hook_state *state = ctx->state;
@@ -521,6 +698,8 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
 		return NF_ACCEPT;
+	if (test)
+		h.test_ct = test_ct_state;
 	p.len = skb->len;
 	in = state->in;
 	if (in)
@@ -533,8 +712,20 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 		parse_ipv4(&p, &c, 0);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
-	note_test(v, rule_id, why);
+	note_test(test, v, rule_id, why);
 	return v == FILTER_DROP ? NF_DROP : NF_ACCEPT;
+}
+
+SEC("lbpf/netfilter")
+int filter_nf(struct bpf_nf_ctx *ctx)
+{
+	return nf_main(ctx, false);
+}
+
+SEC("lbpf/netfilter")
+int filter_nf_test(struct bpf_nf_ctx *ctx)
+{
+	return nf_main(ctx, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -38,8 +38,8 @@
  * for running programs) before the old generation may be rewritten. A
  * packet reads gen once, so it sees the old rule set or the new one.
  *
- * Sets: LPM tries (16-byte keys, IPv4 mapped to ::ffff:0:0/96) in an array
- * of maps; the value is an expiry time (CLOCK_MONOTONIC ns, 0 = none). An
+ * Sets: LPM tries (keys: a family byte, then the address, so an IPv6 entry
+ * never holds an IPv4 address) in an array of maps; the value is an expiry time (CLOCK_MONOTONIC ns, 0 = none). An
  * expired entry is treated as absent here and swept from userspace. A rule
  * with src = set is in the src wildcard; the "src set" field's value is the
  * mask of the sets that hold the packet's source, and the compiler emits one
@@ -95,6 +95,26 @@ FILTER_ARRAY(filter_gens, struct filter_gen, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_rules, struct filter_rule, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_descs, struct filter_desc, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_pool, __u64, 2, BPF_F_MMAPABLE);
+
+/* The class pool: pool_cap words per generation in filter_pool (sized by
+ * max_rules, enough unless the rules overlap heavily), the words past them in
+ * an inner array per generation that the compiler sizes from the rule set it
+ * compiles (BPF_F_INNER_MAP lets the sizes differ; the price is a lookup
+ * that is not inlined, paid only past pool_cap). */
+struct filter_pool_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct filter_pool_map);
+} filter_pool_more SEC(".maps");
 FILTER_ARRAY(filter_dense, struct filter_bitmap, 2 * FILTER_NDENSE, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_dirs, struct filter_dir, 2 * FILTER_NADDR * FILTER_DIR_SLOTS, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_iv4, struct filter_iv4, 2, BPF_F_MMAPABLE);
@@ -102,6 +122,7 @@ FILTER_ARRAY(filter_iv6, struct filter_iv6, 2, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_ports, __u32, 2 * 2 * 65536, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_metas, __u32, 2 * FILTER_META_KEYS, BPF_F_MMAPABLE);
 FILTER_ARRAY(filter_lens, __u32, 2 * FILTER_LEN_KEYS, BPF_F_MMAPABLE);
+FILTER_ARRAY(filter_cts, __u32, 2 * FILTER_CT_KEYS, BPF_F_MMAPABLE);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -275,6 +296,7 @@ struct filter_search {
 	__u64 l1[FILTER_NFIELDS];
 	__u32 off[FILTER_NFIELDS];
 	__u32 base[FILTER_NFIELDS];
+	__u32 ct;             /* the packet's ct state, when a rule asks (enum filter_ct) */
 };
 
 struct {
@@ -291,8 +313,18 @@ struct filter_search_ctx {
 static __always_inline __u64 pool_word(__u32 gen, __u32 off)
 {
 	__u32 key = gen * pool_cap + off;
-	__u64 *w = bpf_map_lookup_elem(&filter_pool, &key);
+	__u64 *w;
+	void *more;
 
+	if (off < pool_cap) {
+		w = bpf_map_lookup_elem(&filter_pool, &key);
+		return w ? *w : 0;
+	}
+	more = bpf_map_lookup_elem(&filter_pool_more, &gen);
+	if (!more)
+		return 0;
+	key = off - pool_cap;
+	w = bpf_map_lookup_elem(more, &key);
 	return w ? *w : 0;
 }
 
@@ -330,7 +362,7 @@ static __always_inline __u64 search_l1(struct filter_search *s, __u32 i)
 		if (s->l0[f] & bit) {
 			slot = s->off[f] + 2 * popcount64(s->l0[f] & (bit - 1));
 			word = pool_word(s->gen, slot);
-			s->base[f] = s->off[f] + (__u32)pool_word(s->gen, slot + 1);
+			s->base[f] = (__u32)pool_word(s->gen, slot + 1);
 		}
 		s->l1[f] = word;
 		if (s->wild & (1U << f))
@@ -437,13 +469,13 @@ static __always_inline void filter_search(struct filter_search *s, __u64 l0,
 static __always_inline void set_key_of(struct filter_set_key *k, const struct filter_pkt *p,
 				       const __u8 *addr)
 {
-	k->prefixlen = 128;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
 	if (p->family == 4) {
-		__builtin_memset(k->addr, 0, 10);
-		k->addr[10] = 0xff;
-		k->addr[11] = 0xff;
-		__builtin_memcpy(k->addr + 12, addr, 4);
+		k->prefixlen = 8 + 32;
+		__builtin_memcpy(k->addr, addr, 4);
 	} else {
+		k->prefixlen = 8 + 128;
 		__builtin_memcpy(k->addr, addr, 16);
 	}
 }
@@ -584,6 +616,11 @@ static __always_inline __u64 filter_classify(struct filter_search *s, const stru
 		ik.ifindex = p->iif;
 		c = bpf_map_lookup_elem(&filter_iifs, &ik);
 		if (!load_desc(s, g, FILTER_F_IIF, c ? *c : 0, &acc))
+			return 0;
+	}
+	if (m & (1U << FILTER_F_CT)) {
+		cls = lookup_u32(&filter_cts, s->gen * FILTER_CT_KEYS + (s->ct & (FILTER_CT_KEYS - 1)));
+		if (!load_desc(s, g, FILTER_F_CT, cls, &acc))
 			return 0;
 	}
 	if (m & ((1U << FILTER_F_SRCSET) | (1U << FILTER_F_DSTSET))) {

@@ -27,7 +27,8 @@ BUILD=${BUILD:-build}
 CACHE=${LBPF_VM_CACHE:-/var/cache/lbpf-vmtest}
 BOOT_TIMEOUT=${LBPF_VM_TIMEOUT:-150}
 TEST_TIMEOUT=${LBPF_VM_TEST_TIMEOUT:-90}
-MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6}
+# nft_ct brings nf_conntrack (and its BTF: the conntrack kfuncs) and nf_tables
+MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6 nft_ct}
 TOOLS=${LBPF_VM_TOOLS:-bash ip tc bpftool setpriv unshare}
 QEMU=${QEMU:-qemu-system-x86_64}
 MARK='@@LBPF@@'

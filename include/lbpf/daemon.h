@@ -34,7 +34,7 @@
  *   {"op":"list"} -> {"ok":true,"policies":[{"name","state" ("loading",
  *       "running", "stopped" or "failed"),"reason","file","trusted",
  *       "uptime_s","generation","attach":[STR...],"events","errors","lost",
- *       "memory","memory_limit"}...]}
+ *       "memory","memory_limit","log_lines","log_dropped","log_cut"}...]}
  *   {"op":"logs","name":NAME,["follow":true]}
  *       -> {"ok":true,"lines":[STR...]} (the last LBPF_DAEMON_LOG_LINES lines);
  *       with follow, then one {"ok":true,"line":STR} per new line, and
@@ -74,6 +74,7 @@
 #define LBPF_DAEMON_BPFFS     "/sys/fs/bpf/lbpf"
 #define LBPF_DAEMON_MAX_LINE  (1 << 20)
 #define LBPF_DAEMON_LOG_LINES 1000
+#define LBPF_DAEMON_LOG_LINE_MAX 4096 /* bytes of a log line kept; the rest is cut */
 #define LBPF_DAEMON_IDLE_S    10
 
 #endif /* LBPF_DAEMON_H */

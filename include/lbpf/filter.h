@@ -33,6 +33,7 @@ enum filter_field {
 	FILTER_F_SRCSET,
 	FILTER_F_DSTSET,
 	FILTER_F_LEN,    /* IP length */
+	FILTER_F_CT,     /* connection-tracking state (enum filter_ct) */
 	FILTER_NFIELDS,
 };
 
@@ -58,6 +59,17 @@ enum filter_addr_table { FILTER_SRC4, FILTER_DST4, FILTER_SRC6, FILTER_DST6, FIL
 #define FILTER_META_KEYS  (FILTER_META_ICMP6 + 65536)
 #define FILTER_LEN_KEYS   65536 /* IP lengths from 65535 on share the last key */
 #define FILTER_MAX_EXT    10    /* IPv6 extension headers walked */
+
+/* Connection-tracking states, as nftables' ct state names them. */
+enum filter_ct {
+	FILTER_CT_INVALID,
+	FILTER_CT_NEW,
+	FILTER_CT_ESTABLISHED,
+	FILTER_CT_RELATED,
+	FILTER_CT_UNTRACKED,
+	FILTER_CT_NSTATES,
+};
+#define FILTER_CT_KEYS 8
 #define FILTER_MAX_STEPS 24  /* bound of the binary search in one /16 */
 
 enum filter_action {
@@ -114,8 +126,9 @@ struct filter_rule {
 
 /* The class of a field value: a sparse three-level bitmap in the pool.
  * l0 bit i set -> pool[off + 2*rank(l0,i)] is level-1 word i and
- * pool[off + 2*rank(l0,i) + 1] the pool offset (relative to off) of its
- * first leaf; leaf words follow in order. */
+ * pool[off + 2*rank(l0,i) + 1] the pool offset of its run of leaf words
+ * (in order; classes whose block i is the same share one run). The pool is
+ * filter_pool's pool_cap words, then an inner map sized by the compiler. */
 struct filter_desc {
 	__u64 l0;
 	__u32 off;
@@ -168,10 +181,14 @@ enum filter_stat {
 	FILTER_NSTATS,
 };
 
-/* Sets: LPM tries of 16-byte addresses (IPv4 mapped into ::ffff:0:0/96). */
+/* Sets: LPM tries keyed by family, then address. The family byte keeps the
+ * two apart: an IPv6 entry (even ::/0 or ::ffff:0:0/96) never holds an IPv4
+ * address, just as the same CIDR in a rule matches only IPv6. */
 struct filter_set_key {
-	__u32 prefixlen;
-	__u8 addr[16];
+	__u32 prefixlen;      /* 8 (the family byte) + the address prefix length */
+	__u8 family;          /* 4 or 6 */
+	__u8 addr[16];        /* IPv4 in the first 4 bytes */
+	__u8 pad[3];
 };
 
 struct filter_rate_key {
@@ -208,15 +225,16 @@ struct filter_flow {
 	__u64 ts;
 };
 
-/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA (tc and
- * netfilter write it into their filter_test_note). */
+/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA (the tc and
+ * netfilter programs, whose test runs carry no metadata, use filter_test_note). */
 #define FILTER_TEST_MAGIC 0x6c627066 /* "lbpf" */
 struct filter_test_meta {
 	__u32 magic;
 	__u32 verdict;        /* FILTER_PASS / FILTER_DROP */
 	__u32 rule_id;        /* of the deciding rule, or ~0 for the default */
-	__u32 why;            /* enum filter_why */
-};
+	__u32 why;            /* out: enum filter_why */
+	__u32 ct;             /* in: the packet's ct state (enum filter_ct) + 1, 0 = look up */
+};                            /* 20 bytes: XDP metadata is 4-byte words, 32 at most */
 
 /* What decided a packet. */
 enum filter_why {

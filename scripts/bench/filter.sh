@@ -6,8 +6,14 @@
 # 100,000 rules (random CIDRs and ports), against a bare XDP_PASS program
 # measured the same way, and the time to add and compile 100,000 rules; then
 # 100,000 rules of every kind (with TCP flags, ICMP types and lengths) on the
-# IPv4 packet and on an IPv6 packet behind four extension headers.
+# IPv4 packet and on an IPv6 packet behind four extension headers; and
+# a ct rule in front of 1,000 rules, with the state given and with the
+# conntrack lookup (which misses: a test-run packet has no entry). Last,
+# xdp-filter's program (Debian's xdp-tools, xdpfilt_dny_all.o: every feature,
+# default deny with an allow list) with 1, 1,000 and 100,000 IPv4 addresses
+# and 1,000 TCP ports, on the same frame (scripts/bench/ref/xdpfilter_run.c).
 #   scripts/bench/filter.sh [REPEAT]
+# LBPF_BENCH_NO_INSTALL=1 keeps it from installing xdp-tools when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LBPF=${LBPF:-build/lbpf}
@@ -40,8 +46,8 @@ local function random_rule(fw)
 		 proto = "tcp", dport = math.random(1, 65535),
 		 action = "drop" }
 end
-print(string.format("%-34s %12s %10s", "program", "ns/packet", "vs 1 rule"))
-print(string.format("%-34s %12d %10s", "bare XDP_PASS", bare, "-"))
+print(string.format("%-40s %12s %10s", "program", "ns/packet", "vs 1 rule"))
+print(string.format("%-40s %12d %10s", "bare XDP_PASS", bare, "-"))
 local one
 for _, n in ipairs({ 1, 1000, 100000 }) do
 	local fw <close> = lbpf.filter{ hook = "xdp", max_rules = math.max(n, 1024) }
@@ -57,7 +63,7 @@ for _, n in ipairs({ 1, 1000, 100000 }) do
 	table.sort(runs)
 	local ns = runs[3]
 	one = one or ns
-	print(string.format("%-34s %12d %9.2fx", string.format("lbpf xdp, %d rules", n), ns, ns / one))
+	print(string.format("%-40s %12d %9.2fx", string.format("lbpf xdp, %d rules", n), ns, ns / one))
 	if n == 100000 then
 		print(string.format("\nadding and compiling %d rules from Lua: %.2f s", n, compile))
 	end
@@ -102,8 +108,54 @@ do
 		local runs = {}
 		for i = 1, 5 do runs[i] = select(3, fw:test(case[2], { ["repeat"] = repeat_n })) end
 		table.sort(runs)
-		print(string.format("%-34s %12d %9.2fx", "lbpf xdp, " .. case[1], runs[3], runs[3] / one))
+		print(string.format("%-40s %12d %9.2fx", "lbpf xdp, " .. case[1], runs[3], runs[3] / one))
 	end
+end
+-- A ct rule in front of the same 1,000 rules ("ct state established,related
+-- accept" first, as firewalls have it). A test-run packet has no conntrack
+-- entry: "given" hands the program the state (the ct field's classification
+-- only: an established packet is decided by the ct rule, a new one must get
+-- past it, which takes the search to the leaves); "conntrack lookup" makes it
+-- call bpf_xdp_ct_lookup, which misses (the cost of a lookup that finds
+-- nothing, as for a new flow; a hit adds taking and releasing the entry's
+-- reference, which this row does not measure).
+local function median(fw, p)
+	local runs = {}
+	for i = 1, 5 do runs[i] = select(3, fw:test(p, { ["repeat"] = repeat_n })) end
+	table.sort(runs)
+	return runs[3]
+end
+local fw <close> = lbpf.filter{ hook = "xdp", max_rules = 2048 }
+fw:rule{ ct = { "established", "related" }, action = "pass" }
+math.randomseed(1000)
+for _ = 1, 1000 do random_rule(fw) end
+fw:commit()
+local function with_ct(ct)
+	local p = { ct = ct }
+	for k, v in pairs(pkt) do p[k] = p[k] or v end
+	return p
+end
+for _, row in ipairs({ { "ct+1000, established", with_ct("established") },
+		       { "ct+1000, new", with_ct("new") },
+		       { "ct+1000, new, ct lookup", with_ct("lookup") } }) do
+	local ns = median(fw, row[2])
+	print(string.format("%-40s %12d %9.2fx", "lbpf xdp, " .. row[1], ns, ns / one))
 end
 LUA
 "$LBPF" run "$TMP/bench.lua" "$REPEAT" "$bare"
+
+# xdp-filter on the same frame, as many entries as lbpf has rules
+XF=/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_all.o
+if [ ! -f "$XF" ] && [ -z "${LBPF_BENCH_NO_INSTALL:-}" ]; then
+	./scripts/deps.sh xdp-tools >&2 || echo "filter.sh: could not install xdp-tools" >&2
+fi
+if [ -f "$XF" ] && gcc -O2 -Wall scripts/bench/ref/xdpfilter_run.c -lbpf -o "$TMP/xdpfilter_run"; then
+	echo
+	echo "xdp-filter $(dpkg-query -W -f='${Version}' xdp-tools 2>/dev/null), xdpfilt_dny_all.o (exact addresses and ports only):"
+	for n in 1 1000 100000; do
+		read -r ns verdict < <("$TMP/xdpfilter_run" "$XF" "$n" 1000 "$REPEAT" "$TMP/pkt" 2>/dev/null)
+		printf '%-40s %12s %10s\n' "xdp-filter, $n IPv4 + 1000 ports" "${ns:--}" "($verdict)"
+	done
+else
+	echo "xdp-filter: not measured (xdp-tools is not installed)"
+fi

@@ -7,6 +7,11 @@
  *   pkt tcp-listen PORT SECONDS          accepts connections until the deadline
  *   pkt tcp-connect ADDR PORT MS         prints "ok" or "fail"
  *   pkt ping ADDR COUNT MS               ICMP echo; prints how many replies came
+ *   pkt tcp-echo PORT SECONDS            echoes what each connection sends
+ *   pkt tcp-talk ADDR PORT MS            connects, sends, reads it back: "ok" or "fail"
+ *   pkt tcp-raw ADDR PORT FLAGS MS       sends one bare TCP segment (FLAGS: S, A or SA;
+ *                                        IPv4) and prints "reply" if ADDR answers it
+ *                                        (a RST, say) within MS, else "none"
  *   pkt pcap FILE                        writes a capture of 4 known frames
  *   pkt capture FILE LINKTYPE HEX...     writes a capture of link type LINKTYPE
  *                                        (1 Ethernet, 113 SLL, 276 SLL2, ...)
@@ -39,6 +44,7 @@
 #include <netinet/in.h>
 #include <linux/if_packet.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +164,100 @@ static int tcp_connect(const char *addr, int port, int ms)
 	else
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
 	printf("%s\n", err ? "fail" : "ok");
+	return 0;
+}
+
+static int tcp_echo(int port, double seconds)
+{
+	int fd = bind_any(SOCK_STREAM, port), c;
+	double end = now() + seconds;
+	char buf[64];
+	ssize_t n;
+
+	listen(fd, 64);
+	printf("ready\n");
+	fflush(stdout);
+	while (now() < end) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 50) <= 0 || (c = accept(fd, NULL, NULL)) < 0)
+			continue;
+		p = (struct pollfd){ c, POLLIN, 0 };
+		if (poll(&p, 1, 1000) > 0 && (n = recv(c, buf, sizeof(buf), 0)) > 0)
+			send(c, buf, n, 0);
+		close(c);
+	}
+	return 0;
+}
+
+static int tcp_talk(const char *addr, int port, int ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = socket(parse_addr(addr, port, &ss, &len), SOCK_STREAM, 0);
+	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+	char buf[16] = "";
+	bool ok;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ok = !connect(fd, (void *)&ss, len) && send(fd, "lbpf-ct", 7, 0) == 7 &&
+	     recv(fd, buf, sizeof(buf) - 1, MSG_WAITALL) == 7 && !strcmp(buf, "lbpf-ct");
+	printf("%s\n", ok ? "ok" : "fail");
+	return 0;
+}
+
+static uint16_t checksum(const void *data, size_t len);
+
+/* A bare TCP segment to addr:port from a port nobody here uses; waits for
+ * addr to answer it. */
+static int tcp_raw(const char *addr, int port, const char *flags, int ms)
+{
+	struct sockaddr_storage ss, me;
+	socklen_t len, mlen = sizeof(me);
+	int udp, fd, sport = 40000 + getpid() % 20000;
+	uint8_t seg[12 + 20] = { 0 }, *tcp = seg + 12, buf[2048];
+	double end = now() + ms / 1000.0;
+	uint16_t sum;
+
+	if (parse_addr(addr, port, &ss, &len) != AF_INET)
+		return 2;
+	udp = socket(AF_INET, SOCK_DGRAM, 0); /* the source address routing picks */
+	if (connect(udp, (void *)&ss, len) || getsockname(udp, (void *)&me, &mlen))
+		return 1;
+	memcpy(seg, &((struct sockaddr_in *)&me)->sin_addr, 4); /* pseudo header */
+	memcpy(seg + 4, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	seg[9] = 6;
+	seg[11] = 20;
+	tcp[0] = sport >> 8;
+	tcp[1] = sport;
+	tcp[2] = port >> 8;
+	tcp[3] = port;
+	tcp[7] = 1;           /* seq */
+	tcp[11] = 1;          /* ack */
+	tcp[12] = 5 << 4;
+	tcp[13] = (strchr(flags, 'S') ? 0x02 : 0) | (strchr(flags, 'A') ? 0x10 : 0);
+	tcp[14] = 0xff;
+	sum = checksum(seg, sizeof(seg));
+	tcp[16] = sum >> 8;
+	tcp[17] = sum;
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_TCP);
+	if (fd < 0 || sendto(fd, tcp, 20, 0, (void *)&ss, len) != 20)
+		return 1;
+	while (now() < end) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+		uint8_t *t;
+
+		if (poll(&p, 1, 20) <= 0 || (n = recv(fd, buf, sizeof(buf), 0)) < 40)
+			continue;
+		t = buf + (buf[0] & 15) * 4;
+		if (!memcmp(buf + 12, seg + 4, 4) && (t[2] << 8 | t[3]) == sport) {
+			printf("reply\n");
+			return 0;
+		}
+	}
+	printf("none\n");
 	return 0;
 }
 
@@ -586,6 +686,12 @@ int main(int argc, char **argv)
 		return tcp_connect(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "ping") && argc == 5)
 		return ping(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(cmd, "tcp-echo") && argc == 4)
+		return tcp_echo(atoi(argv[2]), atof(argv[3]));
+	if (!strcmp(cmd, "tcp-talk") && argc == 5)
+		return tcp_talk(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(cmd, "tcp-raw") && argc == 6)
+		return tcp_raw(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
 	if (!strcmp(cmd, "pcap") && argc == 3)
 		return write_pcap(argv[2]);
 	if (!strcmp(cmd, "capture") && argc >= 4)

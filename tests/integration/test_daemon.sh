@@ -520,6 +520,72 @@ restart_daemon() {
 	start_daemon
 }
 
+# Records in the state folder are checked field by field at restart: a bad
+# one is ignored with a message that says what is wrong, never restored with
+# no memory limit or a wrapped number. The client refuses source that is not
+# UTF-8 (the protocol is JSON text) rather than altering it.
+test_state_records() {
+	t_need_root
+	start_daemon
+	local d=$W/state/policies name out
+	printf 'lbpf.every(1000, function() end)\n' > "$W/rec.lua"
+	"$LBPF" load --name recok "$W/rec.lua" >/dev/null || t_fail "load recok failed"
+	for name in empty huge nomem neggen wrongname badtrust badargs; do
+		cp "$W/rec.lua" "$d/$name.lua"
+	done
+	: > "$d/empty.json"
+	echo '{"name":"huge","file":"/x.lua","args":[],"memory":1e300,"generation":1}' > "$d/huge.json"
+	echo '{"name":"nomem","file":"/x.lua","args":[],"generation":1}' > "$d/nomem.json"
+	echo '{"name":"neggen","file":"/x.lua","args":[],"memory":0,"generation":-1}' > "$d/neggen.json"
+	echo '{"name":"other","file":"/x.lua","args":[],"memory":0,"generation":1}' > "$d/wrongname.json"
+	echo '{"name":"badtrust","file":"/x.lua","args":[],"memory":0,"generation":1,"trusted":"yes"}' > "$d/badtrust.json"
+	echo '{"name":"badargs","file":"/x.lua","args":[1],"memory":0,"generation":1}' > "$d/badargs.json"
+	restart_daemon
+	wait_list recok running
+	for name in empty huge nomem neggen wrongname badtrust badargs; do
+		"$LBPF" list | grep -q "^$name " && t_fail "record $name was restored: $("$LBPF" list)"
+	done
+	out=$(grep "not a valid policy record" "$W/lbpfd.log")
+	t_expect_contains "$out" "$d/empty.json: not a valid policy record: it is empty" "empty"
+	t_expect_contains "$out" "$d/huge.json: not a valid policy record: \"memory\" is 1e+300, not a whole number in 0..9007199254740992" "huge"
+	t_expect_contains "$out" "$d/nomem.json: not a valid policy record: no number \"memory\"" "nomem"
+	t_expect_contains "$out" "$d/neggen.json: not a valid policy record: \"generation\" is -1, not a whole number in 0..4294967295" "neggen"
+	t_expect_contains "$out" "$d/wrongname.json: not a valid policy record: its \"name\" is missing or not the file's name" "wrongname"
+	t_expect_contains "$out" "$d/badtrust.json: not a valid policy record: \"trusted\" is not true or false" "badtrust"
+	t_expect_contains "$out" "$d/badargs.json: not a valid policy record: \"args\" is not a list of strings" "badargs"
+	printf 'print("caf\xe9")\n' > "$W/latin1.lua"
+	out=$("$LBPF" load "$W/latin1.lua" 2>&1) && t_fail "Latin-1 source was sent"
+	t_expect_contains "$out" "latin1.lua:1: a byte that is not UTF-8 (offset 10)" "Latin-1"
+	"$LBPF" unload recok >/dev/null
+}
+
+# A policy's log lives outside its memory limit, so it is bounded: the last
+# 1000 lines, each cut at 4096 bytes; list --json counts both.
+test_log_caps() {
+	t_need_root
+	start_daemon
+	cat > "$W/chatty.lua" <<'EOF'
+print(("x"):rep(10000))
+for i = 1, 1499 do print("line " .. i) end
+lbpf.every(1000, function() end)
+EOF
+	"$LBPF" load "$W/chatty.lua" >/dev/null || t_fail "load chatty failed"
+	[ "$(policy_number chatty log_lines)" = 1500 ] || t_fail "log_lines: $("$LBPF" list --json)"
+	[ "$(policy_number chatty log_dropped)" = 500 ] || t_fail "log_dropped: $("$LBPF" list --json)"
+	[ "$(policy_number chatty log_cut)" = 1 ] || t_fail "log_cut: $("$LBPF" list --json)"
+	"$LBPF" logs chatty | head -1 | grep -qx 'line 500' ||
+		t_fail "first kept line: $("$LBPF" logs chatty | head -1 | cut -c1-100)"
+	[ "$("$LBPF" logs chatty | wc -l)" = 1000 ] || t_fail "lines kept: $("$LBPF" logs chatty | wc -l)"
+	cat > "$W/long.lua" <<'EOF'
+print(("y"):rep(10000))
+lbpf.every(1000, function() end)
+EOF
+	"$LBPF" load "$W/long.lua" >/dev/null || t_fail "load long failed"
+	"$LBPF" logs long | grep -qx "$(printf 'y%.0s' $(seq 4096))... \[5904 bytes cut\]" ||
+		t_fail "the long line: $("$LBPF" logs long | cut -c4090-)"
+	"$LBPF" unload chatty >/dev/null && "$LBPF" unload long >/dev/null
+}
+
 # A policy is sandboxed by default: each way out of the sandbox is tried from
 # the policy (and from its child runtimes) and each one fails, while what the
 # sandbox keeps works. A check that cannot run prints no line, so the count
@@ -813,3 +879,5 @@ t_run group_trust test_group_trust
 t_run folders test_folders
 t_run pin_symlink test_pin_symlink
 t_run bpffs_mode test_bpffs_mode
+t_run state_records test_state_records
+t_run log_caps test_log_caps

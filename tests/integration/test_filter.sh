@@ -8,7 +8,9 @@
 # netfilter input, output and forward), that dropped traffic does not arrive
 # and passed traffic does, that counters match what was sent, and that log
 # callbacks, rate limits, set TTLs, on_new_flow verdicts and rule replacement
-# under a flood behave as documented. Also `lbpf test` on a capture.
+# under a flood behave as documented. Also `lbpf test` on a capture, and ct
+# rules (the kernel's connection tracking) with real TCP at netfilter (the
+# stateful lua/examples/firewall.lua), tc and XDP.
 . "$(dirname "$0")/../lib.sh"
 
 PKT=$HELPERS/pkt
@@ -312,7 +314,66 @@ test_pcap() {
 	t_expect_contains "$out" "xdp on r1: 2 passed, 2 dropped, 1 by the default"
 	t_expect_contains "$out" "4 packets: 4 judged, 0 skipped, 0 could not be run; read to its end"
 	[ -z "$($R ip link show r1 | grep -o xdp)" ] || t_fail "lbpf test attached the filter"
+	# a capture has no conntrack: ct rules see "new", or the state --ct names
+	cat > "$WORK/ct.lua" <<-EOF
+	local fw = lbpf.filter{ hook = "xdp", dev = "r1" }
+	fw:rule{ ct = { "established", "related" }, action = "pass", comment = "est" }
+	fw:default("drop")
+	EOF
+	out=$($R "$LBPF" test "$WORK/ct.lua" "$WORK/c.pcap")
+	t_expect_contains "$out" "xdp on r1: 0 passed, 4 dropped, 4 by the default"
+	out=$($R "$LBPF" test --ct established "$WORK/ct.lua" "$WORK/c.pcap")
+	t_expect_contains "$out" "xdp on r1: 4 passed, 0 dropped, 0 by the default"
+	local rc=0; out=$($R "$LBPF" test --ct establshed "$WORK/ct.lua" "$WORK/c.pcap" 2>&1) || rc=$?
+	expect_eq "$rc" 2 "lbpf test --ct with a bad state"
+	t_expect_contains "$out" "--ct: expected new, established"
 }
+
+# Connection state with real TCP: A (the protected host) talks to C through
+# R. Without a filter, the probes prove they can see each outcome; then, with
+# A's stateful policy at the given hook, the connection A opens works both
+# ways, while an unsolicited SYN, a bare ACK and a SYN-ACK to a port nobody
+# asked are dropped (a passed one would get an answer: RST or SYN-ACK).
+ct_probe() {
+	local want_talk=$1 want_syn=$2 want_raw=$3 what=$4
+	expect_eq "$($A "$PKT" tcp-talk 10.99.2.2 7000 1500)" "$want_talk" "$what: A's connection to C"
+	expect_eq "$($C "$PKT" tcp-connect 10.99.1.1 7001 700)" "$want_syn" "$what: unsolicited SYN"
+	expect_eq "$($C "$PKT" tcp-raw 10.99.1.1 7001 A 700)" "$want_raw" "$what: bare ACK"
+	expect_eq "$($C "$PKT" tcp-raw 10.99.1.1 7002 SA 700)" "$want_raw" "$what: SYN-ACK to a closed port"
+}
+
+test_ct() {
+	local hook=$1 i
+	stop_policy
+	$C "$PKT" tcp-echo 7000 20 > "$WORK/echo" &
+	local echo_pid=$!
+	$A "$PKT" tcp-listen 7001 20 &
+	local listen_pid=$!
+	# t_fail ends this subshell: its servers go with it
+	trap "kill $echo_pid $listen_pid 2>/dev/null || true; stop_policy" EXIT
+	for i in $(seq 50); do grep -q ready "$WORK/echo" && break; sleep 0.05; done
+	ct_probe ok ok reply "no filter"
+	if [ "$hook" = netfilter ]; then
+		policy ${NSP}a 8 < "$LBPF_TOP/lua/examples/firewall.lua"
+	else
+		policy ${NSP}a 8 <<-EOF
+		local fw = lbpf.filter{ hook = "$hook", dev = "a0" }
+		fw:default("drop")
+		local est = fw:rule{ ct = { "established", "related" }, action = "pass", comment = "established" }
+		fw:rule{ proto = "tcp", tcp = "syn", ct = "new", dport = 22, action = "pass" }
+		function report() print(string.format("%-20s %8d packets", "established", est:stats().packets)) end
+		EOF
+	fi
+	ct_probe ok fail none "$hook, stateful"
+	wait $POLICY_PID; POLICY_PID= # its report: the counters
+	kill $echo_pid $listen_pid 2>/dev/null; wait $echo_pid $listen_pid 2>/dev/null || true
+	local est; est=$(sed -n 's/^established *\([0-9]*\) packets.*/\1/p' "$WORK/out" | tail -1)
+	[ "${est:-0}" -ge 2 ] || t_fail "the established rule matched ${est:-no} packets: $(cat "$WORK/out")"
+	return 0
+}
+test_ct_netfilter() { nf_supported; test_ct netfilter; }
+test_ct_tc() { test_ct tc; }
+test_ct_xdp() { test_ct xdp; }
 
 t_need_root
 t_cleanup cleanup
@@ -320,6 +381,6 @@ WORK=$(mktemp -d)
 [ -x "$PKT" ] || { echo "SKIP filter: $PKT not built"; exit 0; }
 setup || { echo "FAIL filter/setup: cannot create namespaces and veth pairs"; exit 0; }
 for t in ${FILTER_TESTS:-xdp_native xdp_generic tc_ingress tc_egress nf_input nf_output nf_forward log \
-	 ratelimit set_ttl new_flow atomic_replace pcap}; do
+	 ratelimit set_ttl new_flow atomic_replace pcap ct_netfilter ct_tc ct_xdp}; do
 	t_run "filter/$t" "test_$t"
 done

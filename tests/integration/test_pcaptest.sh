@@ -12,7 +12,8 @@
 # program (XDP, tc, netfilter input and output), each named; that a
 # netfilter hook judges the IP packet inside VLAN tags and never sees ARP or
 # the other family; that a frame longer than a test run takes is judged on
-# its headers; and that --json prints one object per packet and filter.
+# its headers; that --ct gives the packets' conntrack state at every hook;
+# and that --json prints one object per packet and filter.
 # `lbpf test` attaches nothing (test_filter.sh's pcap test checks it with a
 # device that exists); it runs here in a namespace made for it all the same.
 #   P = ${LBPF_TEST_NS:-lbpf-pt} (namespace prefix)
@@ -175,6 +176,32 @@ test_hooks() {
 	t_expect_contains "$OUT" "     1  xdp on eth9 #2 pass  default"
 }
 
+# A capture has no conntrack: --ct gives its packets' state, at every hook.
+test_ct() {
+	cat > "$WORK/ct.lua" <<-'EOF'
+	for _, hook in ipairs{ { hook = "xdp", dev = "eth9" }, { hook = "tc", dev = "eth9" },
+			       { hook = "netfilter", chain = "input" } } do
+		local fw = lbpf.filter(hook)
+		fw:rule{ ct = { "established", "related" }, action = "pass", comment = "known" }
+		fw:default("drop")
+	end
+	EOF
+	"$PKT" capture "$WORK/ct.pcap" 1 "$(eth 0800 "$TCP80")"
+	gate "$WORK/ct.lua" "$WORK/ct.pcap"
+	expect_rc 0
+	t_expect_contains "$OUT" "xdp on eth9: 0 passed, 1 dropped, 1 by the default"
+	t_expect_contains "$OUT" "tc ingress on eth9: 0 passed, 1 dropped, 1 by the default"
+	t_expect_contains "$OUT" "netfilter input priority -100: 0 passed, 1 dropped, 1 by the default"
+	gate "$WORK/ct.lua" "$WORK/ct.pcap" "--ct established"
+	expect_rc 0
+	t_expect_contains "$OUT" "xdp on eth9: 1 passed, 0 dropped, 0 by the default"
+	t_expect_contains "$OUT" "tc ingress on eth9: 1 passed, 0 dropped, 0 by the default"
+	t_expect_contains "$OUT" "netfilter input priority -100: 1 passed, 0 dropped, 0 by the default"
+	gate "$WORK/ct.lua" "$WORK/ct.pcap" "--ct nope"
+	expect_rc 2
+	t_expect_contains "$OUT" "--ct: expected new, established, related, invalid or untracked, got 'nope'"
+}
+
 # A frame longer than a test run takes is judged on its first bytes.
 test_big_frame() {
 	local pad; pad=$(head -c 8960 /dev/zero | od -An -v -tx1 | tr -d ' \n')
@@ -214,6 +241,6 @@ WORK=$(mktemp -d)
 ip netns add ${P}t || { echo "FAIL pcaptest/setup: cannot create a namespace"; exit 0; }
 write_policy
 for t in ${PCAPTEST_TESTS:-sll sll2 ethernet_complete short_record link_type truncated hooks \
-	 big_frame json}; do
+	 ct big_frame json}; do
 	t_run "pcaptest/$t" "test_$t"
 done

@@ -137,6 +137,30 @@ check("filter/sets", function()
 	raises(function() hosts:add("10.0.0.0/8") end, "is not an IPv4 address")
 end)
 
+-- A cidr set matches exactly what the same CIDR in a rule matches: IPv6
+-- entries (even ::/0 and the IPv4-mapped ::ffff:0:0/96) never hold IPv4.
+check("filter/sets_family", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local set = fw:set("v6", { type = "cidr" })
+	local r = fw:rule{ src = set, action = "drop", comment = "v6 set" }
+	for _, cidr in ipairs{ "::/0", "::/10", "::ffff:0:0/96", "::ffff:104.96.96.120" } do
+		set:add(cidr)
+		expect(fw, { src = "104.96.96.120", dst = "192.0.2.2" }, "pass", nil)
+		expect(fw, { src = "10.0.0.1", dst = "192.0.2.2" }, "pass", nil)
+		eq(set:has("104.96.96.120"), false, cidr .. ": has an IPv4 address")
+		set:remove(cidr)
+	end
+	set:add("::/0")
+	expect(fw, { src = "2001:db8::1", dst = "2001:db8::2" }, "drop", r)
+	set:add("0.0.0.0/0")
+	expect(fw, { src = "10.0.0.1", dst = "192.0.2.2" }, "drop", r)
+	set:remove("::/0")
+	expect(fw, { src = "2001:db8::1", dst = "2001:db8::2" }, "pass", nil)
+	local seen = {}
+	for _, e in ipairs(set:entries()) do seen[e] = true end
+	eq(seen["0.0.0.0/0"], true, "entries keep the IPv4 CIDR")
+end)
+
 check("filter/count_rules", function()
 	local fw <close> = lbpf.filter{ hook = "xdp" }
 	local all = fw:rule{ action = "count", comment = "all" }
@@ -190,16 +214,98 @@ check("filter/misuse", function()
 	raises(function() fw:rule{ action = "ratelimit" } end, "ratelimit: needs a rate")
 	raises(function() fw:rule{ action = "reject" } end, "action: expected pass, drop, count or ratelimit")
 	raises(function() fw:rule{ proto = "tcpx" } end, "proto: unknown protocol 'tcpx'")
-	raises(function() fw:rule{ proto = "icmp", dport = 3 } end, "dport: ports need proto tcp, udp")
+	raises(function() fw:rule{ proto = "icmp", dport = 3, action = "drop" } end, "dport: ports need proto tcp, udp")
 	raises(function() fw:rule{ iif = "nosuchif0" } end, "iif: no interface 'nosuchif0'")
-	raises(function() fw:rule{ dprot = 80 } end, "rule: unknown field 'dprot'")
-	raises(function() fw:rule{ tcp = "fin" } end, "tcp: \"syn\" or a table of flags")
+	raises(function() fw:rule{ dprot = 80 } end, "rule 2: unknown field 'dprot'")
+	raises(function() fw:rule{ tcp = "fin", action = "drop" } end, "tcp: \"syn\" or a table of flags")
 	raises(function() lbpf.filter{ hook = "xdp", dev = "nosuchif0" } end, "dev: no interface 'nosuchif0'")
 	raises(function() lbpf.filter{ hook = "bpf" } end, "hook: expected")
 	raises(function() lbpf.filter{ hook = "netfilter", chain = "inbound" } end, "chain: expected")
 	eq(#fw:rules(), 1, "rules after misuse")
 	expect(fw, { dport = 1 }, "drop", keep)
 	expect(fw, { dport = 2 }, "pass", nil)
+end)
+
+-- Values that do not fit, and nonsense that used to be accepted: each is an
+-- error that names the rule (by position and comment) and the field.
+check("filter/misuse_values", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local keep = fw:rule{ dport = 1, action = "drop" }
+	local function bad(rule, pattern) raises(function() fw:rule(rule) end, pattern) end
+	bad({ dport = 22 }, "rule 2: action: missing")
+	bad({ dport = 22, comment = "ssh" }, "rule 2 (ssh): action: missing")
+	bad({ action = "drop", log = { sample = 2^32 + 1 } }, "rule 2: log.sample: 4294967297 out of range 1..4294967295")
+	bad({ action = "drop", log = { sample = 1.5 } }, "log.sample: expected an integer, got a fraction")
+	bad({ action = "ratelimit", pps = 10, burst = 2^32 + 1 }, "burst: 4294967297 out of range")
+	bad({ action = "ratelimit", pps = 2^40 }, "pps: 1099511627776 out of range")
+	bad({ action = "drop", burst = 5 }, "burst: only for action = \"ratelimit\"")
+	bad({ action = "ratelimit", pps = 10, bps = 1000 }, "pps, bps: one rate per rule")
+	bad({ action = "drop", src = "10.0.0.1\0garbage" }, "src: malformed address or CIDR")
+	for _, cidr in ipairs{ "10.0.0.0/08", "10.0.0.0/ 8", "10.0.0.0/+8", "10.0.0.0/", "10.0.0.0/8 ", "::/0128" } do
+		bad({ action = "drop", dst = cidr }, "dst: malformed address or CIDR")
+	end
+	bad({ action = "drop", proto = "tcp", dport = "22" }, "dport: expected a port number, got string")
+	bad({ action = "drop", proto = "6" }, "proto: unknown protocol '6'")
+	bad({ action = "drop", iif = {} }, "rule 2: iif: empty list")
+	bad({ action = "drop", src = {} }, "src: empty list")
+	bad({ action = "drop\0" }, "action: expected pass, drop")
+	raises(function() lbpf.filter{ hook = "xdp", max_rules = 2^32 + 1 } end, "max_rules: 4294967297 out of range 1..131072")
+	raises(function() lbpf.filter{ hook = "xdp", max_rules = "100" } end, "max_rules: expected an integer, got string")
+	raises(function() fw:set("s", { max = 2^32 + 1 }) end, "max: 4294967297 out of range")
+	raises(function() fw:set("s", { ttl = math.maxinteger }) end, "ttl: 9223372036854775807 out of range")
+	-- misspelt options are errors, not ignored
+	raises(function() lbpf.filter{ hook = "xdp", max_rule = 10 } end, "filter{hook = \"xdp\"}: unknown field 'max_rule'")
+	raises(function() lbpf.filter{ hook = "netfilter", dev = "lo", attach = false } end, "unknown field 'dev'")
+	raises(function() fw:set("t", { tll = 5 }) end, "set: unknown field 'tll'")
+	bad({ action = "drop", log = { sampel = 5 } }, "log: unknown field 'sampel'")
+	raises(function() fw:test{ dprot = 22 } end, "pkt: unknown field 'dprot'")
+	raises(function() fw:test({ dport = 22 }, { reapeat = 5 }) end, "test: unknown field 'reapeat'")
+	local s = fw:set("s", { type = "ipv4" })
+	raises(function() s:add("192.0.2.9", { tll = 5 }) end, "add: unknown field 'tll'")
+	raises(function() fw:set("s") end, "a set of that name")
+	raises(function() fw:set(string.rep("x", 40)) end, "the name must be 1 to 31 bytes")
+	raises(function() s:add("192.0.2.1", { ttl = math.maxinteger }) end, "ttl: 9223372036854775807 out of range")
+	s:add("192.0.2.1", { ttl = 4294967295 }) -- the longest TTL: not expired
+	local r = fw:rule{ src = s, action = "drop" }
+	expect(fw, { src = "192.0.2.1" }, "drop", r)
+	eq(#fw:rules(), 2, "rules after misuse")
+	expect(fw, { dport = 1 }, "drop", keep)
+end)
+
+-- Every entry of a rule's iif list counts, also past the 64th.
+check("filter/iif_long_list", function()
+	local other
+	for _, name in ipairs{ "eth0", "ens3", "enp0s3" } do
+		if io.open("/sys/class/net/" .. name .. "/ifindex") then other = name break end
+	end
+	if not other then print("# filter/iif_long_list: no second interface, checking lo only") end
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	local list = {}
+	for i = 1, 70 do list[i] = "lo" end
+	if other then list[70] = other end
+	local r = fw:rule{ iif = list, action = "drop" }
+	expect(fw, { src = "10.0.0.1", iif = "lo" }, "drop", r)
+	if other then expect(fw, { src = "10.0.0.1", iif = other }, "drop", r) end
+end)
+
+-- ct rules go through the same classification; a test packet carries its
+-- ct state (fw:test's ct, "new" when not given).
+check("filter/ct_states", function()
+	local fw <close> = lbpf.filter{ hook = "xdp" }
+	fw:default("drop")
+	local est = fw:rule{ ct = { "established", "related" }, action = "pass", comment = "est" }
+	local bad = fw:rule{ ct = "invalid", action = "drop", comment = "invalid" }
+	local ssh = fw:rule{ ct = "new", proto = "tcp", tcp = "syn", dport = 22, action = "pass", comment = "ssh" }
+	expect(fw, { dport = 22, ct = "established" }, "pass", est)
+	expect(fw, { dport = 80, proto = "udp", ct = "related" }, "pass", est)
+	expect(fw, { dport = 22, ct = "invalid" }, "drop", bad)
+	expect(fw, { dport = 22, tcp = "syn" }, "pass", ssh)
+	expect(fw, { dport = 22, tcp = "syn", ct = "new" }, "pass", ssh)
+	expect(fw, { dport = 22 }, "drop", nil) -- a bare ACK that opens nothing
+	expect(fw, { dport = 22, ct = "untracked" }, "drop", nil)
+	raises(function() fw:rule{ ct = "establised", action = "pass" } end, "rule 4: ct: expected new, established")
+	raises(function() fw:rule{ ct = {}, action = "pass" } end, "ct: a list of 1 to 5 states")
+	raises(function() fw:test{ ct = "bogus" } end, "ct: expected new")
 end)
 
 check("filter/raw_frame", function()

@@ -11,6 +11,11 @@
 #  - parser: the XDP and tc programs, with the header walk of issue 10, pass
 #    each guest's verifier and judge raw frames (8 IPv6 extension headers,
 #    QinQ, a tiny first fragment, a cut IPv4 header, TCP flags, ICMP types).
+#  - ct at xdp, tc and (6.4+) netfilter, with real TCP: with a stateful policy
+#    in lbpf-vx, the connection it opens works both ways, while an unsolicited
+#    SYN, a bare ACK and a SYN-ACK to a closed port get no answer (without the
+#    policy, each gets one). The kernel's conntrack kfuncs come from the
+#    nf_conntrack module scripts/vmtest.sh loads.
 # Only namespaces made here carry traffic.
 . "$(dirname "$0")/../lib.sh"
 
@@ -183,11 +188,59 @@ test_parser() {
 	[ "$(echo "$out" | grep -c '^ok ')" = 9 ] || t_fail "not all cases ran: $out"
 }
 
+# ct_probe TALK SYN RAW WHAT: what each probe of lbpf-vx's firewall gives.
+ct_probe() {
+	local got
+	got=$($X "$PKT" tcp-talk 10.97.0.2 7000 1500)
+	[ "$got" = "$1" ] || t_fail "$4: the connection lbpf-vx opens: $got, want $1"
+	got=$($Y "$PKT" tcp-connect 10.97.0.1 7001 700)
+	[ "$got" = "$2" ] || t_fail "$4: an unsolicited SYN: $got, want $2"
+	got=$($Y "$PKT" tcp-raw 10.97.0.1 7001 A 700)
+	[ "$got" = "$3" ] || t_fail "$4: a bare ACK: $got, want $3"
+	got=$($Y "$PKT" tcp-raw 10.97.0.1 7002 SA 700)
+	[ "$got" = "$3" ] || t_fail "$4: a SYN-ACK to a closed port: $got, want $3"
+}
+
+test_ct() {
+	local hook=$1 where echo_pid listen_pid
+	case $hook in
+	xdp) where='hook = "xdp", dev = "x0"' ;;
+	tc) where='hook = "tc", dev = "x0"' ;;
+	netfilter)
+		kernel_at_least 6 4 || t_skip "no BPF netfilter links before Linux 6.4"
+		where='hook = "netfilter", chain = "input", priority = -91' ;;
+	esac
+	$Y "$PKT" tcp-echo 7000 20 > "$W/echo" &
+	echo_pid=$!
+	$X "$PKT" tcp-listen 7001 20 &
+	listen_pid=$!
+	# t_fail ends this subshell: its servers and policy go with it
+	trap "kill $echo_pid $listen_pid \${POLICY_PID:-} 2>/dev/null || true" EXIT
+	for _ in $(seq 50); do grep -q ready "$W/echo" && break; sleep 0.1; done
+	ct_probe ok ok reply "no filter"
+	policy lbpf-vx 10 <<-EOF
+	fw = lbpf.filter{ $where }
+	fw:default("drop")
+	est = fw:rule{ ct = { "established", "related" }, action = "pass" }
+	fw:rule{ ct = "new", proto = "tcp", tcp = "syn", dport = 22, action = "pass" }
+	function report() print("established=" .. est:stats().packets) end
+	EOF
+	ct_probe ok fail none "$hook with ct rules"
+	wait $POLICY_PID || true
+	kill $echo_pid $listen_pid 2>/dev/null; wait $echo_pid $listen_pid 2>/dev/null || true
+	grep -q '^established=[1-9]' "$W/out" || t_fail "the ct rule matched nothing: $(head -c 400 "$W/out")"
+	echo "# $(uname -r): ct at $hook works"
+}
+
+test_ct_xdp() { test_ct xdp; }
+test_ct_tc() { test_ct tc; }
+test_ct_netfilter() { test_ct netfilter; }
+
 t_need_root
 t_cleanup cleanup
 mkdir -p "$W"
 [ -x "$PKT" ] || { echo "FAIL filter-in-vm: $PKT is not in the initramfs"; exit 0; }
 setup || { echo "FAIL filter-in-vm/setup: cannot create namespaces and a veth pair"; exit 0; }
-for t in netfilter xdp parser; do
+for t in netfilter xdp parser ct_xdp ct_tc ct_netfilter; do
 	t_run "filter/$t" "test_$t"
 done

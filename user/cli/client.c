@@ -162,20 +162,37 @@ static int usage(const char *text)
 
 /* ---- load, unload, reload ---- */
 
+/* The line number (from 1) of offset off in text. */
+static int line_of(const char *text, size_t off)
+{
+	int line = 1;
+	size_t i;
+
+	for (i = 0; i < off; i++)
+		line += text[i] == '\n';
+	return line;
+}
+
 /* The script at path, read by the client (lbpfd opens no path a client
  * names): malloc'd source, NULL with a message when it cannot be sent. */
 static char *read_script(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *data = NULL;
-	size_t cap = 0;
+	size_t cap = 0, bad = (size_t)-1;
 	ssize_t len = f ? getdelim(&data, &cap, '\0', f) : -1;
 
 	if (len > 0 && strlen(data) != (size_t)len)
 		len = -2; /* stopped at a NUL: bytecode, or not a script */
+	else if (len > 0 && (bad = json_utf8_invalid(data)) != (size_t)-1)
+		len = -3; /* the protocol carries UTF-8 text only */
 	if (f)
 		fclose(f);
-	if (len < 0 || len == 0)
+	if (len == -3)
+		fprintf(stderr, "lbpf: %s:%d: a byte that is not UTF-8 (offset %zu); lbpfd takes "
+			"UTF-8 source: write other bytes in strings as \\xNN escapes\n", path,
+			line_of(data, bad), bad);
+	else if (len < 0 || len == 0)
 		fprintf(stderr, "lbpf: %s: %s\n", path,
 			len == -2 ? "contains a NUL byte; lbpfd takes Lua source only" :
 			len == 0 || f ? "empty file" : strerror(errno));

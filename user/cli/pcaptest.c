@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * `lbpf test [--json] POLICY.lua CAPTURE`: runs the policy's body with its
+ * `lbpf test [--json] [--ct STATE] POLICY.lua CAPTURE`: runs the policy's body with its
  * filters loaded but never attached, then judges every packet of the capture
  * (pcap or pcapng) with every filter the policy created, each by the program
  * of its own hook (XDP, tc or netfilter, through BPF_PROG_TEST_RUN), and
  * prints the verdict and the rule of each, then a summary that counts what
- * was judged, skipped and could not be run.
+ * was judged, skipped and could not be run. A capture has no conntrack:
+ * --ct says which state ct rules see its packets in (default new).
  *
  * Exit status: 0 when every packet was judged by every filter and the capture
  * was read to its end; 3 when a packet was skipped (a link type we do not
@@ -45,6 +46,7 @@ struct pcaptest {
 	struct tested *filters;
 	unsigned nfilters, width;  /* width: of the longest filter name */
 	bool json, lost;           /* lost: a filter could not be taken note of */
+	int ct;                    /* every packet's ct state (enum filter_ct) */
 	uint64_t packets, skipped, failed;
 	uint64_t snapped;          /* records shorter than their packet (snap length) */
 	bool truncated;
@@ -202,7 +204,8 @@ static uint32_t ip_offset(const uint8_t *f, uint32_t len, bool *v6)
 
 /* Judges a frame with the netfilter program, as the hook would see it: the
  * IP packet, whatever tags it came in (the stack untags it on a VLAN device). */
-static int judge_nf(struct tested *f, const uint8_t *frame, uint32_t len, struct judgement *j)
+static int judge_nf(struct tested *f, const uint8_t *frame, uint32_t len, int ct,
+		    struct judgement *j)
 {
 	bool v6 = false;
 	uint32_t ip = ip_offset(frame, len, &v6);
@@ -225,15 +228,17 @@ static int judge_nf(struct tested *f, const uint8_t *frame, uint32_t len, struct
 			    "netfilter";
 		return 0;
 	}
-	return filter_test_at(f->e, &f->at, frame + ip, len - ip, &j->verdict, &j->rule, &j->why);
+	return filter_test_at(f->e, &f->at, frame + ip, len - ip, ct, &j->verdict, &j->rule,
+			      &j->why);
 }
 
-static int judge(struct tested *f, const uint8_t *frame, uint32_t len, struct judgement *j)
+static int judge(struct tested *f, const uint8_t *frame, uint32_t len, int ct,
+		 struct judgement *j)
 {
 	memset(j, 0, sizeof(*j));
 	if (f->at.hook == FILTER_HOOK_NF)
-		return judge_nf(f, frame, len, j);
-	return filter_test_at(f->e, &f->at, frame, len, &j->verdict, &j->rule, &j->why);
+		return judge_nf(f, frame, len, ct, j);
+	return filter_test_at(f->e, &f->at, frame, len, ct, &j->verdict, &j->rule, &j->why);
 }
 
 /* "vlan 5 10.0.0.1:1234 > 10.0.0.2:80 tcp" for an Ethernet frame. */
@@ -416,7 +421,7 @@ static void judge_frame(struct pcaptest *t, const uint8_t *frame, uint32_t len)
 	for (unsigned i = 0; i < t->nfilters; i++) {
 		struct tested *f = &t->filters[i];
 
-		if (judge(f, frame, len, &j)) {
+		if (judge(f, frame, len, t->ct, &j)) {
 			print_miss(t, f, f->e->error);
 			failed = true;
 			continue;
@@ -545,16 +550,25 @@ static int prepare_filters(struct pcaptest *t)
 	return 0;
 }
 
-/* Takes --json out of argv; returns the number of arguments left. */
+/* Takes --json and --ct STATE out of argv; returns the number of arguments
+ * left, or -1 after a message. */
 static int take_options(int argc, char **argv, struct pcaptest *t)
 {
 	int n = 0;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json")) {
 			t->json = true;
-		else
+		} else if (!strcmp(argv[i], "--ct") && i + 1 < argc) {
+			t->ct = filter_ct_number(argv[++i]);
+			if (t->ct < 0) {
+				fprintf(stderr, "lbpf: --ct: expected new, established, related, "
+						"invalid or untracked, got '%s'\n", argv[i]);
+				return -1;
+			}
+		} else {
 			argv[n++] = argv[i];
+		}
 	}
 	return n;
 }
@@ -583,19 +597,22 @@ static int run_body(lbpf_runtime_t **rt, const char *path, bool json)
 
 int lbpf_cmd_test(int argc, char **argv)
 {
-	struct pcaptest t = { 0 };
+	struct pcaptest t = { .ct = FILTER_CT_NEW };
 	lbpf_runtime_t *rt = NULL;
 	int err;
 
 	argc = take_options(argc, argv, &t);
+	if (argc < 0)
+		return 2;
 	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
-		fprintf(stderr, "usage: lbpf test [--json] POLICY.lua CAPTURE.pcap\n");
+		fprintf(stderr, "usage: lbpf test [--json] [--ct STATE] POLICY.lua CAPTURE.pcap\n");
 		return 2;
 	}
 	lbpf_libbpf_logging();
 	lbpf_mount_filesystems();
 	filter_dry_run_hook = remember;
 	filter_dry_run_ctx = &t;
+	filter_dry_run_ct = t.ct;
 	err = run_body(&rt, argv[1], t.json);
 	if (err) {
 		fprintf(stderr, "lbpf: %s\n", lbpf_runtime_error(rt) ?: strerror(-err));

@@ -101,13 +101,24 @@ void policy_drop(struct policy *p)
 	policy_free(p);
 }
 
-/* Keeps one line in p's ring, over the oldest. */
+/* Keeps one line in p's ring, over the oldest, cut to
+ * LBPF_DAEMON_LOG_LINE_MAX bytes (with a note of how much was cut): the ring
+ * lives outside the policy's memory limit, so it must be bounded. */
 static void log_add(struct policy *p, const char *line, size_t len)
 {
-	char *copy = strndup(line, len);
+	bool cut = len > LBPF_DAEMON_LOG_LINE_MAX;
+	char *copy;
 	size_t slot;
 
+	if (cut) {
+		if (asprintf(&copy, "%.*s... [%zu bytes cut]", LBPF_DAEMON_LOG_LINE_MAX, line,
+			     len - LBPF_DAEMON_LOG_LINE_MAX) < 0)
+			copy = NULL;
+	} else {
+		copy = strndup(line, len);
+	}
 	pthread_mutex_lock(&p->log.lock);
+	p->log.cut += cut;
 	slot = p->log.seq++ % LBPF_DAEMON_LOG_LINES;
 	free(p->log.lines[slot]);
 	p->log.lines[slot] = copy ? copy : strdup("(out of memory)");
@@ -123,7 +134,7 @@ void policy_log(void *ctx, const char *line)
 	const char *nl;
 
 	if (!strncmp(line, "lbpf: ", 6))
-		fprintf(stderr, "lbpfd: [%s] %s\n", p->name, line + 6);
+		fprintf(stderr, "lbpfd: [%s] %.*s\n", p->name, LBPF_DAEMON_LOG_LINE_MAX, line + 6);
 	while ((nl = strchr(line, '\n'))) {
 		log_add(p, line, nl - line);
 		line = nl + 1;
@@ -137,6 +148,14 @@ void policy_log(void *ctx, const char *line)
 			daemon_post(msg);
 		}
 	}
+}
+
+void policy_log_counts(struct policy *p, uint64_t *lines, uint64_t *cut)
+{
+	pthread_mutex_lock(&p->log.lock);
+	*lines = p->log.seq;
+	*cut = p->log.cut;
+	pthread_mutex_unlock(&p->log.lock);
 }
 
 uint64_t policy_log_lines(struct policy *p, uint64_t from, void (*fn)(void *, const char *),

@@ -28,6 +28,7 @@ struct log_ring {
 	pthread_mutex_t lock;
 	char *lines[LBPF_DAEMON_LOG_LINES];
 	uint64_t seq;              /* lines ever added; line i is at i % N */
+	uint64_t cut;              /* lines cut at LBPF_DAEMON_LOG_LINE_MAX */
 };
 
 struct policy {
@@ -101,6 +102,10 @@ void policy_drop(struct policy *p);
 /* The runtimes' log sink (lbpf_runtime_opts_t.log); ctx is the policy. */
 void policy_log(void *ctx, const char *line);
 /* Calls fn for each kept line from seq `from` on; returns the next seq. */
+/* Lines ever logged, and of those how many were cut to
+ * LBPF_DAEMON_LOG_LINE_MAX bytes. (Lines beyond the last
+ * LBPF_DAEMON_LOG_LINES are dropped: lines - LBPF_DAEMON_LOG_LINES.) */
+void policy_log_counts(struct policy *p, uint64_t *lines, uint64_t *cut);
 uint64_t policy_log_lines(struct policy *p, uint64_t from, void (*fn)(void *ctx, const char *line),
 			  void *ctx);
 

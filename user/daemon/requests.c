@@ -299,7 +299,7 @@ void requests_messages(void)
 /* One entry of the list reply. */
 static void policy_json(struct json_writer *w, struct policy *p)
 {
-	uint64_t events, errors;
+	uint64_t events, errors, lines, cut;
 	size_t memory;
 	char *kinds = NULL, *s, *save = NULL;
 
@@ -326,6 +326,11 @@ static void policy_json(struct json_writer *w, struct policy *p)
 	json_kv_integer(w, "lost", atomic_load(&p->lost));
 	json_kv_integer(w, "memory", memory);
 	json_kv_integer(w, "memory_limit", p->memory);
+	policy_log_counts(p, &lines, &cut);
+	json_kv_integer(w, "log_lines", lines);
+	json_kv_integer(w, "log_dropped", lines > LBPF_DAEMON_LOG_LINES ?
+					  lines - LBPF_DAEMON_LOG_LINES : 0);
+	json_kv_integer(w, "log_cut", cut);
 	json_object_end(w);
 }
 

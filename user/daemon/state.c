@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,31 +172,77 @@ static char **record_args(const struct json *rec, int *n)
 	return v;
 }
 
-/* Hands one record to restore. */
-static void restore_one(const char *path, int (*restore)(const struct state_record *rec))
+/* A whole number field of rec in [0, max]: 0, or a message. */
+static const char *record_count(const struct json *rec, const char *key, double max,
+				double *out)
 {
-	char err[128], *text = NULL;
+	static __thread char msg[96];
+
+	if (!json_get_number(rec, key, out)) {
+		snprintf(msg, sizeof(msg), "no number \"%s\"", key);
+		return msg;
+	}
+	if (*out < 0 || *out > max || *out != (double)(uint64_t)*out) {
+		snprintf(msg, sizeof(msg), "\"%s\" is %g, not a whole number in 0..%.0f", key,
+			 *out, max);
+		return msg;
+	}
+	return NULL;
+}
+
+/* Checks a record read from path: NULL, or what is wrong with it. stem is
+ * the file's NAME (NAME.json), which the record's name must be. */
+static const char *record_check(const struct json *rec, const char *stem, struct state_record *r)
+{
+	double memory, generation;
+	const char *why;
+
+	r->name = json_get_string(rec, "name");
+	r->file = json_get_string(rec, "file");
+	if (!r->name || strcmp(r->name, stem))
+		return "its \"name\" is missing or not the file's name";
+	if (!r->file)
+		return "no string \"file\"";
+	/* 2^53: the largest size a JSON number holds exactly */
+	if ((why = record_count(rec, "memory", 9007199254740992.0, &memory)) ||
+	    (why = record_count(rec, "generation", UINT32_MAX, &generation)))
+		return why;
+	if (json_get(rec, "trusted") && json_get(rec, "trusted")->type != JSON_TRUE &&
+	    json_get(rec, "trusted")->type != JSON_FALSE)
+		return "\"trusted\" is not true or false";
+	if (!(r->args = record_args(rec, &r->nargs)))
+		return "\"args\" is not a list of strings";
+	r->memory = (size_t)memory;
+	r->generation = (uint32_t)generation;
+	r->trusted = json_get_bool(rec, "trusted", false);
+	r->untagged = !json_get(rec, "trusted");
+	return NULL;
+}
+
+/* Hands one record to restore, or logs why it is ignored. */
+static void restore_one(const char *path, const char *stem,
+			int (*restore)(const struct state_record *rec))
+{
+	char err[128] = "", *text = NULL;
 	size_t cap = 0;
 	FILE *f = fopen(path, "re");
 	ssize_t len = f ? getdelim(&text, &cap, '\0', f) : -1;
 	struct json *rec = len > 0 ? json_parse(text, len, err, sizeof(err)) : NULL;
-	const char *name = json_get_string(rec, "name"), *file = json_get_string(rec, "file");
-	double memory = 0, generation = 0;
-	char **args = NULL;
-	int nargs;
+	struct state_record r = { 0 };
+	const char *why;
 
 	if (f)
 		fclose(f);
-	json_get_number(rec, "memory", &memory);
-	json_get_number(rec, "generation", &generation);
-	if (!rec || !name || !file || !(args = record_args(rec, &nargs)) ||
-	    restore(&(struct state_record){ name, file, args, nargs, (size_t)memory,
-					    (uint32_t)generation,
-					    json_get_bool(rec, "trusted", false),
-					    !json_get(rec, "trusted") }) == -EEXIST)
-		fprintf(stderr, "lbpfd: ignoring %s: not a valid policy record%s%s\n", path,
-			rec ? "" : ": ", rec ? "" : err);
-	free(args);
+	if (!f)
+		snprintf(err, sizeof(err), "cannot read it: %s", strerror(errno));
+	else if (len <= 0)
+		snprintf(err, sizeof(err), "it is empty");
+	why = rec ? record_check(rec, stem, &r) : err;
+	if (!why && restore(&r) == -EEXIST)
+		why = "a policy of that name runs already";
+	if (why)
+		fprintf(stderr, "lbpfd: ignoring %s: not a valid policy record: %s\n", path, why);
+	free(r.args);
 	json_free(rec);
 	free(text);
 }
@@ -213,8 +260,11 @@ void state_restore(int (*restore)(const struct state_record *rec))
 			size_t n = strlen(de->d_name);
 
 			if (n > 5 && !strcmp(de->d_name + n - 5, ".json")) {
+				char stem[256];
+
 				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-				restore_one(path, restore);
+				snprintf(stem, sizeof(stem), "%.*s", (int)(n - 5), de->d_name);
+				restore_one(path, stem, restore);
 			}
 		}
 		closedir(d);

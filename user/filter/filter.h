@@ -33,6 +33,7 @@ struct filter_range {
 struct filter_spec {
 	uint32_t id;
 	uint8_t action;            /* enum filter_action */
+	uint8_t ct;                /* ct states (1 << enum filter_ct), 0: any */
 	bool log;
 	uint8_t tcp_mask;          /* TCP flags: (flags & tcp_mask) == tcp_value; 0: any */
 	uint8_t tcp_value;
@@ -80,9 +81,21 @@ struct filter_engine {
 	struct filter_bpf *skel;
 	uint32_t max_rules;
 	uint32_t rule_cap, desc_cap, pool_cap, iv4_cap, iv6_cap;
+	/* the class pool of each generation: pool_cap words in the pool map,
+	 * then the words past them in an inner map the compiler grows */
+	uint64_t *pool;
+	int more_fd[2];
+	uint64_t *more[2];
+	uint32_t more_words[2];
 	/* mmap-ed maps */
 	struct filter_gen *gens;
-	uint8_t *rules, *descs, *pool, *dense, *dirs, *iv4, *iv6, *ports, *metas, *lens;
+	uint8_t *rules, *descs, *dense, *dirs, *iv4, *iv6, *ports, *metas, *lens, *cts;
+	/* the loaded programs: filter_xdp/_tc, or the *_ct ones that can look
+	 * conntrack up, where the kernel has the kfuncs */
+	struct bpf_program *xdp_prog, *tc_prog;
+	enum filter_hook_kind hook_kind; /* the hook it was made for */
+	const char *ct_missing;    /* the conntrack kfunc this kernel lacks, or NULL */
+	int ct_netlink;            /* owner of the table that turns conntrack on, or -1 */
 	struct filter_ctl ctl;     /* what the ctl map holds */
 	/* the rule list, in order */
 	struct filter_spec **specs;
@@ -178,6 +191,20 @@ void filter_live_rules(struct filter_engine *e,
 /* filter_commit's last step: the rule list it compiled becomes the live one. */
 void filter_publish(struct filter_engine *e);
 
+/* Makes generation gen's class pool hold at least words words, keeping its
+ * first keep words: past pool_cap, a larger inner map replaces one that is
+ * too small (gen must be idle). 0 or -errno with a message. */
+int filter_pool_reserve(struct filter_engine *e, uint32_t gen, uint64_t words, uint32_t keep);
+/* Shrinks or frees generation gen's words past pool_cap when the rule set
+ * uses far fewer (used: the words it must keep). 0 or -errno. */
+int filter_pool_fit(struct filter_engine *e, uint32_t gen, uint32_t used);
+/* Word off of generation gen's pool, which filter_pool_reserve made room for. */
+static inline uint64_t *filter_pool_word(struct filter_engine *e, uint32_t gen, uint32_t off)
+{
+	return off < e->pool_cap ? e->pool + (size_t)gen * e->pool_cap + off :
+				   e->more[gen] + (off - e->pool_cap);
+}
+
 /* Compiles the rule list into the idle generation and makes it live. */
 int filter_commit(struct filter_engine *e);
 /* Makes generation gen live and waits until the other one is unused. */
@@ -199,16 +226,25 @@ struct filter_place {
  * *why: enum filter_why; *ns: average duration. iif may be 0. */
 int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
 		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns, uint32_t *why);
+/* The same with the packet's ct state (enum filter_ct): a test packet has
+ * no conntrack entry, so it says which state to judge it in; -1 looks the
+ * packet up as XDP does (where the kernel has the kfuncs; else untracked). */
+int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		   int ct, uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns,
+		   uint32_t *why);
+/* Parses "new", "established", "related", "invalid", "untracked"; -1 if none. */
+int filter_ct_number(const char *name);
+extern const char *const filter_ct_names[FILTER_CT_NSTATES + 1];
 
 /* Runs the program of the hook `at` names with BPF_PROG_TEST_RUN, as
- * filter_test does for XDP (the XDP program for FILTER_HOOK_XDP). XDP and tc
- * take an Ethernet frame; netfilter takes an IP packet (family 4 or 6, from
- * its first nibble), behind a blank Ethernet header except at output, where
- * the kernel's test run wants the IP packet alone. TEST_RUN takes at most
- * FILTER_TEST_MAX bytes. */
+ * filter_test_ct does for XDP (the XDP program for FILTER_HOOK_XDP), with
+ * the packet's ct state. XDP and tc take an Ethernet frame; netfilter takes
+ * an IP packet (family 4 or 6, from its first nibble), behind a blank
+ * Ethernet header except at output, where the kernel's test run wants the
+ * IP packet alone. TEST_RUN takes at most FILTER_TEST_MAX bytes. */
 #define FILTER_TEST_MAX 3072
 int filter_test_at(struct filter_engine *e, const struct filter_place *at, const void *packet,
-		   uint32_t len, int *verdict, uint32_t *rule_id, uint32_t *why);
+		   uint32_t len, int ct, int *verdict, uint32_t *rule_id, uint32_t *why);
 
 /* Sets. type: 4, 6 or 0 (cidr). Returns the slot or -errno. */
 int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
@@ -226,6 +262,13 @@ int filter_set_foreach(struct filter_engine *e, int slot,
 		       void *ctx);
 /* Sets the state of a reported flow (enum filter_flow_state). */
 int filter_flow_decide(struct filter_engine *e, const struct filter_flow_key *key, uint32_t state);
+
+/* filter_conntrack.c */
+
+/* Turns the kernel's connection tracking on in the caller's network
+ * namespace for as long as the returned netlink socket is open. Returns it,
+ * or -errno with a message in err. */
+int filter_conntrack_hold(char *err, size_t errlen);
 
 /* filter_packet.c */
 
@@ -259,5 +302,8 @@ int filter_tcp_flag_bit(const char *name);
 extern void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e,
 				   const struct filter_place *at);
 extern void *filter_dry_run_ctx;
+/* The ct state (enum filter_ct) in which `lbpf test` judges packets at tc
+ * and netfilter: their test programs are loaded with it. */
+extern int filter_dry_run_ct;
 
 #endif /* LBPF_USER_FILTER_H */

@@ -27,12 +27,18 @@ struct event {
 	int32_t delta;
 };
 
-/* The set of rules covering the current point of a sweep. */
+/* The set of rules covering the current point of a sweep. Classes share
+ * leaf runs: a block (level-1 word i and its leaves) that did not change
+ * since the last class was written points to that class's run, so a sweep
+ * writes per point only the blocks its events touched, not every leaf. */
 struct active {
 	uint16_t *count;           /* by position: covering ranges of that rule */
 	uint64_t l0;
 	uint64_t l1[FILTER_L1_WORDS];
 	uint64_t leaf[FILTER_LEAF_WORDS];
+	uint32_t dirty;            /* blocks changed since the last class */
+	uint32_t written;          /* blocks whose run[] is valid */
+	uint32_t run[FILTER_L1_WORDS]; /* pool offset of each block's last run */
 };
 
 struct interval {
@@ -55,6 +61,7 @@ static void active_add(struct active *a, uint32_t pos)
 
 	if (a->count[pos]++)
 		return;
+	a->dirty |= 1U << (w >> 6);
 	a->leaf[w] |= 1ULL << (pos & 63);
 	a->l1[w >> 6] |= 1ULL << (w & 63);
 	a->l0 |= 1ULL << (w >> 6);
@@ -66,6 +73,7 @@ static void active_remove(struct active *a, uint32_t pos)
 
 	if (--a->count[pos])
 		return;
+	a->dirty |= 1U << (w >> 6);
 	a->leaf[w] &= ~(1ULL << (pos & 63));
 	if (a->leaf[w])
 		return;
@@ -81,36 +89,53 @@ static void active_reset(struct active *a, uint32_t nrules)
 	memset(a->leaf, 0, sizeof(a->leaf));
 	memset(a->l1, 0, sizeof(a->l1));
 	a->l0 = 0;
+	a->dirty = a->written = 0;
 }
 
-/* Writes the active set as a class; returns its id (0: the empty class) or
- * -ENOSPC when the pool or the descriptors are full. */
+/* Pool words of the runs emit_class_at writes: those of the changed blocks. */
+static uint32_t new_run_words(const struct active *a)
+{
+	uint32_t words = 0, i;
+
+	for (uint64_t b = a->l0; b; b &= b - 1) {
+		i = __builtin_ctzll(b);
+		if ((a->dirty | ~a->written) & (1U << i))
+			words += __builtin_popcountll(a->l1[i]);
+	}
+	return words;
+}
+
+/* Writes the active set as a class; returns its id (0: the empty class),
+ * -ENOSPC when the descriptors are full, or the pool's error. */
 static int64_t emit_class_at(struct compiler *c, bool force)
 {
 	struct filter_engine *e = c->e;
-	const struct active *a = &c->act;
-	uint64_t *pool = (uint64_t *)e->pool + (size_t)c->gen * e->pool_cap, l0 = a->l0, l1;
+	struct active *a = &c->act;
+	uint32_t n1 = __builtin_popcountll(a->l0), off = c->npool, next = off + 2 * n1, k = 0, i;
 	struct filter_desc *d;
-	uint32_t n1 = __builtin_popcountll(l0), leaves = 0, off = c->npool, k = 0, next;
-	int i, j;
+	int err;
 
-	if (!l0 && !force)
+	if (!a->l0 && !force)
 		return 0;
-	for (l1 = l0; l1; l1 &= l1 - 1)
-		leaves += __builtin_popcountll(a->l1[__builtin_ctzll(l1)]);
-	if (c->npool + 2 * n1 + leaves > e->pool_cap || c->ndesc >= e->desc_cap)
+	if (c->ndesc >= e->desc_cap)
 		return -ENOSPC;
-	next = 2 * n1;
-	for (; l0; l0 &= l0 - 1, k++) {
-		i = __builtin_ctzll(l0);
-		pool[off + 2 * k] = a->l1[i];
-		pool[off + 2 * k + 1] = next;
-		for (l1 = a->l1[i]; l1; l1 &= l1 - 1) {
-			j = __builtin_ctzll(l1);
-			pool[off + next++] = a->leaf[i * 64 + j];
+	err = filter_pool_reserve(e, c->gen, (uint64_t)next + new_run_words(a), c->npool);
+	if (err)
+		return err;
+	for (uint64_t b = a->l0; b; b &= b - 1, k++) {
+		i = __builtin_ctzll(b);
+		if ((a->dirty | ~a->written) & (1U << i)) {
+			a->run[i] = next;
+			for (uint64_t l1 = a->l1[i]; l1; l1 &= l1 - 1)
+				*filter_pool_word(e, c->gen, next++) =
+					a->leaf[i * 64 + __builtin_ctzll(l1)];
 		}
+		*filter_pool_word(e, c->gen, off + 2 * k) = a->l1[i];
+		*filter_pool_word(e, c->gen, off + 2 * k + 1) = a->run[i];
 	}
-	c->npool += next;
+	a->written = (uint32_t)a->l0;
+	a->dirty = 0;
+	c->npool = next;
 	d = (struct filter_desc *)e->descs + (size_t)c->gen * e->desc_cap + c->ndesc;
 	d->l0 = a->l0;
 	d->off = off;
@@ -453,13 +478,13 @@ static int compile_maybe_ports(struct compiler *c)
 	return 0;
 }
 
-static int iif_keys_of(const struct filter_spec *s, uint32_t *keys)
+/* Whether rule s names interface ifindex (every entry of its list counts). */
+static bool names_iif(const struct filter_spec *s, uint32_t ifindex)
 {
-	uint32_t n = s->niif < 64 ? s->niif : 64;
-
-	if (n) /* a rule without iif has no list (NULL) */
-		memcpy(keys, s->iif, n * sizeof(*keys));
-	return n;
+	for (uint32_t k = 0; k < s->niif; k++)
+		if (s->iif[k] == ifindex)
+			return true;
+	return false;
 }
 
 /* Set fields: one class per mask of sets holding the address, each the
@@ -488,6 +513,28 @@ static int compile_sets(struct compiler *c)
 			if (cls < 0)
 				return cls;
 		}
+	}
+	return 0;
+}
+
+/* ct classes: one per state, the rules that name it (a rule names few). */
+static int compile_ct(struct compiler *c)
+{
+	struct filter_engine *e = c->e;
+	uint32_t *cts = (uint32_t *)(e->cts + (size_t)c->gen * FILTER_CT_KEYS * 8);
+	int64_t cls;
+
+	for (uint32_t key = 0; key < FILTER_CT_KEYS; key++) {
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (e->specs[pos]->ct & (1U << key))
+				active_add(&c->act, pos);
+		cls = emit_class(c);
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (e->specs[pos]->ct & (1U << key))
+				active_remove(&c->act, pos);
+		if (cls < 0)
+			return cls;
+		cts[key * 2] = cls; /* the map's values are 8 bytes apart */
 	}
 	return 0;
 }
@@ -531,24 +578,13 @@ static int compile_iif(struct compiler *c)
 	}
 	e->iif_keys[g] = keys;
 	for (uint32_t i = 0; !err && i < n; i++) {
-		/* compile_keyed over the single key ifs[i] */
-		uint32_t tmp[64];
-
-		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
-			int nk = iif_keys_of(e->specs[pos], tmp);
-
-			for (int k = 0; k < nk; k++)
-				if (tmp[k] == ifs[i])
-					active_add(&c->act, pos);
-		}
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (names_iif(e->specs[pos], ifs[i]))
+				active_add(&c->act, pos);
 		cls = emit_class(c);
-		for (uint32_t pos = 0; pos < e->nspecs; pos++) {
-			int nk = iif_keys_of(e->specs[pos], tmp);
-
-			for (int k = 0; k < nk; k++)
-				if (tmp[k] == ifs[i])
-					active_remove(&c->act, pos);
-		}
+		for (uint32_t pos = 0; pos < e->nspecs; pos++)
+			if (names_iif(e->specs[pos], ifs[i]))
+				active_remove(&c->act, pos);
 		if (cls < 0) {
 			err = cls;
 			break;
@@ -594,6 +630,7 @@ static bool constrains(const struct filter_spec *s, int f)
 	case FILTER_F_IIF: return s->niif > 0;
 	case FILTER_F_SRCSET: return s->srcset >= 0;
 	case FILTER_F_DSTSET: return s->dstset >= 0;
+	case FILTER_F_CT: return s->ct != 0;
 	}
 	return false;
 }
@@ -659,6 +696,7 @@ int filter_commit(struct filter_engine *e)
 	struct compiler c = { .e = e, .gen = !e->ctl.gen, .ndesc = 1, .nrules = e->nspecs };
 	int err;
 
+	e->error[0] = '\0';
 	c.act.count = calloc(e->nspecs ? e->nspecs : 1, sizeof(*c.act.count));
 	if (!c.act.count)
 		return -ENOMEM;
@@ -671,17 +709,21 @@ int filter_commit(struct filter_engine *e)
 	err = err ?: compile_lengths(&c);
 	err = err ?: compile_maybe_ports(&c);
 	err = err ?: compile_iif(&c);
+	err = err ?: compile_ct(&c);
 	err = err ?: compile_sets(&c);
+	err = err ?: filter_pool_fit(e, c.gen, c.npool);
 	free(c.iv);
 	free(c.act.count);
-	if (err == -ENOSPC)
+	if (err == -ENOSPC && !e->error[0])
 		return snprintf(e->error, sizeof(e->error),
 				"rules: the compiled policy does not fit the maps sized for "
 				"max_rules=%u; create the filter with a larger max_rules",
 				e->max_rules), err;
-	if (err)
+	if (err && !e->error[0])
 		return snprintf(e->error, sizeof(e->error), "compile the rules: %s",
 				strerror(-err)), err;
+	if (err)
+		return err;
 	compile_dense_and_rules(&c);
 	err = filter_flip(e, c.gen);
 	if (!err) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "filter.h"
@@ -26,6 +27,7 @@
 
 void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e, const struct filter_place *at);
 void *filter_dry_run_ctx;
+int filter_dry_run_ct = FILTER_CT_NEW;
 
 #define BPF_PROG_TYPE_NETFILTER_ 32
 #define BPF_NETFILTER_           45
@@ -89,7 +91,7 @@ static int size_maps(struct filter_engine *e)
 
 	e->rule_cap = r;
 	e->desc_cap = 16 * r + 4096;
-	e->pool_cap = 48 * r + 65536;
+	e->pool_cap = 24 * r + 65536; /* 16 words a rule do for little overlap */
 	e->iv4_cap = 4 * (2 * r + 2) + 1024;
 	e->iv6_cap = 4 * (r + 2) + 1024;
 	s->rodata->rule_cap = e->rule_cap;
@@ -121,8 +123,9 @@ static int mmap_maps(struct filter_engine *e)
 	e->ports = map_mmap(s->maps.filter_ports);
 	e->metas = map_mmap(s->maps.filter_metas);
 	e->lens = map_mmap(s->maps.filter_lens);
+	e->cts = map_mmap(s->maps.filter_cts);
 	if (!e->gens || !e->rules || !e->descs || !e->pool || !e->dense || !e->dirs || !e->iv4 ||
-	    !e->iv6 || !e->ports || !e->metas || !e->lens)
+	    !e->iv6 || !e->ports || !e->metas || !e->lens || !e->cts)
 		return -errno;
 	return 0;
 }
@@ -142,6 +145,91 @@ static void munmap_maps(struct filter_engine *e)
 	map_munmap(s->maps.filter_ports, e->ports);
 	map_munmap(s->maps.filter_metas, e->metas);
 	map_munmap(s->maps.filter_lens, e->lens);
+	map_munmap(s->maps.filter_cts, e->cts);
+}
+
+#define POOL_MIN_WORDS 65536
+#define POOL_MAX_WORDS (UINT32_MAX / 2) /* class offsets are 32 bits */
+
+/* Uninstalls and frees generation gen's words past pool_cap. */
+static void more_free(struct filter_engine *e, uint32_t gen)
+{
+	if (e->more[gen])
+		munmap(e->more[gen], (size_t)e->more_words[gen] * sizeof(uint64_t));
+	if (e->more_fd[gen] >= 0)
+		close(e->more_fd[gen]);
+	e->more[gen] = NULL;
+	e->more_fd[gen] = -1;
+	e->more_words[gen] = 0;
+}
+
+/* Replaces generation gen's words past pool_cap with n words (n = 0: none),
+ * holding the first keep of them. */
+static int more_resize(struct filter_engine *e, uint32_t gen, uint32_t n, uint32_t keep)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE | BPF_F_INNER_MAP);
+	struct bpf_map *outer = e->skel->maps.filter_pool_more;
+	size_t bytes = (size_t)n * sizeof(uint64_t);
+	void *mem;
+	int fd, err;
+
+	if (!n) {
+		bpf_map__delete_elem(outer, &gen, sizeof(gen), 0);
+		more_free(e, gen);
+		return 0;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lbpf_fw_pool", sizeof(uint32_t),
+			    sizeof(uint64_t), n, &o);
+	if (fd < 0) {
+		err = -errno;
+		return fail(e, err, "rules: allocate %zu MiB more of class pool: %s", bytes >> 20,
+			    strerror(-err));
+	}
+	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		close(fd);
+		return fail(e, err, "rules: mmap the class pool: %s", strerror(-err));
+	}
+	if (keep)
+		memcpy(mem, e->more[gen], (size_t)keep * sizeof(uint64_t));
+	err = bpf_map__update_elem(outer, &gen, sizeof(gen), &fd, sizeof(fd), 0);
+	if (err) {
+		munmap(mem, bytes);
+		close(fd);
+		return fail(e, err, "rules: install the class pool: %s", strerror(-err));
+	}
+	more_free(e, gen);
+	e->more_fd[gen] = fd;
+	e->more[gen] = mem;
+	e->more_words[gen] = n;
+	return 0;
+}
+
+int filter_pool_reserve(struct filter_engine *e, uint32_t gen, uint64_t words, uint32_t keep)
+{
+	uint64_t have = (uint64_t)e->pool_cap + e->more_words[gen];
+	uint64_t n = e->more_words[gen] + e->more_words[gen] / 2;
+
+	if (words <= have)
+		return 0;
+	if (words > POOL_MAX_WORDS)
+		return fail(e, -E2BIG, "rules: the classes need %llu pool words (%u at most)",
+			    (unsigned long long)words, POOL_MAX_WORDS);
+	words -= e->pool_cap;
+	n = n < words ? words : n;
+	n = n < POOL_MIN_WORDS ? POOL_MIN_WORDS : n > POOL_MAX_WORDS ? POOL_MAX_WORDS : n;
+	return more_resize(e, gen, n, keep > e->pool_cap ? keep - e->pool_cap : 0);
+}
+
+int filter_pool_fit(struct filter_engine *e, uint32_t gen, uint32_t used)
+{
+	uint32_t past = used > e->pool_cap ? used - e->pool_cap : 0;
+	uint64_t n = past ? (uint64_t)past + past / 16 + POOL_MIN_WORDS : 0;
+
+	if (e->more_words[gen] <= n + n / 4)
+		return 0;
+	return more_resize(e, gen, n, past);
 }
 
 static int new_set_map(const char *name, uint32_t max_entries)
@@ -166,17 +254,69 @@ static int take_gate(struct filter_bpf *s, const struct filter_engine_opts *o)
 	return bpf_map__reuse_fd(s->maps.lbpf_runtimes, o->runtimes_fd);
 }
 
+/* Whether BTF (vmlinux, or the nf_conntrack module's) has the function. */
+static bool kernel_has_func(struct btf *vmlinux, const char *name)
+{
+	struct btf *mod;
+	bool found;
+
+	if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0)
+		return true;
+	mod = btf__load_module_btf("nf_conntrack", vmlinux);
+	found = mod && btf__find_by_name_kind(mod, name, BTF_KIND_FUNC) > 0;
+	btf__free(mod);
+	return found;
+}
+
+/* The first conntrack kfunc the XDP (and, skb: the tc) programs would need
+ * that this kernel lacks, or NULL. */
+static const char *ct_kfunc_missing(bool skb)
+{
+	static const char *const names[] = { "bpf_xdp_ct_lookup", "bpf_ct_release",
+					     "bpf_skb_ct_lookup" };
+	struct btf *vmlinux;
+	const char *missing = NULL;
+
+	/* tests: behave as a kernel without the kfuncs (the plain programs) */
+	if (getenv("LBPF_TEST_NO_CT_KFUNCS"))
+		return names[skb ? 2 : 0];
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return names[0];
+	for (size_t i = 0; i < (skb ? 3 : 2) && !missing; i++)
+		if (!kernel_has_func(vmlinux, names[i]))
+			missing = names[i];
+	btf__free(vmlinux);
+	return missing;
+}
+
 static int prepare_programs(struct filter_engine *e, const struct filter_engine_opts *o)
 {
 	struct filter_bpf *s = e->skel;
 	int err = 0;
 
-	bpf_program__set_autoload(s->progs.filter_tc, o->hook == FILTER_HOOK_TC);
+	/* the *_ct programs call the conntrack kfuncs: only where they exist */
+	e->ct_missing = ct_kfunc_missing(o->hook == FILTER_HOOK_TC);
+	e->xdp_prog = e->ct_missing ? s->progs.filter_xdp : s->progs.filter_xdp_ct;
+	e->tc_prog = e->ct_missing ? s->progs.filter_tc : s->progs.filter_tc_ct;
+	bpf_program__set_autoload(s->progs.filter_xdp, e->xdp_prog == s->progs.filter_xdp);
+	bpf_program__set_autoload(s->progs.filter_xdp_ct, e->xdp_prog == s->progs.filter_xdp_ct);
+	bpf_program__set_autoload(s->progs.filter_tc, o->hook == FILTER_HOOK_TC &&
+				  e->tc_prog == s->progs.filter_tc);
+	bpf_program__set_autoload(s->progs.filter_tc_ct, o->hook == FILTER_HOOK_TC &&
+				  e->tc_prog == s->progs.filter_tc_ct);
 	bpf_program__set_autoload(s->progs.filter_nf, o->hook == FILTER_HOOK_NF);
-	if (o->hook == FILTER_HOOK_NF) {
-		err = bpf_program__set_type(s->progs.filter_nf, BPF_PROG_TYPE_NETFILTER_);
-		err = err ?: bpf_program__set_expected_attach_type(s->progs.filter_nf,
-								   BPF_NETFILTER_);
+	/* `lbpf test` runs the tc and netfilter programs' test variants */
+	s->rodata->test_ct_state = filter_dry_run_ct + 1;
+	bpf_program__set_autoload(s->progs.filter_tc_test,
+				  o->hook == FILTER_HOOK_TC && filter_dry_run_hook);
+	bpf_program__set_autoload(s->progs.filter_nf_test,
+				  o->hook == FILTER_HOOK_NF && filter_dry_run_hook);
+	for (int i = 0; i < 2 && o->hook == FILTER_HOOK_NF && !err; i++) {
+		struct bpf_program *nf = i ? s->progs.filter_nf_test : s->progs.filter_nf;
+
+		err = bpf_program__set_type(nf, BPF_PROG_TYPE_NETFILTER_);
+		err = err ?: bpf_program__set_expected_attach_type(nf, BPF_NETFILTER_);
 	}
 	if (!err && o->ringbuf_fd >= 0)
 		err = bpf_map__reuse_fd(s->maps.lbpf_events, o->ringbuf_fd);
@@ -188,8 +328,8 @@ static int prepare_programs(struct filter_engine *e, const struct filter_engine_
 void filter_kernel_ids(struct filter_engine *e, lbpf_kernel_ids_t *ids)
 {
 	struct filter_bpf *s = e->skel;
-	const struct bpf_program *prog = e->hook == FILTER_HOOK_XDP ? s->progs.filter_xdp :
-					 e->hook == FILTER_HOOK_TC  ? s->progs.filter_tc :
+	const struct bpf_program *prog = e->hook == FILTER_HOOK_XDP ? e->xdp_prog :
+					 e->hook == FILTER_HOOK_TC  ? e->tc_prog :
 					 e->hook == FILTER_HOOK_NF  ? s->progs.filter_nf : NULL;
 
 	ids->prog = prog ? lbpf_bpf_id(bpf_program__fd(prog)) : 0;
@@ -199,6 +339,14 @@ void filter_kernel_ids(struct filter_engine *e, lbpf_kernel_ids_t *ids)
 }
 
 /* ---- pinned attachments (lbpfd) ---- */
+
+/* Whether a netfilter hook at (hooknum, priority) runs after conntrack gave
+ * the packet its entry: conntrack runs at -200 in prerouting and output
+ * (NF_IP_PRI_CONNTRACK); input, forward and postrouting come after those. */
+static bool nf_after_conntrack(int hooknum, int priority)
+{
+	return (hooknum != 0 /* PRE_ROUTING */ && hooknum != 3 /* LOCAL_OUT */) || priority > -200;
+}
 
 static const char *const nf_pin_names[2] = { "nf4", "nf6" };
 #define STATS_PIN "stats"         /* the outcome counters (reuse_pinned_stats) */
@@ -471,8 +619,11 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 	e->adopt_tc_prog = -1;
 	e->xdp_link = -1;
 	e->sync_fd = -1;
+	e->more_fd[0] = e->more_fd[1] = -1;
 	pthread_mutex_init(&e->live_lock, NULL);
 	e->max_rules = o->max_rules;
+	e->hook_kind = o->hook;
+	e->ct_netlink = -1;
 	for (int i = 0; i < FILTER_MAX_SETS; i++)
 		e->sets[i].fd = -1;
 	e->id_used = calloc(o->max_rules, 1);
@@ -531,6 +682,8 @@ void filter_engine_free(struct filter_engine *e)
 		close_pinned(e);
 	else
 		filter_detach(e);
+	more_free(e, 0);
+	more_free(e, 1);
 	if (e->skel) {
 		munmap_maps(e);
 		filter_bpf__destroy(e->skel);
@@ -542,6 +695,8 @@ void filter_engine_free(struct filter_engine *e)
 			close(e->sets[i].fd);
 	if (e->sync_fd >= 0)
 		close(e->sync_fd);
+	if (e->ct_netlink >= 0)
+		close(e->ct_netlink); /* its nftables table goes with it */
 	free(e->iif_keys[0]);
 	free(e->iif_keys[1]);
 	free(e->specs);
@@ -569,7 +724,7 @@ static int xdp_link_pinned(struct filter_engine *e, int ifindex, uint32_t flags)
 	}
 	if (old >= 0)
 		close(old);
-	fd = bpf_link_create(bpf_program__fd(e->skel->progs.filter_xdp), ifindex, BPF_XDP, &o);
+	fd = bpf_link_create(bpf_program__fd(e->xdp_prog), ifindex, BPF_XDP, &o);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -585,7 +740,7 @@ int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 	if (e->pin_dir)
 		err = fd = xdp_link_pinned(e, ifindex, flags);
 	else
-		err = bpf_xdp_attach(ifindex, bpf_program__fd(e->skel->progs.filter_xdp), flags,
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(e->xdp_prog), flags,
 				     NULL);
 	if (err < 0)
 		return fail(e, err, "attach XDP (%s mode)%s", mode,
@@ -606,7 +761,7 @@ int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 static int tc_attach(struct filter_engine *e, uint32_t priority)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex, .attach_point = e->tc_attach_point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->skel->progs.filter_tc),
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->tc_prog),
 		    .priority = priority);
 	bool egress = e->tc_attach_point == BPF_TC_EGRESS;
 	int err = bpf_tc_hook_create(&hook);
@@ -677,7 +832,7 @@ static int tc_pin(struct filter_engine *e)
 	char name[TC_PIN_NAME_MAX];
 
 	tc_pin_name(&t, name, sizeof(name));
-	return pin_fd(e, name, bpf_program__fd(e->skel->progs.filter_tc));
+	return pin_fd(e, name, bpf_program__fd(e->tc_prog));
 }
 
 /* Removes this engine's own tc filter (and its pin). */
@@ -804,6 +959,10 @@ int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int prior
 	e->nf_family = family;
 	e->nf_hooknum = hooknum;
 	e->nf_priority = priority;
+	for (uint32_t i = 0; i < e->nspecs; i++)
+		if (e->specs[i]->ct && !nf_after_conntrack(hooknum, priority))
+			return fail(e, -EINVAL, "ct: rule %u needs a hook after connection "
+				    "tracking (priority above -200)", i + 1);
 	if (e->pin_dir) {
 		e->adopt_links[0] = pinned_fd(e, nf_pin_names[0]);
 		e->adopt_links[1] = pinned_fd(e, nf_pin_names[1]);
@@ -844,7 +1003,7 @@ static int xdp_adopt(struct filter_engine *e)
 {
 	int err;
 
-	if (bpf_link_update(e->adopt_links[0], bpf_program__fd(e->skel->progs.filter_xdp),
+	if (bpf_link_update(e->adopt_links[0], bpf_program__fd(e->xdp_prog),
 			    NULL) < 0) {
 		err = -errno;
 		return fail(e, err, "replace the pinned XDP program: %s", strerror(-err));
@@ -917,7 +1076,7 @@ int filter_pin_remove(const char *dir)
 static void xdp_detach(struct filter_engine *e)
 {
 	LIBBPF_OPTS(bpf_xdp_attach_opts, o,
-		    .old_prog_fd = bpf_program__fd(e->skel->progs.filter_xdp));
+		    .old_prog_fd = bpf_program__fd(e->xdp_prog));
 
 	if (e->xdp_link >= 0 && e->pinned) {
 		retire_link(e, "link", e->xdp_link);
@@ -977,10 +1136,40 @@ static int alloc_id(struct filter_engine *e, uint32_t *id)
 	return 0;
 }
 
+/* A rule with ct: the hook must be able to tell the state, and conntrack
+ * must be on in this namespace (filter_conntrack.c). */
+static int ct_rule_check(struct filter_engine *e)
+{
+	static const char *const chains[] = { "prerouting", "input", "forward", "output",
+					      "postrouting" };
+	int fd;
+
+	if (e->hook_kind == FILTER_HOOK_NF && e->hook == FILTER_HOOK_NF &&
+	    !nf_after_conntrack(e->nf_hooknum, e->nf_priority))
+		return fail(e, -EINVAL, "ct: the netfilter hook (%s, priority %d) runs before "
+			    "connection tracking (priority -200): give it a priority above -200",
+			    chains[e->nf_hooknum % 5], e->nf_priority);
+	if (e->hook_kind != FILTER_HOOK_NF && e->ct_missing)
+		return fail(e, -EOPNOTSUPP, "ct: this kernel has no %s kfunc, which %s needs to "
+			    "read connection tracking (Linux 6.0 or later with CONFIG_NF_CONNTRACK; "
+			    "where conntrack is a module, load nf_conntrack first)", e->ct_missing,
+			    e->hook_kind == FILTER_HOOK_TC ? "tc" : "xdp");
+	if (e->ct_netlink >= 0)
+		return 0;
+	fd = filter_conntrack_hold(e->error, sizeof(e->error));
+	if (fd < 0)
+		return fd;
+	e->ct_netlink = fd;
+	return 0;
+}
+
 int filter_rule_insert(struct filter_engine *e, struct filter_spec *spec)
 {
 	struct filter_spec **specs;
 	int err;
+
+	if (spec->ct && (err = ct_rule_check(e)))
+		return err;
 
 	if (e->nspecs >= e->max_rules)
 		return fail(e, -ENOSPC, "more than max_rules=%u rules", e->max_rules);
@@ -1136,22 +1325,30 @@ int filter_flip(struct filter_engine *e, uint32_t gen)
 
 /* ---- fw:test ---- */
 
-int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
-		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns, uint32_t *why)
+int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		   int ct, uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns,
+		   uint32_t *why)
 {
-	uint8_t out[sizeof(struct filter_test_meta) + 4096];
-	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = iif };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .data_out = out,
-		    .data_size_out = sizeof(out), .repeat = repeat,
-		    .ctx_in = iif ? &ctx : NULL, .ctx_size_in = iif ? sizeof(ctx) : 0);
-	struct filter_test_meta meta;
+	struct filter_test_meta meta = { .magic = FILTER_TEST_MAGIC, .ct = ct + 1 };
+	uint8_t in[sizeof(meta) + 4096], out[sizeof(meta) + 4096];
+	struct xdp_md ctx = { .data = sizeof(meta), .data_end = sizeof(meta) + len,
+			      .ingress_ifindex = iif };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = sizeof(meta) + len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 	int err, err2;
 
 	if (len > 4096)
 		return fail(e, -EMSGSIZE, "packet: %u bytes (4096 at most)", len);
-	e->ctl.flags |= repeat <= 1 ? FILTER_CTL_TESTMETA : 0;
+	if (ct < -1 || ct >= FILTER_CT_NSTATES)
+		return fail(e, -EINVAL, "ct: no state %d", ct);
+	/* the metadata in front of the packet carries the ct state in and the
+	 * verdict out (bpf/filter.bpf.c, test_meta) */
+	memcpy(in, &meta, sizeof(meta));
+	memcpy(in + sizeof(meta), frame, len);
+	e->ctl.flags |= FILTER_CTL_TESTMETA;
 	err = write_ctl(e);
-	err = err ?: bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.filter_xdp), &o);
+	err = err ?: bpf_prog_test_run_opts(bpf_program__fd(e->xdp_prog), &o);
 	e->ctl.flags &= ~FILTER_CTL_TESTMETA;
 	err2 = write_ctl(e);
 	if (err || err2)
@@ -1169,6 +1366,13 @@ int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32
 	return 0;
 }
 
+int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32_t iif,
+		uint32_t repeat, int *verdict, uint32_t *rule_id, uint32_t *ns, uint32_t *why)
+{
+	return filter_test_ct(e, frame, len, iif, FILTER_CT_NEW, repeat, verdict, rule_id, ns,
+			      why);
+}
+
 /* struct nf_hook_state as BPF_PROG_TEST_RUN takes it (ctx_in): only hook and
  * pf may be set. */
 struct test_nf_state {
@@ -1177,22 +1381,24 @@ struct test_nf_state {
 	uint64_t in, out, sk, net, okfn;
 };
 
-/* Runs the tc or netfilter program on packet; its verdict from the note the
- * program leaves under FILTER_CTL_TESTMETA. */
+/* Runs the tc or netfilter program's test variant (loaded under `lbpf test`,
+ * with the ct state filter_dry_run_ct) on packet; the verdict comes out
+ * through the note the program writes (bpf/filter.bpf.c, filter_test_note). */
 static int test_run_note(struct filter_engine *e, const struct filter_place *at,
-			 const void *packet, uint32_t len, int *verdict, uint32_t *rule_id,
+			 const void *packet, uint32_t len, int ct, int *verdict, uint32_t *rule_id,
 			 uint32_t *why)
 {
 	bool v6 = len && *(const uint8_t *)packet >> 4 == 6;
 	struct test_nf_state nf = { .hook = at->nf_hooknum, .pf = v6 ? 10 : 2 };
 	uint8_t frame[14 + FILTER_TEST_MAX] = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = packet, .data_size_in = len, .repeat = 1);
-	struct bpf_program *prog = e->skel->progs.filter_tc;
+	struct bpf_program *prog = e->skel->progs.filter_tc_test;
 	struct filter_test_meta *note = &e->skel->bss->filter_test_note;
-	int err, err2;
+	const char *name = at->hook == FILTER_HOOK_NF ? "netfilter" : "tc";
+	int err;
 
 	if (at->hook == FILTER_HOOK_NF) {
-		prog = e->skel->progs.filter_nf;
+		prog = e->skel->progs.filter_nf_test;
 		o.ctx_in = &nf;
 		o.ctx_size_in = sizeof(nf);
 		if (at->nf_hooknum != 3 /* NF_INET_LOCAL_OUT */) {
@@ -1203,18 +1409,18 @@ static int test_run_note(struct filter_engine *e, const struct filter_place *at,
 			o.data_size_in = len + 14;
 		}
 	}
-	memset(note, 0, sizeof(*note));
-	e->ctl.flags |= FILTER_CTL_TESTMETA;
-	err = write_ctl(e);
-	err = err ?: bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
-	e->ctl.flags &= ~FILTER_CTL_TESTMETA;
-	err2 = write_ctl(e);
-	if (err || err2)
-		return fail(e, err ?: err2, "BPF_PROG_TEST_RUN of the %s program: %s",
-			    at->hook == FILTER_HOOK_NF ? "netfilter" : "tc", strerror(-(err ?: err2)));
-	if (note->magic != FILTER_TEST_MAGIC)
-		return fail(e, -EPROTO, "the %s program left no verdict",
-			    at->hook == FILTER_HOOK_NF ? "netfilter" : "tc");
+	if (bpf_program__fd(prog) < 0)
+		return fail(e, -ENOENT, "the %s test program is loaded by lbpf test alone", name);
+	if (ct != filter_dry_run_ct)
+		return fail(e, -EINVAL, "ct: the %s test program judges ct state %s alone", name,
+			    filter_ct_names[filter_dry_run_ct]);
+	*note = (struct filter_test_meta){ .magic = FILTER_TEST_MAGIC, .verdict = ~0U };
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	if (err)
+		return fail(e, err, "BPF_PROG_TEST_RUN of the %s program: %s", name,
+			    strerror(-err));
+	if (note->verdict == ~0U)
+		return fail(e, -EPROTO, "the %s program left no verdict", name);
 	*verdict = note->verdict;
 	*rule_id = note->rule_id;
 	*why = note->why;
@@ -1222,15 +1428,17 @@ static int test_run_note(struct filter_engine *e, const struct filter_place *at,
 }
 
 int filter_test_at(struct filter_engine *e, const struct filter_place *at, const void *packet,
-		   uint32_t len, int *verdict, uint32_t *rule_id, uint32_t *why)
+		   uint32_t len, int ct, int *verdict, uint32_t *rule_id, uint32_t *why)
 {
 	uint32_t ns;
 
 	if (len > FILTER_TEST_MAX)
 		return fail(e, -EMSGSIZE, "packet: %u bytes (%u at most)", len, FILTER_TEST_MAX);
+	if (ct < -1 || ct >= FILTER_CT_NSTATES)
+		return fail(e, -EINVAL, "ct: no state %d", ct);
 	if (at->hook == FILTER_HOOK_XDP)
-		return filter_test(e, packet, len, 0, 1, verdict, rule_id, &ns, why);
-	return test_run_note(e, at, packet, len, verdict, rule_id, why);
+		return filter_test_ct(e, packet, len, 0, ct, 1, verdict, rule_id, &ns, why);
+	return test_run_note(e, at, packet, len, ct, verdict, rule_id, why);
 }
 
 /* ---- sets ---- */
@@ -1240,6 +1448,12 @@ int filter_set_create(struct filter_engine *e, const char *name, int type, uint6
 {
 	int slot, fd, err;
 
+	if (!*name || strlen(name) >= sizeof(e->sets[0].name))
+		return fail(e, -EINVAL, "the name must be 1 to %zu bytes",
+			    sizeof(e->sets[0].name) - 1);
+	for (slot = 0; slot < FILTER_MAX_SETS; slot++)
+		if (e->sets[slot].fd >= 0 && !strcmp(e->sets[slot].name, name))
+			return fail(e, -EEXIST, "this filter has a set of that name already");
 	for (slot = 0; slot < FILTER_MAX_SETS; slot++)
 		if (e->sets[slot].fd < 0)
 			break;
@@ -1263,14 +1477,9 @@ int filter_set_create(struct filter_engine *e, const char *name, int type, uint6
 static void set_key_of(struct filter_set_key *k, const struct filter_prefix *p)
 {
 	memset(k, 0, sizeof(*k));
-	if (p->family == 4) {
-		k->addr[10] = k->addr[11] = 0xff;
-		memcpy(k->addr + 12, p->addr, 4);
-		k->prefixlen = 96 + p->len;
-	} else {
-		memcpy(k->addr, p->addr, 16);
-		k->prefixlen = p->len;
-	}
+	k->family = p->family;
+	k->prefixlen = 8 + p->len;
+	memcpy(k->addr, p->addr, p->family == 4 ? 4 : 16);
 }
 
 int filter_set_add(struct filter_engine *e, int slot, const struct filter_prefix *p,
@@ -1304,18 +1513,10 @@ int filter_set_has(struct filter_engine *e, int slot, const struct filter_prefix
 
 static void prefix_of(struct filter_prefix *p, const struct filter_set_key *k)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
 	memset(p, 0, sizeof(*p));
-	if (k->prefixlen >= 96 && !memcmp(k->addr, mapped, 12)) {
-		p->family = 4;
-		p->len = k->prefixlen - 96;
-		memcpy(p->addr, k->addr + 12, 4);
-	} else {
-		p->family = 6;
-		p->len = k->prefixlen;
-		memcpy(p->addr, k->addr, 16);
-	}
+	p->family = k->family;
+	p->len = k->prefixlen - 8;
+	memcpy(p->addr, k->addr, k->family == 4 ? 4 : 16);
 }
 
 /* Visits every entry; fn may not delete. Returns entries visited or -errno. */

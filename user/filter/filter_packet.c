@@ -11,10 +11,25 @@
 
 #include "filter.h"
 
+/* A prefix length: decimal digits without sign, spaces or leading zero. */
+static int parse_prefix_len(const char *text, int max)
+{
+	int len = 0;
+
+	if (!*text || (text[0] == '0' && text[1]) || strlen(text) > 3)
+		return -EINVAL;
+	for (; *text; text++) {
+		if (*text < '0' || *text > '9')
+			return -EINVAL;
+		len = 10 * len + (*text - '0');
+	}
+	return len <= max ? len : -EINVAL;
+}
+
 int filter_parse_prefix(const char *text, struct filter_prefix *p)
 {
-	char buf[64], *slash, *end;
-	long len;
+	char buf[64], *slash;
+	int len;
 
 	memset(p, 0, sizeof(*p));
 	if (strlen(text) >= sizeof(buf))
@@ -30,12 +45,8 @@ int filter_parse_prefix(const char *text, struct filter_prefix *p)
 	else
 		return -EINVAL;
 	len = p->family == 4 ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || len < 0 || len > (p->family == 4 ? 32 : 128))
-			return -EINVAL;
-	}
+	if (slash && (len = parse_prefix_len(slash + 1, len)) < 0)
+		return -EINVAL;
 	p->len = len;
 	return 0;
 }
@@ -134,6 +145,22 @@ int filter_icmp_code_number(bool v6, const char *name)
 int filter_tcp_flag_bit(const char *name)
 {
 	return lookup_name(tcp_flags, name);
+}
+
+const char *const filter_ct_names[FILTER_CT_NSTATES + 1] = {
+	[FILTER_CT_INVALID] = "invalid",
+	[FILTER_CT_NEW] = "new",
+	[FILTER_CT_ESTABLISHED] = "established",
+	[FILTER_CT_RELATED] = "related",
+	[FILTER_CT_UNTRACKED] = "untracked",
+};
+
+int filter_ct_number(const char *name)
+{
+	for (int i = 0; i < FILTER_CT_NSTATES; i++)
+		if (!strcmp(filter_ct_names[i], name))
+			return i;
+	return -1;
 }
 
 static void put16(uint8_t *p, uint16_t v)

@@ -19,6 +19,7 @@
  * complete.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,13 +111,41 @@ static void *grow(lua_State *L, void *p, size_t n, size_t size)
 	return q;
 }
 
+/* The string at ix, or NULL when it is none or holds a NUL byte (C would
+ * read only the part before it: "10.0.0.1\0garbage"). */
+static const char *exact_string(lua_State *L, int ix)
+{
+	size_t len;
+	const char *text = lua_type(L, ix) == LUA_TSTRING ? lua_tolstring(L, ix, &len) : NULL;
+
+	return text && strlen(text) == len ? text : NULL;
+}
+
+/* Raises on a key of the table at ix that is not in names (NULL-ended): a
+ * misspelt option would otherwise be ignored. what names the table. */
+static void check_keys(lua_State *L, int ix, const char *what, const char *const names[])
+{
+	int i;
+
+	ix = lua_absindex(L, ix);
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		lua_pop(L, 1);
+		for (i = 0; lua_type(L, -1) == LUA_TSTRING && names[i]; i++)
+			if (!strcmp(lua_tostring(L, -1), names[i]))
+				break;
+		if (lua_type(L, -1) != LUA_TSTRING || !names[i])
+			luaL_error(L, "%s: unknown field '%s'", what, luaL_tolstring(L, -1, NULL));
+	}
+}
+
 static void parse_one_address(lua_State *L, const char *field, int ix, struct filter_prefix **list,
 			      uint32_t *n)
 {
 	const char *text = lua_tostring(L, ix);
 	struct filter_prefix p;
 
-	if (lua_type(L, ix) != LUA_TSTRING || filter_parse_prefix(text, &p))
+	if (!exact_string(L, ix) || filter_parse_prefix(text, &p))
 		luaL_error(L, "%s: malformed address or CIDR '%s'", field,
 			   text ? text : luaL_typename(L, ix));
 	*list = grow(L, *list, *n, sizeof(p));
@@ -140,6 +169,9 @@ static void parse_addresses(lua_State *L, struct lfilter *f, const char *field, 
 	if (lua_istable(L, ix) && !o) {
 		lua_Integer len = luaL_len(L, ix);
 
+		if (len > 65536)
+			luaL_error(L, "%s: %I entries (65536 at most)", field, (LUAI_UACINT)len);
+
 		if (len == 0)
 			luaL_error(L, "%s: empty list", field);
 		for (lua_Integer i = 1; i <= len; i++) {
@@ -157,7 +189,7 @@ static uint16_t check_port(lua_State *L, const char *field, int ix)
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (!isnum)
+	if (!isnum || lua_type(L, ix) != LUA_TNUMBER) /* "22" is no port */
 		luaL_error(L, "%s: expected a port number, got %s", field, luaL_typename(L, ix));
 	if (v < 0 || v > 65535)
 		luaL_error(L, "%s: port %I out of range 0..65535", field, (LUAI_UACINT)v);
@@ -216,25 +248,57 @@ static int parse_proto(lua_State *L, int ix)
 	int isnum, proto;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (isnum) {
+	if (isnum && lua_type(L, ix) == LUA_TNUMBER) {
 		if (v < 0 || v > 255)
 			luaL_error(L, "proto: %I out of range 0..255", (LUAI_UACINT)v);
 		return v;
 	}
-	proto = lua_type(L, ix) == LUA_TSTRING ? filter_proto_number(lua_tostring(L, ix)) : -1;
+	proto = exact_string(L, ix) ? filter_proto_number(lua_tostring(L, ix)) : -1;
 	if (proto < 0)
 		luaL_error(L, "proto: unknown protocol '%s' (tcp, udp, icmp, icmpv6, or a number)",
 			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
 	return proto;
 }
 
+/* A ct state name at ix (enum filter_ct). */
+static int check_ct(lua_State *L, int ix)
+{
+	const char *name = exact_string(L, ix);
+	int ct = name ? filter_ct_number(name) : -1;
+
+	if (ct < 0)
+		luaL_error(L, "ct: expected new, established, related, invalid or untracked, got '%s'",
+			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
+	return ct;
+}
+
+/* ct = "state" or a list of states: the connection-tracking states to match. */
+static void parse_ct(lua_State *L, int ix, struct filter_spec *s)
+{
+	lua_Integer len;
+
+	if (!lua_istable(L, ix)) {
+		s->ct = 1U << check_ct(L, ix);
+		return;
+	}
+	len = luaL_len(L, ix);
+	if (len == 0 || len > FILTER_CT_NSTATES)
+		luaL_error(L, "ct: a list of 1 to %d states", FILTER_CT_NSTATES);
+	for (lua_Integer i = 1; i <= len; i++) {
+		lua_geti(L, ix, i);
+		s->ct |= 1U << check_ct(L, -1);
+		lua_pop(L, 1);
+	}
+}
+
 static uint32_t check_ifname(lua_State *L, const char *field, int ix)
 {
-	const char *name = lua_tostring(L, ix);
+	const char *name = exact_string(L, ix);
 	unsigned idx = name ? if_nametoindex(name) : 0;
 
-	if (lua_type(L, ix) != LUA_TSTRING || !idx)
-		luaL_error(L, "%s: no interface '%s'", field, name ? name : luaL_typename(L, ix));
+	if (!idx)
+		luaL_error(L, "%s: no interface '%s'", field,
+			   lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
 	return idx;
 }
 
@@ -247,6 +311,10 @@ static void parse_iif(lua_State *L, int ix, struct filter_spec *s)
 		s->iif[s->niif++] = check_ifname(L, "iif", ix);
 		return;
 	}
+	if (len == 0) /* as src = {}: "every interface" is no iif at all */
+		luaL_error(L, "iif: empty list");
+	if (len > 256)
+		luaL_error(L, "iif: %I interfaces (256 at most)", (LUAI_UACINT)len);
 	for (lua_Integer i = 1; i <= len; i++) {
 		lua_geti(L, ix, i);
 		s->iif = grow(L, s->iif, s->niif, sizeof(*s->iif));
@@ -255,15 +323,28 @@ static void parse_iif(lua_State *L, int ix, struct filter_spec *s)
 	}
 }
 
-static uint64_t check_positive(lua_State *L, const char *field, int ix)
+/* An integer in [min, max] (a number, not a numeric string): every value
+ * that does not fit what it is stored in is an error naming the field. */
+static lua_Integer check_range(lua_State *L, const char *field, int ix, lua_Integer min,
+			       lua_Integer max)
 {
 	int isnum;
 	lua_Integer v = lua_tointegerx(L, ix, &isnum);
 
-	if (!isnum || v <= 0)
-		luaL_error(L, "%s: expected a positive integer", field);
+	if (!isnum || lua_type(L, ix) != LUA_TNUMBER)
+		luaL_error(L, "%s: expected an integer, got %s", field,
+			   lua_type(L, ix) == LUA_TNUMBER ? "a fraction" : luaL_typename(L, ix));
+	if (v < min || v > max)
+		luaL_error(L, "%s: %I out of range %I..%I", field, (LUAI_UACINT)v, (LUAI_UACINT)min,
+			   (LUAI_UACINT)max);
 	return v;
 }
+
+/* Upper bounds (the BPF side multiplies rates and bursts in 64 bits). */
+#define RATE_PPS_MAX   1000000000LL    /* 1 ns between packets */
+#define RATE_BPS_MAX   1000000000000LL /* 8 Tbit/s */
+#define RATE_BURST_MAX 1000000LL
+#define TTL_MAX        4294967295LL    /* seconds: 136 years */
 
 static void parse_log(lua_State *L, int ix, struct filter_spec *s)
 {
@@ -271,23 +352,26 @@ static void parse_log(lua_State *L, int ix, struct filter_spec *s)
 		s->log = lua_toboolean(L, ix);
 		return;
 	}
+	static const char *const keys[] = { "sample", NULL };
+
 	if (!lua_istable(L, ix))
 		luaL_error(L, "log: expected true or {sample = N}");
+	check_keys(L, ix, "log", keys);
 	s->log = true;
 	if (lua_getfield(L, ix, "sample") != LUA_TNIL)
-		s->sample = check_positive(L, "log.sample", -1);
+		s->sample = check_range(L, "log.sample", -1, 1, UINT32_MAX);
 	lua_pop(L, 1);
 }
 
 static int check_action(lua_State *L, int ix)
 {
-	const char *name = lua_tostring(L, ix);
+	const char *name = exact_string(L, ix);
 
 	for (int i = 0; name && action_names[i]; i++)
 		if (!strcmp(name, action_names[i]))
 			return i;
 	return luaL_error(L, "action: expected pass, drop, count or ratelimit, got '%s'",
-			  name ? name : luaL_typename(L, ix));
+			  lua_type(L, ix) == LUA_TSTRING ? lua_tostring(L, ix) : luaL_typename(L, ix));
 }
 
 /* Fills s from one field of the rule table (key at -2, value at -1). */
@@ -309,14 +393,16 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 		; /* tcp, icmp_type, icmp_code, length: filter_match_rule, after proto */
 	else if (!strcmp(key, "iif"))
 		parse_iif(L, v, s);
+	else if (!strcmp(key, "ct"))
+		parse_ct(L, v, s);
 	else if (!strcmp(key, "action"))
 		s->action = check_action(L, v);
 	else if (!strcmp(key, "pps"))
-		s->pps = check_positive(L, "pps", v);
+		s->pps = check_range(L, "pps", v, 1, RATE_PPS_MAX);
 	else if (!strcmp(key, "bps"))
-		s->bps = check_positive(L, "bps", v);
+		s->bps = check_range(L, "bps", v, 1, RATE_BPS_MAX);
 	else if (!strcmp(key, "burst"))
-		s->burst = check_positive(L, "burst", v);
+		s->burst = check_range(L, "burst", v, 1, RATE_BURST_MAX);
 	else if (!strcmp(key, "log"))
 		parse_log(L, v, s);
 	else if (!strcmp(key, "comment")) {
@@ -324,8 +410,10 @@ static void parse_field(lua_State *L, struct lfilter *f, struct filter_spec *s, 
 			luaL_error(L, "comment: expected a string");
 		s->comment = strdup(lua_tostring(L, v));
 	} else
-		luaL_error(L, "rule: unknown field '%s'", key);
+		luaL_error(L, "unknown field '%s'", key);
 }
+
+#define FILTER_NO_ACTION 0xff /* the action until the rule table gives one */
 
 /* Checks what only the whole rule can tell. */
 static void check_spec(lua_State *L, struct filter_spec *s)
@@ -333,14 +421,19 @@ static void check_spec(lua_State *L, struct filter_spec *s)
 	bool ports = s->nsport || s->ndport;
 	int fam = 0;
 
+	if (s->action == FILTER_NO_ACTION)
+		luaL_error(L, "action: missing (pass, drop, count or ratelimit)");
 	if (ports && s->proto >= 0 && s->proto != 6 && s->proto != 17 && s->proto != 33 &&
 	    s->proto != 132 && s->proto != 136)
 		luaL_error(L, "%s: ports need proto tcp, udp, udplite, sctp or dccp",
 			   s->nsport ? "sport" : "dport");
 	if (s->action == FILTER_RATELIMIT && !s->pps && !s->bps)
 		luaL_error(L, "ratelimit: needs a rate (pps or bps)");
-	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps))
-		luaL_error(L, "%s: only for action = \"ratelimit\"", s->pps ? "pps" : "bps");
+	if (s->action != FILTER_RATELIMIT && (s->pps || s->bps || s->burst))
+		luaL_error(L, "%s: only for action = \"ratelimit\"",
+			   s->pps ? "pps" : s->bps ? "bps" : "burst");
+	if (s->pps && s->bps)
+		luaL_error(L, "pps, bps: one rate per rule (a packet rate or a byte rate)");
 	for (uint32_t i = 0; i < s->nsrc; i++)
 		fam |= 1 << s->src[i].family;
 	for (uint32_t i = 0; s->nsrc && i < s->ndst; i++)
@@ -389,6 +482,36 @@ static void commit_now(lua_State *L, struct lfilter *f)
 		lbpf_throw(L, err, "%s", f->e->error);
 }
 
+/* The fields of a rule table, under a protected call: lightuserdata f and
+ * spec, then the table. */
+static int parse_rule(lua_State *L)
+{
+	struct lfilter *f = lua_touserdata(L, 1);
+	struct filter_spec *spec = lua_touserdata(L, 2);
+
+	lua_pushnil(L);
+	while (lua_next(L, 3)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			return luaL_error(L, "fields are named (src=, dport=, ...)");
+		parse_field(L, f, spec, lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
+	filter_match_rule(L, 3, spec);
+	check_spec(L, spec);
+	return 0;
+}
+
+/* "rule N" (the position it would take) or "rule N (comment)": every error
+ * about a rule names it, so a long policy says which one is wrong. */
+static void rule_label(lua_State *L, struct lfilter *f, int ix, char *buf, size_t size)
+{
+	if (lua_getfield(L, ix, "comment") == LUA_TSTRING)
+		snprintf(buf, size, "rule %u (%.60s)", f->e->nspecs + 1, lua_tostring(L, -1));
+	else
+		snprintf(buf, size, "rule %u", f->e->nspecs + 1);
+	lua_pop(L, 1);
+}
+
 /* fw:rule{...} -> rule */
 static int filter_rule(lua_State *L)
 {
@@ -396,23 +519,27 @@ static int filter_rule(lua_State *L)
 	struct spec_guard *g;
 	lbpf_object_t *object;
 	struct lrule *r;
+	char label[96];
 	int err;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
+	rule_label(L, f, 2, label, sizeof(label));
 	g = push_guard(L);
 	g->spec = calloc(1, sizeof(*g->spec));
 	if (!g->spec)
 		return luaL_error(L, "out of memory");
-	*g->spec = (struct filter_spec){ .proto = -1, .srcset = -1, .dstset = -1 };
-	lua_pushnil(L);
-	while (lua_next(L, 2)) {
-		if (lua_type(L, -2) != LUA_TSTRING)
-			return luaL_error(L, "rule: fields are named (src=, dport=, ...)");
-		parse_field(L, f, g->spec, lua_tostring(L, -2));
-		lua_pop(L, 1);
+	*g->spec = (struct filter_spec){ .action = FILTER_NO_ACTION, .proto = -1, .srcset = -1,
+					 .dstset = -1 };
+	/* protected only to name the rule in the error, which goes on as it is */
+	lua_pushcfunction(L, parse_rule);
+	lua_pushlightuserdata(L, f);
+	lua_pushlightuserdata(L, g->spec);
+	lua_pushvalue(L, 2);
+	if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+		if (lua_type(L, -1) == LUA_TSTRING)
+			lua_pushfstring(L, "%s: %s", label, lua_tostring(L, -1));
+		return lua_error(L);
 	}
-	filter_match_rule(L, 2, g->spec);
-	check_spec(L, g->spec);
 	err = filter_rule_insert(f->e, g->spec);
 	if (err)
 		lbpf_throw(L, err, "rule: %s", f->e->error);
@@ -706,12 +833,15 @@ static uint16_t test_port(lua_State *L, int ix, const char *field)
 }
 
 /* Builds the frame of fw:test's table form; returns its length. */
-static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif)
+static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t *iif, int *ct)
 {
+	static const char *const keys[] = { "src", "dst", "proto", "sport", "dport", "tcp", "len",
+					    "iif", "ct", "icmp_type", "icmp_code", "length", NULL };
 	struct filter_packet_desc d = { .proto = -1, .tcp_flags = 0x10, .icmp_type = -1,
 					.icmp_code = -1 };
 	int family = 4, n;
 
+	check_keys(L, ix, "pkt", keys);
 	if (lua_getfield(L, ix, "src") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
 		family = 6;
 	if (lua_getfield(L, ix, "dst") == LUA_TSTRING && strchr(lua_tostring(L, -1), ':'))
@@ -722,10 +852,13 @@ static int test_frame(lua_State *L, int ix, uint8_t *buf, size_t size, uint32_t 
 	if (lua_getfield(L, ix, "proto") != LUA_TNIL)
 		d.proto = parse_proto(L, lua_gettop(L));
 	if (lua_getfield(L, ix, "len") != LUA_TNIL)
-		d.len = check_positive(L, "len", -1);
+		d.len = check_range(L, "len", -1, 1, 1514);
 	if (lua_getfield(L, ix, "iif") != LUA_TNIL)
 		*iif = check_ifname(L, "iif", -1);
-	lua_pop(L, 3);
+	if (lua_getfield(L, ix, "ct") != LUA_TNIL)
+		*ct = exact_string(L, -1) && !strcmp(lua_tostring(L, -1), "lookup") ? -1 :
+									check_ct(L, -1);
+	lua_pop(L, 4);
 	filter_match_packet(L, ix, &d);
 	d.sport = test_port(L, ix, "sport");
 	d.dport = test_port(L, ix, "dport");
@@ -748,19 +881,21 @@ static int filter_test_method(lua_State *L)
 	const void *data = frame;
 	size_t len;
 	uint32_t iif = 0, repeat = 1, rule_id, ns, why;
-	int verdict, err;
+	int verdict, err, ct = FILTER_CT_NEW;
 
 	if (lua_type(L, 2) == LUA_TSTRING) {
 		data = lua_tolstring(L, 2, &len);
 		luaL_argcheck(L, len >= 14, 2, "pkt: an Ethernet frame is at least 14 bytes");
 	} else {
 		luaL_checktype(L, 2, LUA_TTABLE);
-		len = test_frame(L, 2, frame, sizeof(frame), &iif);
+		len = test_frame(L, 2, frame, sizeof(frame), &iif, &ct);
 	}
+	if (lua_istable(L, 3))
+		check_keys(L, 3, "test", (const char *const[]){ "repeat", NULL });
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "repeat") != LUA_TNIL)
-		repeat = check_positive(L, "repeat", -1);
+		repeat = check_range(L, "repeat", -1, 1, UINT32_MAX);
 	commit_now(L, f);
-	err = filter_test(f->e, data, len, iif, repeat, &verdict, &rule_id, &ns, &why);
+	err = filter_test_ct(f->e, data, len, iif, ct, repeat, &verdict, &rule_id, &ns, &why);
 	if (err)
 		lbpf_throw(L, err, "test: %s", f->e->error);
 	lua_pushstring(L, verdict == FILTER_DROP ? "drop" : "pass");
@@ -799,12 +934,13 @@ static int filter_set_method(lua_State *L)
 	struct lset *s;
 
 	if (lua_istable(L, 3)) {
+		check_keys(L, 3, "set", (const char *const[]){ "type", "ttl", "max", NULL });
 		if (lua_getfield(L, 3, "type") != LUA_TNIL)
 			type = type_family[luaL_checkoption(L, -1, NULL, types)];
 		if (lua_getfield(L, 3, "ttl") != LUA_TNIL)
-			ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+			ttl = check_range(L, "ttl", -1, 1, TTL_MAX) * 1000000000ULL;
 		if (lua_getfield(L, 3, "max") != LUA_TNIL)
-			max = check_positive(L, "max", -1);
+			max = check_range(L, "max", -1, 1, UINT32_MAX);
 		lua_pop(L, 3);
 	}
 	slot = filter_set_create(f->e, name, type, ttl, max);
@@ -843,8 +979,10 @@ static int set_add(lua_State *L)
 	int err;
 
 	set_entry(L, f, s, 2, &p);
+	if (lua_istable(L, 3))
+		check_keys(L, 3, "add", (const char *const[]){ "ttl", NULL });
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "ttl") != LUA_TNIL)
-		ttl = check_positive(L, "ttl", -1) * 1000000000ULL;
+		ttl = check_range(L, "ttl", -1, 1, TTL_MAX) * 1000000000ULL;
 	err = filter_set_add(f->e, s->slot, &p, ttl);
 	if (err)
 		lbpf_throw(L, err, "set %s: add %s", f->e->sets[s->slot].name, lua_tostring(L, 2));
@@ -1027,7 +1165,9 @@ static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind
 
 		chain = parse_chain(L);
 		family = parse_family(L);
-		prio = opt_field(L, "priority") == LUA_TNIL ? -100 : (int)luaL_checkinteger(L, -1);
+		/* INT_MIN and INT_MAX are netfilter's own first and last */
+		prio = opt_field(L, "priority") == LUA_TNIL ? -100 :
+			(int)check_range(L, "priority", -1, INT_MIN + 1, INT_MAX - 1);
 		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d", chains[chain], prio);
 		if (!dry)
 			err = filter_attach_nf(f->e, family, chain, prio);
@@ -1052,6 +1192,21 @@ static enum filter_hook_kind check_hook(lua_State *L)
 	if (!strcmp(hook, "netfilter"))
 		return FILTER_HOOK_NF;
 	return luaL_error(L, "hook: expected \"xdp\", \"tc\" or \"netfilter\"");
+}
+
+/* The options of lbpf.filter{} for the hook: any other is an error, also
+ * one of another hook (netfilter has no dev, xdp no direction). */
+static void check_options(lua_State *L, enum filter_hook_kind hook)
+{
+	static const char *const xdp[] = { "hook", "max_rules", "attach", "dev", "mode", NULL };
+	static const char *const tc[] = { "hook", "max_rules", "attach", "dev", "direction", NULL };
+	static const char *const nf[] = { "hook", "max_rules", "attach", "chain", "family",
+					  "priority", NULL };
+
+	check_keys(L, 1, hook == FILTER_HOOK_XDP ? "filter{hook = \"xdp\"}" :
+			 hook == FILTER_HOOK_TC ? "filter{hook = \"tc\"}" :
+						  "filter{hook = \"netfilter\"}",
+		   hook == FILTER_HOOK_XDP ? xdp : hook == FILTER_HOOK_TC ? tc : nf);
 }
 
 /* ---- counters for lbpfd's metrics server (any thread) ---- */
@@ -1134,10 +1289,9 @@ static int filter_new(lua_State *L)
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	o.hook = check_hook(L);
+	check_options(L, o.hook);
 	if (opt_field(L, "max_rules") != LUA_TNIL)
-		o.max_rules = check_positive(L, "max_rules", -1);
-	if (o.max_rules > FILTER_MAX_RULES)
-		luaL_error(L, "max_rules: %d at most", FILTER_MAX_RULES);
+		o.max_rules = check_range(L, "max_rules", -1, 1, FILTER_MAX_RULES);
 	attach = opt_field(L, "attach") == LUA_TNIL || lua_toboolean(L, -1);
 	attach = attach && !filter_dry_run_hook;
 	o.ringbuf_fd = lbpf_ringbuf_fd(lbpf_toruntime(L));

@@ -497,6 +497,22 @@ static int utf8_len(const unsigned char *s)
 	return n;
 }
 
+size_t json_utf8_invalid(const char *s)
+{
+	const char *p = s;
+	int n;
+
+	while (*p) {
+		if ((unsigned char)*p < 0x80)
+			p++;
+		else if ((n = utf8_len((const unsigned char *)p)))
+			p += n;
+		else
+			return p - s;
+	}
+	return (size_t)-1;
+}
+
 /* Writes s as a JSON string. A byte that is not part of well-formed UTF-8
  * becomes U+FFFD, so a reply is valid JSON whatever a policy printed. */
 static void quote(struct json_writer *w, const char *s)

@@ -62,7 +62,11 @@ void json_array_begin(struct json_writer *w);
 void json_array_end(struct json_writer *w);
 /* The key of the next value in an object. */
 void json_key(struct json_writer *w, const char *key);
+/* Writes s; a byte of ill-formed UTF-8 becomes U+FFFD. */
 void json_string(struct json_writer *w, const char *s);
+/* The offset of the first byte of s that is not well-formed UTF-8, or
+ * (size_t)-1 when s is all UTF-8: what json_string would not keep. */
+size_t json_utf8_invalid(const char *s);
 void json_number(struct json_writer *w, double n);
 void json_integer(struct json_writer *w, long long n);
 void json_bool(struct json_writer *w, bool b);

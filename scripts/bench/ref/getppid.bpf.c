@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * The plain libbpf reference of scripts/bench/tracing.sh: on every
- * sys_enter_getppid of one process, a 32-byte record into a 4 MiB ring buffer
- * with default wake-ups (one per record), as a hand-written libbpf tool would.
+ * The libbpf references of scripts/bench/tracing.sh: on every
+ * sys_enter_getppid of one process, a 32-byte record into a 4 MiB ring buffer.
+ * With default wake-ups (one per record), as a hand-written libbpf tool would;
+ * or, with `batched` set, with lbpf's own wake-up policy (bpf/record.bpf.h:
+ * no wake-up until the ring is more than a quarter full), for a consumer that
+ * drains on a timer as lbpf does.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -10,6 +13,7 @@
 #include "getppid.h"
 
 const volatile __u32 target_pid = 0;
+const volatile bool batched = false;
 __u64 lost = 0;
 
 struct {
@@ -34,7 +38,12 @@ int on_getppid(void *ctx)
 	r->tid = (__u32)id;
 	r->ts = bpf_ktime_get_ns();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_ringbuf_submit(r, 0);
+	if (batched)
+		bpf_ringbuf_submit(r, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+				      bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4 ?
+				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	else
+		bpf_ringbuf_submit(r, 0);
 	return 0;
 }
 

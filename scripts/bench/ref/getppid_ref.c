@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * The plain libbpf consumer of scripts/bench/tracing.sh:
- *   getppid_ref PID N
+ * The libbpf consumers of scripts/bench/tracing.sh:
+ *   getppid_ref [--batched] PID N
  * loads getppid.bpf.c filtered to PID, prints "attached", then consumes with
  * ring_buffer__poll() until N records were delivered or lost (or SIGINT or
  * SIGTERM), prints "delivered D lost L", and waits for the signal (so its
  * peak RSS can still be read).
+ *
+ * Plain: a wake-up per record, poll with a 100 ms timeout. --batched: the
+ * best C consumer of lbpf's design, the same wake-up policy and the same
+ * drain timer as lbpf (user/core/ringbuf.c): the BPF side wakes only past a
+ * quarter full, and the poll timeout is the drain period, halving to 1 ms
+ * while records come and doubling to 32 ms while none do; each drain
+ * consumes everything pending.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -40,12 +49,14 @@ int main(int argc, char **argv)
 	struct getppid_bpf *skel;
 	struct ring_buffer *rb = NULL;
 	unsigned long long n;
-	int err = 1;
+	bool batched = argc == 4 && !strcmp(argv[1], "--batched");
+	int err = 1, period = 32, got;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: getppid_ref PID N\n");
+	if (argc != 3 && !batched) {
+		fprintf(stderr, "usage: getppid_ref [--batched] PID N\n");
 		return 2;
 	}
+	argv += batched;
 	n = strtoull(argv[2], NULL, 10);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -53,6 +64,7 @@ int main(int argc, char **argv)
 	if (!skel)
 		return 1;
 	skel->rodata->target_pid = atoi(argv[1]);
+	skel->rodata->batched = batched;
 	if (getppid_bpf__load(skel) || getppid_bpf__attach(skel))
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
@@ -60,9 +72,13 @@ int main(int argc, char **argv)
 		goto cleanup;
 	printf("attached\n");
 	fflush(stdout);
-	while (!stop && delivered + skel->bss->lost < n)
-		if (ring_buffer__poll(rb, 100) < 0)
+	while (!stop && delivered + skel->bss->lost < n) {
+		got = ring_buffer__poll(rb, batched ? period : 100);
+		if (got < 0)
 			break;
+		if (batched)
+			period = got ? (period > 1 ? period / 2 : 1) : (period < 32 ? period * 2 : 32);
+	}
 	ring_buffer__consume(rb);
 	printf("delivered %llu lost %llu\n", delivered, (unsigned long long)skel->bss->lost);
 	fflush(stdout);
