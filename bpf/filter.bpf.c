@@ -627,7 +627,26 @@ int filter_xdp_ct(struct xdp_md *ctx)
 	return xdp_main(ctx, true);
 }
 
-static __always_inline int tc_main(struct __sk_buff *skb, bool ct_kfuncs)
+/* lbpf test: the tc and netfilter programs' test verdict, which their
+ * BPF_PROG_TEST_RUN cannot carry in front of the packet as XDP's does:
+ * userspace sets magic before the run and reads verdict, rule and why after.
+ * The packets' ct state (+ 1) is a constant of the load, as `lbpf test --ct`
+ * gives one state for a whole capture: a state read at run time would double
+ * the verifier's work past its limit. Only the *_test programs, which `lbpf
+ * test` alone loads, use either. */
+struct filter_test_meta filter_test_note;
+const volatile __u32 test_ct_state = 0;
+
+static __always_inline void note_test(bool test, int v, __u32 rule_id, __u32 why)
+{
+	if (!test || filter_test_note.magic != FILTER_TEST_MAGIC)
+		return;
+	filter_test_note.verdict = v;
+	filter_test_note.rule_id = rule_id;
+	filter_test_note.why = why;
+}
+
+static __always_inline int tc_main(struct __sk_buff *skb, bool ct_kfuncs, bool test)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct hook_ctx h = { .ctx = skb, .hook = HOOK_TC, .ct_kfuncs = ct_kfuncs };
@@ -636,25 +655,34 @@ static __always_inline int tc_main(struct __sk_buff *skb, bool ct_kfuncs)
 	__u32 rule_id, why;
 	int v;
 
+	if (test)
+		h.test_ct = test_ct_state;
 	parse_frame(&p, &c);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
+	note_test(test, v, rule_id, why);
 	return v == FILTER_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("tc")
 int filter_tc(struct __sk_buff *skb)
 {
-	return tc_main(skb, false);
+	return tc_main(skb, false, false);
 }
 
 SEC("tc")
 int filter_tc_ct(struct __sk_buff *skb)
 {
-	return tc_main(skb, true);
+	return tc_main(skb, true, false);
 }
-SEC("lbpf/netfilter")
-int filter_nf(struct bpf_nf_ctx *ctx)
+
+SEC("tc")
+int filter_tc_test(struct __sk_buff *skb)
+{
+	return tc_main(skb, false, true);
+}
+
+static __always_inline int nf_main(struct bpf_nf_ctx *ctx, bool test)
 {
 	struct sk_buff *skb = ctx->skb;
 	const struct nf_hook_state *state = ctx->state;
@@ -670,6 +698,8 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 
 	if (bpf_dynptr_from_skb((struct __sk_buff *)skb, 0, &dp))
 		return NF_ACCEPT;
+	if (test)
+		h.test_ct = test_ct_state;
 	p.len = skb->len;
 	in = state->in;
 	if (in)
@@ -682,7 +712,20 @@ int filter_nf(struct bpf_nf_ctx *ctx)
 		parse_ipv4(&p, &c, 0);
 	v = filter_decide(&h, &p, &rule_id, &why);
 	filter_stat(v == FILTER_DROP ? FILTER_STAT_DROP : FILTER_STAT_PASS);
+	note_test(test, v, rule_id, why);
 	return v == FILTER_DROP ? NF_DROP : NF_ACCEPT;
+}
+
+SEC("lbpf/netfilter")
+int filter_nf(struct bpf_nf_ctx *ctx)
+{
+	return nf_main(ctx, false);
+}
+
+SEC("lbpf/netfilter")
+int filter_nf_test(struct bpf_nf_ctx *ctx)
+{
+	return nf_main(ctx, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
 	clang llvm libbpf-dev bpftool liblua5.4-dev libelf-dev zlib1g-dev libpcap-dev
 	pkg-config make gcc iproute2 qemu-system-x86 busybox-static cpio kmod util-linux
-	ca-certificates xz-utils curl systemd lua5.4 python3-yaml python3-kubernetes
+	ca-certificates xz-utils curl systemd lua5.4 python3-yaml python3-kubernetes jq nftables
 	mmdebstrap podman runc # make image and its test (runc: the runtime the test names)
 	"$@"
 )

@@ -104,7 +104,7 @@ struct filter_gen {
 
 /* The control word: which generation is live, and ring buffer sources. */
 #define FILTER_CTL_FLOWS    0x1 /* on_new_flow is set */
-#define FILTER_CTL_TESTMETA 0x2 /* write the verdict into XDP metadata (fw:test) */
+#define FILTER_CTL_TESTMETA 0x2 /* report the verdict of a test run (fw:test, lbpf test) */
 struct filter_ctl {
 	__u32 gen;
 	__u32 flags;
@@ -225,7 +225,8 @@ struct filter_flow {
 	__u64 ts;
 };
 
-/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA. */
+/* What XDP writes in front of the packet under FILTER_CTL_TESTMETA (the tc and
+ * netfilter programs, whose test runs carry no metadata, use filter_test_note). */
 #define FILTER_TEST_MAGIC 0x6c627066 /* "lbpf" */
 struct filter_test_meta {
 	__u32 magic;

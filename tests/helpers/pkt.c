@@ -13,6 +13,10 @@
  *                                        IPv4) and prints "reply" if ADDR answers it
  *                                        (a RST, say) within MS, else "none"
  *   pkt pcap FILE                        writes a capture of 4 known frames
+ *   pkt capture FILE LINKTYPE HEX...     writes a capture of link type LINKTYPE
+ *                                        (1 Ethernet, 113 SLL, 276 SLL2, ...)
+ *                                        holding one record per HEX (its bytes;
+ *                                        HEX/N: a packet of N bytes cut to HEX)
  *   pkt shape IFACE DSTMAC SRC DST DPORT COUNT SHAPE
  *        sends COUNT crafted frames (AF_PACKET) of a UDP datagram (or a TCP
  *        SYN) from SRC to DST:DPORT, shaped by SHAPE, a comma list of:
@@ -23,6 +27,14 @@
  *                       (rt: type 0, segments left 0; frag: an atomic fragment)
  *          split:N      fragments: the first carries N transport bytes
  *          cut:N        the frame ends N bytes after the Ethernet header
+ *          flags:N      TCP with these flags (a number: 0x29 is FIN PSH URG)
+ *          sport:N      the source port (default 40000)
+ *          icmp:N       an ICMP (ICMPv6 to an IPv6 address) message of type N
+ *          proto:N      protocol N with 8 bytes of zeros as its payload
+ *          ext:N        an IPv6 extension header of kind N (8 bytes)
+ *          id:N         an id (1..32767) the receiver can see: the source
+ *                       MAC ends in it (in N | 0x8000 for later fragments),
+ *                       and it is the IPv4 ID or IPv6 fragment identification
  *        with valid checksums, so the receiver's stack takes what passes.
  */
 #include <arpa/inet.h>
@@ -357,10 +369,38 @@ static int write_pcap(const char *path)
 	return fclose(out) ? 1 : 0;
 }
 
+/* Writes a capture of link type linktype with one record per hex string. */
+static int write_capture(const char *path, int linktype, char **hex, int n)
+{
+	uint32_t ghdr[6] = { 0xa1b2c3d4, 0x00040002, 0, 0, 262144, linktype };
+	FILE *out = fopen(path, "wb");
+	uint8_t rec[16384];
+
+	if (!out)
+		return 1;
+	fwrite(ghdr, sizeof(ghdr), 1, out);
+	for (int i = 0; i < n; i++) {
+		char *slash = strchr(hex[i], '/');
+		size_t len = (slash ? (size_t)(slash - hex[i]) : strlen(hex[i])) / 2;
+		uint32_t h[4] = { 1700000000 + i, 0, len, slash ? (uint32_t)atoi(slash + 1) : len };
+
+		if (len > sizeof(rec) || (slash ? slash - hex[i] : (long)strlen(hex[i])) % 2) {
+			fprintf(stderr, "pkt: record %d: bad hex\n", i + 1);
+			return 2;
+		}
+		for (size_t j = 0; j < len; j++)
+			sscanf(hex[i] + 2 * j, "%2hhx", &rec[j]);
+		fwrite(h, sizeof(h), 1, out);
+		fwrite(rec, len, 1, out);
+	}
+	return fclose(out) ? 1 : 0;
+}
+
 /* ---- crafted frames (pkt shape) ---- */
 
 struct shape {
 	int tcp, ntags, opts, split, cut;
+	int flags, sport, icmp, proto, tag; /* icmp, proto: -1 if not; tag: id:N */
 	uint32_t id;               /* fragment identification, one per datagram */
 	uint16_t tags[2][2];       /* tpid, vid */
 	uint8_t exts[16];          /* IPv6 extension header kinds, in order */
@@ -369,9 +409,24 @@ struct shape {
 
 static int parse_shape(char *text, struct shape *s)
 {
+	s->flags = 0x02;
+	s->sport = 40000;
+	s->icmp = s->proto = -1;
 	for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ",")) {
 		if (!strcmp(tok, "tcp") || !strcmp(tok, "udp"))
 			s->tcp = !strcmp(tok, "tcp");
+		else if (!strncmp(tok, "flags:", 6))
+			s->tcp = 1, s->flags = strtol(tok + 6, NULL, 0);
+		else if (!strncmp(tok, "sport:", 6))
+			s->sport = atoi(tok + 6);
+		else if (!strncmp(tok, "icmp:", 5))
+			s->icmp = atoi(tok + 5);
+		else if (!strncmp(tok, "proto:", 6))
+			s->proto = atoi(tok + 6);
+		else if (!strncmp(tok, "id:", 3))
+			s->tag = atoi(tok + 3) & 0x7fff;
+		else if (!strncmp(tok, "ext:", 4) && s->nexts < 16)
+			s->exts[s->nexts++] = atoi(tok + 4);
 		else if ((!strncmp(tok, "vlan:", 5) || !strncmp(tok, "qinq:", 5)) && s->ntags < 2) {
 			s->tags[s->ntags][0] = tok[0] == 'v' ? 0x8100 : 0x88a8;
 			s->tags[s->ntags++][1] = atoi(tok + 5);
@@ -414,30 +469,60 @@ static uint16_t fold(uint32_t sum)
 	return ~sum;
 }
 
-/* The transport segment (UDP with 24 bytes of data, or a TCP SYN) with its
- * checksum over the pseudo-header; returns its length. */
+/* The transport protocol of the shape. */
+static uint8_t shape_proto(const struct shape *s, int v6)
+{
+	if (s->proto >= 0)
+		return s->proto;
+	if (s->icmp >= 0)
+		return v6 ? 58 : 1;
+	return s->tcp ? 6 : 17;
+}
+
+/* An ICMP (v6: ICMPv6, checksummed with the pseudo-header) message of 16
+ * bytes, or protocol proto's 8 bytes of zeros; returns its length. */
+static size_t other_transport(uint8_t *l4, const struct shape *s, int v6, uint32_t pseudo)
+{
+	uint16_t c;
+
+	if (s->proto >= 0) {
+		memset(l4, 0, 8);
+		return 8;
+	}
+	memset(l4, 0, 16);
+	l4[0] = s->icmp;
+	put16(l4 + 4, s->tag);
+	c = fold(sum16(l4, 16, v6 ? pseudo + 16 : 0));
+	put16(l4 + 2, c);
+	return 16;
+}
+
+/* The transport segment (UDP with 24 bytes of data, a TCP segment of the
+ * shape's flags, an ICMP message, or another protocol's payload) with its
+ * checksum; returns its length. */
 static size_t transport(uint8_t *l4, const struct shape *s, int v6, const uint8_t *src,
 			const uint8_t *dst, int dport)
 {
 	size_t alen = v6 ? 16 : 4, len = s->tcp ? 20 : 32;
-	uint8_t proto = s->tcp ? 6 : 17;
-	uint32_t sum;
+	uint8_t proto = shape_proto(s, v6);
+	uint32_t sum = sum16(src, alen, 0) + sum16(dst, alen, 0) + proto;
 	uint16_t c;
 
+	if (proto != 6 && proto != 17)
+		return other_transport(l4, s, v6, sum);
 	memset(l4, 0, len);
-	put16(l4, 40000);
+	put16(l4, s->sport);
 	put16(l4 + 2, dport);
 	if (s->tcp) {
 		l4[7] = 1;
 		l4[12] = 0x50;
-		l4[13] = 0x02;
+		l4[13] = s->flags;
 		put16(l4 + 14, 65535);
 	} else {
 		put16(l4 + 4, len);
 		memcpy(l4 + 8, "lbpf shaped datagram....", 24);
 	}
-	sum = sum16(src, alen, 0) + sum16(dst, alen, 0) + proto + len;
-	c = fold(sum16(l4, len, sum));
+	c = fold(sum16(l4, len, sum + len));
 	put16(l4 + (s->tcp ? 16 : 6), c ? c : 0xffff);
 	return len;
 }
@@ -471,7 +556,7 @@ static size_t ipv4_frame(uint8_t *f, size_t l3, const struct shape *s, const uin
 	put16(ip + 4, s->id);
 	put16(ip + 6, (more ? 0x2000 : 0) | from / 8);
 	ip[8] = 64;
-	ip[9] = s->tcp ? 6 : 17;
+	ip[9] = shape_proto(s, 0);
 	memcpy(ip + 12, src, 4);
 	memcpy(ip + 16, dst, 4);
 	memset(ip + 20, 1, ihl - 20); /* NOP options */
@@ -498,7 +583,9 @@ static size_t ipv6_frame(uint8_t *f, size_t l3, const struct shape *s, const uin
 
 		*nh = kind;
 		memset(h, 0, len);
-		if (kind == 51) {
+		if (kind != 0 && kind != 60 && kind != 43 && kind != 44 && kind != 51) {
+			/* ext:N: 8 bytes, next header first, length 0 */
+		} else if (kind == 51) {
 			h[1] = 4;
 			h[7] = 1; /* SPI */
 		} else if (kind == 43) {
@@ -521,7 +608,7 @@ static size_t ipv6_frame(uint8_t *f, size_t l3, const struct shape *s, const uin
 		nh = h;
 		h += 8;
 	}
-	*nh = s->tcp ? 6 : 17;
+	*nh = shape_proto(s, 1);
 	memcpy(h, l4 + from, n);
 	h += n;
 	put16(ip + 4, h - ip - 40);
@@ -567,9 +654,11 @@ static int send_shape(char **argv)
 	tlen = transport(l4, &s, v6, src, dst, dport);
 	first = s.split && (size_t)s.split < tlen ? (size_t)s.split : tlen;
 	for (long i = 0; i < count; i++) {
-		s.id = (uint32_t)getpid() << 12 ^ (uint32_t)i; /* a queue per datagram */
+		s.id = s.tag ? (uint32_t)s.tag : (uint32_t)getpid() << 12 ^ (uint32_t)i;
 		for (size_t from = 0, take; from < tlen; from += take) {
 			take = from ? tlen - from : first;
+			if (s.tag) /* the receiver tells fragments apart by the MAC */
+				put16(smac + 4, s.tag | (from ? 0x8000 : 0));
 			l3 = link_header(f, dmac, smac, &s, v6);
 			n = v6 ? ipv6_frame(f, l3, &s, src, dst, l4, from, take, from + take < tlen)
 			       : ipv4_frame(f, l3, &s, src, dst, l4, from, take, from + take < tlen);
@@ -605,6 +694,8 @@ int main(int argc, char **argv)
 		return tcp_raw(argv[2], atoi(argv[3]), argv[4], atoi(argv[5]));
 	if (!strcmp(cmd, "pcap") && argc == 3)
 		return write_pcap(argv[2]);
+	if (!strcmp(cmd, "capture") && argc >= 4)
+		return write_capture(argv[2], atoi(argv[3]), argv + 4, argc - 4);
 	if (!strcmp(cmd, "shape") && argc == 9)
 		return send_shape(argv + 1);
 	fprintf(stderr, "usage: see the comment at the top of tests/helpers/pkt.c\n");

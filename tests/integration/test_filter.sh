@@ -311,7 +311,8 @@ test_pcap() {
 	local out; out=$($R "$LBPF" test "$WORK/p.lua" "$WORK/c.pcap")
 	t_expect_contains "$out" "pass  rule 0 (lab ssh)"
 	t_expect_contains "$out" "drop  rule 1 (ssh)"
-	t_expect_contains "$out" "4 packets: 2 passed, 2 dropped, 1 by the default"
+	t_expect_contains "$out" "xdp on r1: 2 passed, 2 dropped, 1 by the default"
+	t_expect_contains "$out" "4 packets: 4 judged, 0 skipped, 0 could not be run; read to its end"
 	[ -z "$($R ip link show r1 | grep -o xdp)" ] || t_fail "lbpf test attached the filter"
 	# a capture has no conntrack: ct rules see "new", or the state --ct names
 	cat > "$WORK/ct.lua" <<-EOF
@@ -320,9 +321,9 @@ test_pcap() {
 	fw:default("drop")
 	EOF
 	out=$($R "$LBPF" test "$WORK/ct.lua" "$WORK/c.pcap")
-	t_expect_contains "$out" "4 packets: 0 passed, 4 dropped, 4 by the default"
+	t_expect_contains "$out" "xdp on r1: 0 passed, 4 dropped, 4 by the default"
 	out=$($R "$LBPF" test --ct established "$WORK/ct.lua" "$WORK/c.pcap")
-	t_expect_contains "$out" "4 packets: 4 passed, 0 dropped, 0 by the default"
+	t_expect_contains "$out" "xdp on r1: 4 passed, 0 dropped, 0 by the default"
 	local rc=0; out=$($R "$LBPF" test --ct establshed "$WORK/ct.lua" "$WORK/c.pcap" 2>&1) || rc=$?
 	expect_eq "$rc" 2 "lbpf test --ct with a bad state"
 	t_expect_contains "$out" "--ct: expected new, established"

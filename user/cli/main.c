@@ -161,9 +161,12 @@ static const struct command commands[] = {
 	  "  --ringbuf SIZE    size of the event ring buffer (default 4M), as lbpf.config{ringbuf=}\n"
 	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)\n"
 	  "lbpf SCRIPT.lua (a name ending in .lua, or with a /) is lbpf run SCRIPT.lua." },
-	{ "test", lbpf_cmd_test, "lbpf test [--ct STATE] POLICY.lua CAPTURE.pcap",
+	{ "test", lbpf_cmd_test, "lbpf test [--json] [--ct STATE] POLICY.lua CAPTURE.pcap",
 	  "Loads a filter policy without attaching it and prints the verdict and rule of each\n"
-	  "packet of a pcap capture (through BPF_PROG_TEST_RUN), then a summary.\n"
+	  "packet of a capture by each of its filters, with the program of the filter's hook\n"
+	  "(through BPF_PROG_TEST_RUN), then a summary. Exits 3 when a packet was skipped or\n"
+	  "could not be run or the capture is truncated, 1 when nothing could be judged.\n"
+	  "  --json            one JSON object per packet and filter, then a summary object\n"
 	  "  --ct STATE        the packets' connection-tracking state for ct rules (a capture\n"
 	  "                    has none): new (the default), established, related, invalid,\n"
 	  "                    untracked" },

@@ -212,6 +212,15 @@ int filter_flip(struct filter_engine *e, uint32_t gen);
 /* Sets the ring buffer sources of log and flow reports (0 = off). */
 int filter_set_sources(struct filter_engine *e, uint32_t log_source, uint32_t flow_source);
 
+/* Where a filter goes: the hook, a name for messages ("tc ingress on eth0",
+ * "netfilter input priority -100") and, for netfilter, the families (4, 6 or
+ * 0 for both), the hook number (NF_INET_*) and the priority. */
+struct filter_place {
+	enum filter_hook_kind hook;
+	const char *where;
+	int nf_family, nf_hooknum, nf_priority;
+};
+
 /* Runs the XDP program on an Ethernet frame with BPF_PROG_TEST_RUN.
  * *verdict: FILTER_PASS/FILTER_DROP; *rule_id: deciding rule or ~0;
  * *why: enum filter_why; *ns: average duration. iif may be 0. */
@@ -226,6 +235,16 @@ int filter_test_ct(struct filter_engine *e, const void *frame, uint32_t len, uin
 /* Parses "new", "established", "related", "invalid", "untracked"; -1 if none. */
 int filter_ct_number(const char *name);
 extern const char *const filter_ct_names[FILTER_CT_NSTATES + 1];
+
+/* Runs the program of the hook `at` names with BPF_PROG_TEST_RUN, as
+ * filter_test_ct does for XDP (the XDP program for FILTER_HOOK_XDP), with
+ * the packet's ct state. XDP and tc take an Ethernet frame; netfilter takes
+ * an IP packet (family 4 or 6, from its first nibble), behind a blank
+ * Ethernet header except at output, where the kernel's test run wants the
+ * IP packet alone. TEST_RUN takes at most FILTER_TEST_MAX bytes. */
+#define FILTER_TEST_MAX 3072
+int filter_test_at(struct filter_engine *e, const struct filter_place *at, const void *packet,
+		   uint32_t len, int ct, int *verdict, uint32_t *rule_id, uint32_t *why);
 
 /* Sets. type: 4, 6 or 0 (cidr). Returns the slot or -errno. */
 int filter_set_create(struct filter_engine *e, const char *name, int type, uint64_t ttl_ns,
@@ -279,8 +298,12 @@ int filter_icmp_code_number(bool v6, const char *name);
 int filter_tcp_flag_bit(const char *name);
 
 /* `lbpf test`: filters created while this is set are loaded, never attached,
- * and announced to it. */
-extern void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
+ * and announced to it with the place they would be attached to. */
+extern void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e,
+				   const struct filter_place *at);
 extern void *filter_dry_run_ctx;
+/* The ct state (enum filter_ct) in which `lbpf test` judges packets at tc
+ * and netfilter: their test programs are loaded with it. */
+extern int filter_dry_run_ct;
 
 #endif /* LBPF_USER_FILTER_H */

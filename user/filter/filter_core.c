@@ -25,8 +25,9 @@
 #include "core/internal.h"
 #include "filter.skel.h"
 
-void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e);
+void (*filter_dry_run_hook)(void *ctx, struct filter_engine *e, const struct filter_place *at);
 void *filter_dry_run_ctx;
+int filter_dry_run_ct = FILTER_CT_NEW;
 
 #define BPF_PROG_TYPE_NETFILTER_ 32
 #define BPF_NETFILTER_           45
@@ -305,10 +306,17 @@ static int prepare_programs(struct filter_engine *e, const struct filter_engine_
 	bpf_program__set_autoload(s->progs.filter_tc_ct, o->hook == FILTER_HOOK_TC &&
 				  e->tc_prog == s->progs.filter_tc_ct);
 	bpf_program__set_autoload(s->progs.filter_nf, o->hook == FILTER_HOOK_NF);
-	if (o->hook == FILTER_HOOK_NF) {
-		err = bpf_program__set_type(s->progs.filter_nf, BPF_PROG_TYPE_NETFILTER_);
-		err = err ?: bpf_program__set_expected_attach_type(s->progs.filter_nf,
-								   BPF_NETFILTER_);
+	/* `lbpf test` runs the tc and netfilter programs' test variants */
+	s->rodata->test_ct_state = filter_dry_run_ct + 1;
+	bpf_program__set_autoload(s->progs.filter_tc_test,
+				  o->hook == FILTER_HOOK_TC && filter_dry_run_hook);
+	bpf_program__set_autoload(s->progs.filter_nf_test,
+				  o->hook == FILTER_HOOK_NF && filter_dry_run_hook);
+	for (int i = 0; i < 2 && o->hook == FILTER_HOOK_NF && !err; i++) {
+		struct bpf_program *nf = i ? s->progs.filter_nf_test : s->progs.filter_nf;
+
+		err = bpf_program__set_type(nf, BPF_PROG_TYPE_NETFILTER_);
+		err = err ?: bpf_program__set_expected_attach_type(nf, BPF_NETFILTER_);
 	}
 	if (!err && o->ringbuf_fd >= 0)
 		err = bpf_map__reuse_fd(s->maps.lbpf_events, o->ringbuf_fd);
@@ -1363,6 +1371,74 @@ int filter_test(struct filter_engine *e, const void *frame, uint32_t len, uint32
 {
 	return filter_test_ct(e, frame, len, iif, FILTER_CT_NEW, repeat, verdict, rule_id, ns,
 			      why);
+}
+
+/* struct nf_hook_state as BPF_PROG_TEST_RUN takes it (ctx_in): only hook and
+ * pf may be set. */
+struct test_nf_state {
+	uint8_t hook, pf;
+	uint8_t pad[6];
+	uint64_t in, out, sk, net, okfn;
+};
+
+/* Runs the tc or netfilter program's test variant (loaded under `lbpf test`,
+ * with the ct state filter_dry_run_ct) on packet; the verdict comes out
+ * through the note the program writes (bpf/filter.bpf.c, filter_test_note). */
+static int test_run_note(struct filter_engine *e, const struct filter_place *at,
+			 const void *packet, uint32_t len, int ct, int *verdict, uint32_t *rule_id,
+			 uint32_t *why)
+{
+	bool v6 = len && *(const uint8_t *)packet >> 4 == 6;
+	struct test_nf_state nf = { .hook = at->nf_hooknum, .pf = v6 ? 10 : 2 };
+	uint8_t frame[14 + FILTER_TEST_MAX] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = packet, .data_size_in = len, .repeat = 1);
+	struct bpf_program *prog = e->skel->progs.filter_tc_test;
+	struct filter_test_meta *note = &e->skel->bss->filter_test_note;
+	const char *name = at->hook == FILTER_HOOK_NF ? "netfilter" : "tc";
+	int err;
+
+	if (at->hook == FILTER_HOOK_NF) {
+		prog = e->skel->progs.filter_nf_test;
+		o.ctx_in = &nf;
+		o.ctx_size_in = sizeof(nf);
+		if (at->nf_hooknum != 3 /* NF_INET_LOCAL_OUT */) {
+			frame[12] = v6 ? 0x86 : 0x08;
+			frame[13] = v6 ? 0xdd : 0x00;
+			memcpy(frame + 14, packet, len);
+			o.data_in = frame;
+			o.data_size_in = len + 14;
+		}
+	}
+	if (bpf_program__fd(prog) < 0)
+		return fail(e, -ENOENT, "the %s test program is loaded by lbpf test alone", name);
+	if (ct != filter_dry_run_ct)
+		return fail(e, -EINVAL, "ct: the %s test program judges ct state %s alone", name,
+			    filter_ct_names[filter_dry_run_ct]);
+	*note = (struct filter_test_meta){ .magic = FILTER_TEST_MAGIC, .verdict = ~0U };
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	if (err)
+		return fail(e, err, "BPF_PROG_TEST_RUN of the %s program: %s", name,
+			    strerror(-err));
+	if (note->verdict == ~0U)
+		return fail(e, -EPROTO, "the %s program left no verdict", name);
+	*verdict = note->verdict;
+	*rule_id = note->rule_id;
+	*why = note->why;
+	return 0;
+}
+
+int filter_test_at(struct filter_engine *e, const struct filter_place *at, const void *packet,
+		   uint32_t len, int ct, int *verdict, uint32_t *rule_id, uint32_t *why)
+{
+	uint32_t ns;
+
+	if (len > FILTER_TEST_MAX)
+		return fail(e, -EMSGSIZE, "packet: %u bytes (%u at most)", len, FILTER_TEST_MAX);
+	if (ct < -1 || ct >= FILTER_CT_NSTATES)
+		return fail(e, -EINVAL, "ct: no state %d", ct);
+	if (at->hook == FILTER_HOOK_XDP)
+		return filter_test_ct(e, packet, len, 0, ct, 1, verdict, rule_id, &ns, why);
+	return test_run_note(e, at, packet, len, ct, verdict, rule_id, why);
 }
 
 /* ---- sets ---- */

@@ -1134,21 +1134,22 @@ static int parse_family(lua_State *L)
 	return luaL_error(L, "family: expected ipv4, ipv6 or inet");
 }
 
-/* Attaches as the options say; raises with the engine's message. */
-static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind hook)
+/* Attaches as the options say; raises with the engine's message. Under
+ * `lbpf test` (dry) it checks the options and announces the place instead. */
+static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind hook, bool dry)
 {
 	const char *dev = opt_field(L, "dev") == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-	int ifindex = dev ? (int)if_nametoindex(dev) : 0, err = 0, prio;
+	int ifindex = dev ? (int)if_nametoindex(dev) : 0, err = 0, prio = 0, chain = 0, family = 0;
 	const char *mode;
 
-	if (dev && !ifindex)
+	if (dev && !ifindex && !dry) /* under `lbpf test` it need not exist here */
 		luaL_error(L, "dev: no interface '%s'", dev);
 	if (hook == FILTER_HOOK_XDP) {
 		mode = opt_field(L, "mode") == LUA_TNIL ? "auto" : lua_tostring(L, -1);
 		if (!mode || (strcmp(mode, "auto") && strcmp(mode, "native") && strcmp(mode, "generic")))
 			luaL_error(L, "mode: expected auto, native or generic");
 		snprintf(f->where, sizeof(f->where), "xdp on %s", dev ? dev : "(no device)");
-		if (dev)
+		if (dev && !dry)
 			err = filter_attach_xdp(f->e, ifindex, mode);
 	} else if (hook == FILTER_HOOK_TC) {
 		const char *dir = opt_field(L, "direction") == LUA_TNIL ? "ingress" : lua_tostring(L, -1);
@@ -1156,19 +1157,25 @@ static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind
 		if (!dir || (strcmp(dir, "ingress") && strcmp(dir, "egress")))
 			luaL_error(L, "direction: expected ingress or egress");
 		snprintf(f->where, sizeof(f->where), "tc %s on %s", dir, dev ? dev : "(no device)");
-		if (dev)
+		if (dev && !dry)
 			err = filter_attach_tc(f->e, ifindex, !strcmp(dir, "egress"));
 	} else {
-		int chain = parse_chain(L), family = parse_family(L);
-
 		static const char *const chains[] = { "prerouting", "input", "forward", "output",
 						      "postrouting" };
 
+		chain = parse_chain(L);
+		family = parse_family(L);
 		/* INT_MIN and INT_MAX are netfilter's own first and last */
 		prio = opt_field(L, "priority") == LUA_TNIL ? -100 :
 			(int)check_range(L, "priority", -1, INT_MIN + 1, INT_MAX - 1);
 		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d", chains[chain], prio);
-		err = filter_attach_nf(f->e, family, chain, prio);
+		if (!dry)
+			err = filter_attach_nf(f->e, family, chain, prio);
+	}
+	if (dry) {
+		struct filter_place at = { hook, f->where, family, chain, prio };
+
+		filter_dry_run_hook(filter_dry_run_ctx, f->e, &at);
 	}
 	if (err)
 		lbpf_throw(L, err, "%s: %s", f->where, f->e->error);
@@ -1307,14 +1314,14 @@ static int filter_new(lua_State *L)
 		lbpf_throw(L, err, "filter: %s%s", msg,
 			   err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
 	lbpf_try(L, filter_commit(f->e));
-	if (filter_dry_run_hook)
-		filter_dry_run_hook(filter_dry_run_ctx, f->e);
-	if (attach) {
-		filter_attach(L, f, o.hook);
+	if (attach || filter_dry_run_hook) {
+		filter_attach(L, f, o.hook, !attach);
 		lua_settop(L, 2);
 		if (filter_adopt_pending(f->e))
 			changed(f); /* pinning waits for the first commit after the body */
 	}
+	if (filter_dry_run_hook)
+		lbpf_registerobject(L, 2, object); /* `lbpf test` judges it after the body */
 	if (f->e->hook != FILTER_HOOK_NONE) {
 		if (o.pin_dir)
 			lbpf_runtime_pin_hold(f->rt, index); /* lbpfd keeps PIN_DIR/index */
