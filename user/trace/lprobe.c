@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * Tracing probes: lbpf.tracepoint, kprobe, kretprobe, uprobe, uretprobe and
- * latency. One call loads one bpf/probe.bpf.c object and attaches it to every
+ * Tracing probes: lbpf.tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe,
+ * uretprobe and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
  * point its spec matches (wildcards match many), each with the BPF cookie of
  * its config. fn(ev) receives events through the runtime's ring buffer as a
  * view that is valid during the call only; aggregations stay in the kernel
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "probe_lua.h"
@@ -31,7 +32,7 @@ static const char view_key = 'v';
 LBPF_PRIVATECHECKER(checkprobe, struct probe, &probe_class)
 
 static const char *const type_names[] = {
-	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe",
+	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint",
 };
 
 /* ---- finding the attach points ---- */
@@ -102,6 +103,21 @@ static void find_tracepoints(lua_State *L, struct probe *p)
 		lbpf_throw(L, err, "find tracepoint %s", p->spec);
 }
 
+/* A raw tracepoint, by name: its arguments come from the kernel's BTF. */
+static void find_raw_tracepoint(lua_State *L, struct probe *p)
+{
+	char msg[512];
+	int err;
+
+	if (tracefs_is_glob(p->spec) || !*p->spec)
+		luaL_error(L, "raw_tracepoint '%s': expected one tracepoint's name, like "
+			      "\"sched_switch\" (no wildcards)", p->spec);
+	lbpf_try(L, add_point(p, p->spec, 0));
+	err = probe_load_args(p, &p->points[0], msg, sizeof(msg));
+	if (err)
+		luaL_error(L, "%s", msg);
+}
+
 static bool kprobes_available(void)
 {
 	return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
@@ -164,11 +180,12 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 
 static void autoload(struct probe *p)
 {
-	bool tp = p->type == PROBE_TRACEPOINT;
+	bool tp = p->type == PROBE_TRACEPOINT, raw = p->type == PROBE_RAW_TRACEPOINT;
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 
 	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw);
 	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret);
 	bpf_program__set_autoload(p->skel->progs.lbpf_start, p->latency);
 }
@@ -194,13 +211,16 @@ static void set_uses(struct probe *p)
 	struct probe_bpf__rodata *ro = p->skel->rodata;
 	int i;
 
-	ro->use_filters = ro->use_fields = 0;
+	ro->use_filters = ro->use_fields = ro->use_paths = 0;
+	if (p->type == PROBE_RAW_TRACEPOINT)
+		ro->raw_nargs = p->points[0].args.n < 6 ? p->points[0].args.n : 6;
 	ro->use_agg = p->agg != AGG_NONE && !p->by_point;
 	ro->use_emit = p->fn_ref != LUA_NOREF;
 	ro->use_latency = p->latency;
 	for (i = 0; i < p->npoints; i++) {
 		ro->use_filters |= p->points[i].config.nfilters > 0;
 		ro->use_fields |= p->points[i].config.read_fields;
+		ro->use_paths |= p->points[i].config.npaths > 0;
 	}
 }
 
@@ -287,6 +307,8 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 		name = strchr(cat, ':');
 		*name++ = '\0';
 		return bpf_program__attach_tracepoint_opts(prog, cat, name, &tp_opts);
+	case PROBE_RAW_TRACEPOINT:
+		return bpf_program__attach_raw_tracepoint(prog, ap->target);
 	case PROBE_KPROBE:
 	case PROBE_KRETPROBE:
 		return bpf_program__attach_kprobe_opts(prog, ap->target, &k_opts);
@@ -301,6 +323,7 @@ static int probe_attach(struct probe *p, int *failed)
 {
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
+				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
 				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
 	int i;
 
@@ -508,6 +531,12 @@ static void push_code(lua_State *L, const struct view *v, int code)
 		const char *str = event_string(v, code - VIEW_STRING, &len);
 
 		lua_pushlstring(L, str, len);
+	} else if (code >= VIEW_PATH) {
+		const struct probe_path *pp = &ap->paths[code - VIEW_PATH];
+		size_t end = event_data_end(v);
+
+		probe_push_path(L, v->p, pp, e->data + pp->bp.steps.dest,
+				end > pp->bp.steps.dest ? end - pp->bp.steps.dest : 0);
 	} else {
 		push_field(L, v, &ap->format.fields[code - VIEW_FIELD]);
 	}
@@ -601,6 +630,7 @@ static void probe_release(void *private)
 	probe_bpf__destroy(p->skel);
 	ksyms_free(p->ksyms);
 	usyms_free(p->usyms);
+	btf__free(p->btf);
 	free(p->points);
 }
 
@@ -676,6 +706,8 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	}
 	if (type == PROBE_TRACEPOINT)
 		find_tracepoints(L, p);
+	else if (type == PROBE_RAW_TRACEPOINT)
+		find_raw_tracepoint(L, p);
 	else if (type == PROBE_KPROBE || type == PROBE_KRETPROBE)
 		find_functions(L, p);
 	else
@@ -716,6 +748,12 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 static int lbpf_tracepoint(lua_State *L)
 {
 	return probe_new(L, PROBE_TRACEPOINT, 2, false);
+}
+
+/* lbpf.raw_tracepoint(name, [opts], [fn]) -> probe: arguments typed by BTF */
+static int lbpf_raw_tracepoint(lua_State *L)
+{
+	return probe_new(L, PROBE_RAW_TRACEPOINT, 2, false);
 }
 
 /* lbpf.kprobe(symbol, [opts], [fn]) -> probe */
@@ -924,6 +962,7 @@ static const lbpf_class_t probe_class = {
 
 static const luaL_Reg probe_lib[] = {
 	{ "tracepoint", lbpf_tracepoint },
+	{ "raw_tracepoint", lbpf_raw_tracepoint },
 	{ "kprobe", lbpf_kprobe },
 	{ "kretprobe", lbpf_kretprobe },
 	{ "uprobe", lbpf_uprobe },
