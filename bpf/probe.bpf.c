@@ -365,7 +365,7 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 				 struct lbpf_probe_stats *st)
 {
 	struct lbpf_event *e = (struct lbpf_event *)h->s->event;
-	__u32 off = c->data_size, truncated = 0, size;
+	__u32 off = h->kind == KIND_TP || use_paths ? c->data_size : 0, truncated = 0, size;
 	int i;
 
 	if (off > LBPF_MAX_DATA)

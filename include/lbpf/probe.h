@@ -117,8 +117,6 @@ struct lbpf_attach_config {
 	__u32 is_return;       /* a return probe: RET and LATENCY are valid */
 	__u32 read_fields;     /* copy the tracepoint record (fields used or emitted) */
 	__u32 read_ids;        /* uid/gid needed */
-	__u32 npaths;          /* field paths walked at every hit, before the filters */
-	__u32 pad;
 	struct lbpf_ref agg_value;
 	struct lbpf_ref keys[LBPF_MAX_KEYS];
 	struct lbpf_filter filters[LBPF_MAX_FILTERS];
@@ -126,6 +124,8 @@ struct lbpf_attach_config {
 	__s64 lhist_min;
 	__s64 lhist_max;
 	__s64 lhist_step;
+	__u32 npaths;          /* field paths walked at every hit, before the filters */
+	__u32 pad;
 	struct lbpf_path paths[LBPF_MAX_PATHS];
 };
 
