@@ -22,7 +22,9 @@
 
 #include "record.bpf.h"
 
-enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW };
+/* KIND_RAW: a raw tracepoint or fentry, args in a u64 array at ctx;
+ * KIND_FEXIT: fexit, the same array, the return value after the args. */
+enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW, KIND_FEXIT };
 
 /* What this probe uses at all, set before load: the verifier drops the
  * code of everything else, which keeps the hot path short. */
@@ -32,8 +34,8 @@ const volatile __u32 use_emit = 1;
 const volatile __u32 use_fields = 1;
 const volatile __u32 use_latency = 1;
 const volatile __u32 use_paths = 1;
-/* A raw tracepoint's argument count: reading past it makes the attach fail
- * (the verifier's max_ctx_offset), so only these are read. */
+/* A raw tracepoint's or fentry/fexit function's argument count: reading
+ * past it makes the load or the attach fail, so only these are read. */
 const volatile __u32 raw_nargs = 0;
 
 struct {
@@ -133,6 +135,20 @@ static __always_inline void read_raw_args(struct hit *h, void *ctx)
 	if (raw_nargs > 5) h->args[5] = a[5];
 }
 
+/* fexit: the return value follows the arguments. */
+static __always_inline void read_fexit_ret(struct hit *h, void *ctx)
+{
+	const __u64 *a = ctx;
+
+	if (raw_nargs == 0) h->rc = a[0];
+	if (raw_nargs == 1) h->rc = a[1];
+	if (raw_nargs == 2) h->rc = a[2];
+	if (raw_nargs == 3) h->rc = a[3];
+	if (raw_nargs == 4) h->rc = a[4];
+	if (raw_nargs == 5) h->rc = a[5];
+	if (raw_nargs == 6) h->rc = a[6];
+}
+
 static __always_inline __s64 read_arg(struct hit *h, __u32 n)
 {
 	return n < 6 ? h->args[n] : 0;
@@ -212,7 +228,7 @@ static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
 	case LBPF_SRC_PROBE: return h->attach;
 	case LBPF_SRC_ARG:
 		return h->kind == KIND_ENTRY || h->kind == KIND_RAW ? read_arg(h, ref->arg) : 0;
-	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? h->rc : 0;
+	case LBPF_SRC_RET: return h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
 	case LBPF_SRC_FIELD: return use_fields ? read_field(h, ref) : 0;
 	case LBPF_SRC_LATENCY: return h->latency;
 	case LBPF_SRC_KSTACK: return stack_id(h, false);
@@ -378,7 +394,7 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 	e->gid = h->uid_gid >> 32;
 	e->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->ret = h->kind == KIND_RETURN ? h->rc : 0;
+	e->ret = h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
 	for (i = 0; i < 6; i++)
 		e->args[i] = h->kind == KIND_ENTRY || h->kind == KIND_RAW ? h->args[i] : 0;
 	e->kstack = c->kstack ? stack_id(h, false) : -1;
@@ -402,7 +418,9 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 
 static __always_inline int handle(void *ctx, enum kind kind)
 {
-	__u32 attach = kind == KIND_RAW ? 0 : bpf_get_attach_cookie(ctx), zero = 0;
+	/* a raw tracepoint or fentry/fexit probe has one point */
+	__u32 attach = kind == KIND_RAW || kind == KIND_FEXIT ? 0 : bpf_get_attach_cookie(ctx);
+	__u32 zero = 0;
 	const struct lbpf_attach_config *c = bpf_map_lookup_elem(&configs, &attach);
 	struct lbpf_probe_stats *st = bpf_map_lookup_elem(&stats, &attach);
 	struct hit h = { .ctx = ctx, .kind = kind, .attach = attach };
@@ -415,8 +433,12 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		if (!h.s)
 			return 0;
 	}
-	if (kind == KIND_RAW)
+	if (kind == KIND_RAW) {
 		read_raw_args(&h, ctx);
+	} else if (kind == KIND_FEXIT) {
+		read_raw_args(&h, ctx);
+		read_fexit_ret(&h, ctx);
+	}
 	else if (kind != KIND_TP)
 		read_regs(&h, ctx);
 	h.pid_tgid = bpf_get_current_pid_tgid();
@@ -426,7 +448,8 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
 	if (kind != KIND_TP && use_paths && c->npaths)
 		walk_paths(&h, c);
-	if (kind == KIND_RETURN && use_latency && c->agg_value.source == LBPF_SRC_LATENCY) {
+	if ((kind == KIND_RETURN || kind == KIND_FEXIT) && use_latency &&
+	    c->agg_value.source == LBPF_SRC_LATENCY) {
 		__u32 tid = (__u32)h.pid_tgid;
 
 		start = bpf_map_lookup_elem(&starts, &tid);
@@ -458,6 +481,19 @@ SEC("raw_tp")
 int lbpf_raw(void *ctx)
 {
 	return handle(ctx, KIND_RAW);
+}
+
+/* fentry/fexit: the target is set before load (bpf_program__set_attach_target) */
+SEC("fentry")
+int lbpf_fentry(void *ctx)
+{
+	return handle(ctx, KIND_RAW);
+}
+
+SEC("fexit")
+int lbpf_fexit(void *ctx)
+{
+	return handle(ctx, KIND_FEXIT);
 }
 
 SEC("kprobe")

@@ -800,7 +800,8 @@ EOF
 # ---- kernel support ----
 
 # Where the kernel lacks kprobes, kprobe, kretprobe and latency on a kernel
-# function fail with one message naming CONFIG_KPROBES.
+# function fail with one message naming CONFIG_KPROBES (and, where fentry was
+# tried and refused, that too); `lbpf features` says neither works.
 test_kprobe_unavailable() {
 	need
 	[ -e /sys/bus/event_source/devices/kprobe ] &&
@@ -817,6 +818,12 @@ EOF
 	out=$("$LBPF" run -e 'lbpf.kprobe("vfs_*", function() end)' 2>&1) || rc=$?
 	[ "$rc" -eq 1 ] || t_fail "exit code $rc, want 1: $out"
 	t_expect_contains "$out" "kprobe 'vfs_*': kprobes are not available on this kernel (CONFIG_KPROBES)"
+	if "$LBPF" features 2>&1 | grep -Eq '^ *attach +fentry/fexit +no'; then
+		out=$("$LBPF" run -e 'lbpf.kretprobe("vfs_read", function() end)' 2>&1) && t_fail "kretprobe loaded: $out"
+		t_expect_contains "$out" "(CONFIG_KPROBES), and fentry was refused:"
+		"$LBPF" features 2>&1 | grep -Eq '^ *attach +kernel functions via +nothing' ||
+			t_fail "features: $("$LBPF" features 2>&1)"
+	fi
 }
 
 # `lbpf features` probes this kernel: what works here says yes, and the kprobe

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include <unistd.h>
 
 #include "btf_path.h"
 
@@ -261,6 +263,9 @@ static int base(struct walk *w, const struct btf_args *args, bool ret)
 		w->type = cast ? cast : args->ret;
 		return 0;
 	}
+	if (ret) /* the argument registers are gone by the return */
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: a return probe's paths start at "
+			    "ret", w->path);
 	for (i = 0; i < args->n; i++) {
 		char argn[16];
 
@@ -504,4 +509,32 @@ const char *btf_enum_name(const struct btf *btf, unsigned type, long long v)
 				return btf__name_by_offset(btf, e[i].name_off);
 	}
 	return NULL;
+}
+
+int btf_fentry_check(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	struct btf *btf = btf_kernel_load();
+	int id, fd, link, err;
+
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, "bpf_fentry_test1", BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id <= 0)
+		return -ENOENT;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "lbpf_fentry", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
+	err = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return err;
 }

@@ -56,11 +56,16 @@ int btf_func_args(const struct btf *btf, const char *func, struct btf_args *out,
  * when BTF has none, with the message. */
 int btf_raw_tp_args(const struct btf *btf, const char *name, struct btf_args *out,
 		    char *errbuf, size_t errlen);
-/* Compiles path over args (ret: the path may start at "ret", for return
- * probes) into out. 0, or -EINVAL with "<path>: <what is wrong>". */
+/* Compiles path over args into out; for a return probe (ret), over the
+ * return value "ret" only. 0, or -EINVAL with "<path>: <what is wrong>". */
 int btf_path_compile(const struct btf *btf, const struct btf_args *args, bool ret,
 		     const char *path, struct btf_path *out, char *errbuf, size_t errlen);
 /* The name of enum type `type`'s value v, or NULL. */
 const char *btf_enum_name(const struct btf *btf, unsigned type, long long v);
+
+/* Whether this kernel loads and attaches fentry programs: one on
+ * bpf_fentry_test1 (there for BPF_PROG_TEST_RUN), loaded, attached and
+ * closed. 0 or -errno (-EPERM where the kernel refuses tracing programs). */
+int btf_fentry_check(void);
 
 #endif /* LBPF_USER_BTF_PATH_H */

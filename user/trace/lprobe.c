@@ -123,11 +123,54 @@ static bool kprobes_available(void)
 	return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
 }
 
+/* Whether one kernel function may be reached through fentry/fexit rather
+ * than a kprobe: not for wildcards, latency pairs or stacks (whose first
+ * frame differs), and only when BTF types it with at most 6 arguments.
+ * NULL, or why not. */
+static const char *fentry_refusal(struct probe *p, char *msg, size_t size)
+{
+	struct attach_point *ap = &p->points[0];
+
+	if (p->type != PROBE_KPROBE && p->type != PROBE_KRETPROBE)
+		return "not a kernel function";
+	if (p->npoints != 1 || tracefs_is_glob(p->spec))
+		return "wildcards attach kprobes";
+	if (p->latency)
+		return "latency pairs use kprobes";
+	if (ap->config.kstack || ap->config.ustack)
+		return "stacks are taken at kprobes";
+	if (probe_load_args(p, ap, msg, size))
+		return msg;
+	if (ap->args.n > 6)
+		return "the function has more than 6 arguments";
+	return NULL;
+}
+
+static const char *const no_kprobes =
+	"kprobes are not available on this kernel (CONFIG_KPROBES)";
+
+/* Settles p->fentry once the options are compiled (opts.via). */
+static void choose_fentry(lua_State *L, struct probe *p)
+{
+	char msg[512];
+	const char *why;
+
+	if (p->type != PROBE_KPROBE && p->type != PROBE_KRETPROBE)
+		return;
+	why = p->via == VIA_KPROBE ? "via = \"kprobe\"" : fentry_refusal(p, msg, sizeof(msg));
+	p->fentry = !why;
+	if (why && p->via == VIA_FENTRY)
+		luaL_error(L, "%s '%s': via = \"fentry\": %s", type_names[p->type], p->spec, why);
+	if (why && !kprobes_available())
+		luaL_error(L, "%s '%s': %s", type_names[p->type], p->spec, no_kprobes);
+}
+
 static void find_functions(lua_State *L, struct probe *p)
 {
 	int err;
 
-	if (!kprobes_available())
+	/* one function may be reached through fentry (choose_fentry) */
+	if (!kprobes_available() && (tracefs_is_glob(p->spec) || p->via == VIA_KPROBE))
 		luaL_error(L, "%s '%s': kprobes are not available on this kernel (CONFIG_KPROBES)",
 			   type_names[p->type], p->spec);
 	if (!tracefs_is_glob(p->spec)) {
@@ -185,8 +228,10 @@ static void autoload(struct probe *p)
 
 	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
 	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw);
-	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_fentry, p->fentry && !ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_fexit, p->fentry && ret);
 	bpf_program__set_autoload(p->skel->progs.lbpf_start, p->latency);
 }
 
@@ -212,7 +257,7 @@ static void set_uses(struct probe *p)
 	int i;
 
 	ro->use_filters = ro->use_fields = ro->use_paths = 0;
-	if (p->type == PROBE_RAW_TRACEPOINT)
+	if (p->type == PROBE_RAW_TRACEPOINT || p->fentry)
 		ro->raw_nargs = p->points[0].args.n < 6 ? p->points[0].args.n : 6;
 	ro->use_agg = p->agg != AGG_NONE && !p->by_point;
 	ro->use_emit = p->fn_ref != LUA_NOREF;
@@ -264,6 +309,12 @@ static int probe_load(struct probe *p)
 		return err;
 	autoload(p);
 	set_uses(p);
+	if (p->fentry) {
+		err = bpf_program__set_attach_target(probe_is_return(p) ? p->skel->progs.lbpf_fexit :
+						     p->skel->progs.lbpf_fentry, 0, p->points[0].target);
+		if (err)
+			return err;
+	}
 	lbpf_libbpf_log_clear();
 	return probe_bpf__load(p->skel);
 }
@@ -326,6 +377,13 @@ static int probe_attach(struct probe *p, int *failed)
 				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
 				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
 	int i;
+
+	if (p->fentry) {
+		*failed = 0;
+		p->points[0].link = bpf_program__attach_trace(ret ? p->skel->progs.lbpf_fexit :
+							      p->skel->progs.lbpf_fentry);
+		return p->points[0].link ? 0 : -errno;
+	}
 
 	for (i = 0; i < p->npoints; i++) {
 		struct attach_point *ap = &p->points[i];
@@ -678,6 +736,27 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
+/* fentry/fexit was refused (err): says so once per process, and loads the
+ * probe as a kprobe instead, where kprobes exist. */
+static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
+{
+	static bool told;
+
+	if (!kprobes_available()) {
+		lbpf_releaseobject(p->object);
+		luaL_error(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
+			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+	}
+	if (!told)
+		lbpf_log(p->rt, "fentry/fexit refused on this kernel (%s); kernel functions are "
+			 "traced with kprobes", lbpf_errname(err));
+	told = true;
+	probe_bpf__destroy(p->skel);
+	p->skel = NULL;
+	p->fentry = false;
+	return probe_load(p);
+}
+
 /* Creates the probe object for `type` from spec at 1 and options after. */
 static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 {
@@ -699,6 +778,10 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	p->lost_timer.weak = true;
 	snprintf(p->spec, sizeof(p->spec), "%s", luaL_checkstring(L, 1));
 	opts = parse_tail(L, p, tail, nargs);
+	probe_check_opts(L, opts, &o);
+	p->via = o.via;
+	if (o.via != VIA_AUTO && type != PROBE_KPROBE && type != PROBE_KRETPROBE)
+		luaL_error(L, "via: only kprobes and kretprobes choose how they attach");
 	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
 		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE, opts,
 			      "pid: only uprobes take a pid; use filter = {pid = N}");
@@ -715,14 +798,16 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
 		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
 			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
-	probe_check_opts(L, opts, &o);
 	if (probe_compile(p, &o, msg, sizeof(msg)))
 		luaL_error(L, "%s", msg);
+	choose_fentry(L, p);
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
 		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);
 	prepare_configs(p);
 	err = probe_load(p);
+	if (err && p->fentry && p->via == VIA_AUTO)
+		err = fall_back_to_kprobe(L, p, err);
 	if (err) {
 		lbpf_releaseobject(object);
 		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), lbpf_strerror(err),

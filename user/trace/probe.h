@@ -23,6 +23,13 @@ enum probe_type {
 	PROBE_RAW_TRACEPOINT,
 };
 
+/* How a kprobe or kretprobe reaches its kernel function (opts.via). */
+enum probe_via {
+	VIA_AUTO,              /* fentry/fexit where the kernel allows, else kprobes */
+	VIA_KPROBE,
+	VIA_FENTRY,            /* fentry/fexit or an error */
+};
+
 enum probe_agg_kind {
 	AGG_NONE,
 	AGG_COUNT,
@@ -97,6 +104,8 @@ struct probe {
 	bool enabled;
 	bool print;                    /* print the aggregation at detach */
 	bool latency;                  /* entry+return pair measuring ns */
+	enum probe_via via;
+	bool fentry;                   /* a kprobe/kretprobe served by fentry/fexit */
 	enum probe_agg_kind agg;
 	bool by_point;                 /* count = "probe": the per-point event
 					* counters are the counts, no hash map */
@@ -154,6 +163,7 @@ struct probe_opts {
 	int nstrings;
 	struct probe_field_opt fields[LBPF_MAX_PATHS];
 	int nfields;
+	enum probe_via via;
 };
 
 /* probe_config.c */

@@ -168,6 +168,23 @@ static void check_fields(lua_State *L, int opts, struct probe_opts *o)
 	lua_pop(L, 1);
 }
 
+/* via = "kprobe" | "fentry" | "auto" */
+static void check_via(lua_State *L, int opts, struct probe_opts *o)
+{
+	static const char *const vias[] = { "auto", "kprobe", "fentry", NULL };
+	int i;
+
+	if (lua_getfield(L, opts, "via") != LUA_TNIL) {
+		for (i = 0; lua_type(L, -1) == LUA_TSTRING && vias[i] &&
+			    strcmp(vias[i], lua_tostring(L, -1)); i++)
+			;
+		if (lua_type(L, -1) != LUA_TSTRING || !vias[i])
+			luaL_error(L, "via: expected \"kprobe\", \"fentry\" or \"auto\"");
+		o->via = (enum probe_via)i;
+	}
+	lua_pop(L, 1);
+}
+
 static const struct { const char *opt; enum probe_agg_kind kind; } aggs[] = {
 	{ "count", AGG_COUNT }, { "hist", AGG_HIST }, { "lhist", AGG_LHIST }, { "sum", AGG_SUM },
 	{ "min", AGG_MIN }, { "max", AGG_MAX }, { "avg", AGG_AVG },
@@ -286,7 +303,7 @@ static bool opt_bool(lua_State *L, int opts, const char *name)
 
 static const char *const known_opts[] = {
 	"filter", "strings", "strlen", "kstack", "ustack", "count", "hist", "lhist", "sum", "min",
-	"max", "avg", "by", "print", "pid", "fields", NULL,
+	"max", "avg", "by", "print", "pid", "fields", "via", NULL,
 };
 
 /* Unknown option names are typos: say so rather than ignore them. */
@@ -302,7 +319,7 @@ static void check_known(lua_State *L, int opts)
 			;
 		if (!key || !known_opts[i])
 			luaL_error(L, "unknown option '%s' (known: filter, strings, strlen, kstack, ustack, "
-				      "count, hist, lhist, sum, min, max, avg, by, print, pid, fields)",
+				      "count, hist, lhist, sum, min, max, avg, by, print, pid, fields, via)",
 				   key ? key : luaL_typename(L, -2));
 		lua_pop(L, 1);
 	}
@@ -317,6 +334,7 @@ void probe_check_opts(lua_State *L, int opts, struct probe_opts *o)
 		return;
 	check_known(L, opts);
 	check_fields(L, opts, o);
+	check_via(L, opts, o);
 	o->kstack = opt_bool(L, opts, "kstack");
 	o->ustack = opt_bool(L, opts, "ustack");
 	o->print = opt_bool(L, opts, "print");
