@@ -186,6 +186,8 @@ later(function() return #names >= 2 and #opened >= 1 end, function()
 	check(found, "kretprobe do_filp_open: ret->...->name: %s", table.concat(opened, " "))
 end)
 EOF
+	! grep -q "fentry/fexit refused" "$W/kprobe_fields.err" ||
+		t_fail "fentry fell back to kprobes: $(cat "$W/kprobe_fields.err")"
 }
 
 # tcp_connect's socket: its destination as IPv4 text and its port swapped

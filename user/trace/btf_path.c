@@ -404,13 +404,14 @@ static int element(struct walk *w)
 	return 0;
 }
 
-static bool is_char(const struct btf *btf, unsigned type)
+/* char (and, behind a pointer, any byte: d_name.name is unsigned char *) */
+static bool is_char(const struct btf *btf, unsigned type, bool any_byte)
 {
 	unsigned id;
 	const struct btf_type *t = resolved(btf, type, &id);
 	const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
 
-	return t && btf_is_int(t) && t->size == 1 && name && !strcmp(name, "char");
+	return t && btf_is_int(t) && t->size == 1 && (any_byte || (name && !strcmp(name, "char")));
 }
 
 /* What the value is and how many bytes the last read takes. */
@@ -431,8 +432,8 @@ static int classify(struct walk *w)
 		out->kind = BTF_VALUE_ENUM;
 		out->is_signed = btf_kflag(t);
 	} else if (t && btf_is_ptr(t)) {
-		out->kind = is_char(w->btf, t->type) ? BTF_VALUE_STRPTR : BTF_VALUE_PTR;
-	} else if (t && btf_is_array(t) && is_char(w->btf, btf_array(t)->type)) {
+		out->kind = is_char(w->btf, t->type, true) ? BTF_VALUE_STRPTR : BTF_VALUE_PTR;
+	} else if (t && btf_is_array(t) && is_char(w->btf, btf_array(t)->type, false)) {
 		out->kind = BTF_VALUE_CHARS;
 	} else if (t && (btf_is_composite(t) || btf_is_array(t)) && size > 0) {
 		out->kind = BTF_VALUE_BYTES;

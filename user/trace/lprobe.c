@@ -748,8 +748,9 @@ static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
 	}
 	if (!told)
-		lbpf_log(p->rt, "fentry/fexit refused on this kernel (%s); kernel functions are "
-			 "traced with kprobes", lbpf_errname(err));
+		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
+			 "kprobes (via = \"fentry\" shows the verifier's reason)", p->spec,
+			 lbpf_errname(err));
 	told = true;
 	probe_bpf__destroy(p->skel);
 	p->skel = NULL;
