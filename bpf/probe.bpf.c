@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * The generic tracing program behind lbpf.tracepoint, kprobe, kretprobe,
- * uprobe, uretprobe and latency. Every hit:
- *   1. finds its attach point's config through the BPF cookie;
+ * The generic tracing program behind lbpf.tracepoint, raw_tracepoint, kprobe,
+ * kretprobe, uprobe, uretprobe and latency. Every hit:
+ *   1. finds its attach point's config through the BPF cookie (a raw
+ *      tracepoint has one point, 0: its kernels may lack cookies), and walks
+ *      its field paths (offsets from BTF, read with bpf_probe_read_kernel);
  *   2. runs the in-kernel filters (a filtered hit only counts as filtered);
  *   3. updates the aggregation (per-CPU hash: count, log2/linear histogram,
  *      sum/min/max) with no trip to userspace;
@@ -20,7 +22,9 @@
 
 #include "record.bpf.h"
 
-enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN };
+/* KIND_RAW: a raw tracepoint or fentry, args in a u64 array at ctx;
+ * KIND_FEXIT: fexit, the same array, the return value after the args. */
+enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW, KIND_FEXIT };
 
 /* What this probe uses at all, set before load: the verifier drops the
  * code of everything else, which keeps the hot path short. */
@@ -29,6 +33,10 @@ const volatile __u32 use_agg = 1;
 const volatile __u32 use_emit = 1;
 const volatile __u32 use_fields = 1;
 const volatile __u32 use_latency = 1;
+const volatile __u32 use_paths = 1;
+/* A raw tracepoint's or fentry/fexit function's argument count: reading
+ * past it makes the load or the attach fail, so only these are read. */
+const volatile __u32 raw_nargs = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -114,12 +122,79 @@ static __always_inline void read_regs(struct hit *h, void *ctx)
 	h->rc = regs->ax;
 }
 
+/* A raw tracepoint's arguments, at constant offsets, as many as it has. */
+static __always_inline void read_raw_args(struct hit *h, void *ctx)
+{
+	const __u64 *a = ctx;
+
+	if (raw_nargs > 0) h->args[0] = a[0];
+	if (raw_nargs > 1) h->args[1] = a[1];
+	if (raw_nargs > 2) h->args[2] = a[2];
+	if (raw_nargs > 3) h->args[3] = a[3];
+	if (raw_nargs > 4) h->args[4] = a[4];
+	if (raw_nargs > 5) h->args[5] = a[5];
+}
+
+/* fexit: the return value follows the arguments. */
+static __always_inline void read_fexit_ret(struct hit *h, void *ctx)
+{
+	const __u64 *a = ctx;
+
+	if (raw_nargs == 0) h->rc = a[0];
+	if (raw_nargs == 1) h->rc = a[1];
+	if (raw_nargs == 2) h->rc = a[2];
+	if (raw_nargs == 3) h->rc = a[3];
+	if (raw_nargs == 4) h->rc = a[4];
+	if (raw_nargs == 5) h->rc = a[5];
+	if (raw_nargs == 6) h->rc = a[6];
+}
+
 static __always_inline __s64 read_arg(struct hit *h, __u32 n)
 {
 	return n < 6 ? h->args[n] : 0;
 }
 
-/* A tracepoint field, from the record copied into scratch. */
+/* One field path into the event data at its dest: pointer reads, then the
+ * value's bytes. A failed read (a NULL pointer on the way) zeroes what it
+ * would have written, so the value reads as 0. */
+static __always_inline void walk_path(struct hit *h, const struct lbpf_path *pa)
+{
+	__u64 v = pa->arg == LBPF_PATH_RET ? h->rc : read_arg(h, pa->arg);
+	__u32 dest = pa->dest, size = pa->size, i;
+	__u8 *out;
+
+	if (dest > LBPF_MAX_DATA - LBPF_MAX_PATH_BYTES)
+		return;
+	out = &h->s->data[dest];
+	if (pa->nreads == 0) {
+		*(__u64 *)out = v;
+		return;
+	}
+	for (i = 0; i < LBPF_MAX_STEPS - 1; i++) {
+		if (i + 1 >= pa->nreads)
+			break;
+		if (bpf_probe_read_kernel(&v, sizeof(v), (void *)(v + pa->offsets[i])))
+			v = 0;
+	}
+	if (size == 0 || size > LBPF_MAX_PATH_BYTES)
+		return;
+	bpf_probe_read_kernel(out, size, (void *)(v + pa->offsets[i]));
+	if (pa->flags & LBPF_PATH_SWAP16)
+		*(__u16 *)out = __builtin_bswap16(*(__u16 *)out);
+}
+
+static __always_inline void walk_paths(struct hit *h, const struct lbpf_attach_config *c)
+{
+	int i;
+
+	for (i = 0; i < LBPF_MAX_PATHS; i++) {
+		if (i >= c->npaths)
+			break;
+		walk_path(h, &c->paths[i]);
+	}
+}
+
+/* A tracepoint field or a path's value, from the data in scratch. */
 static __always_inline __s64 read_field(struct hit *h, const struct lbpf_ref *ref)
 {
 	__u32 off = ref->offset;
@@ -151,9 +226,10 @@ static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
 	case LBPF_SRC_CPU: return bpf_get_smp_processor_id();
 	case LBPF_SRC_CGROUP: return bpf_get_current_cgroup_id();
 	case LBPF_SRC_PROBE: return h->attach;
-	case LBPF_SRC_ARG: return h->kind == KIND_ENTRY ? read_arg(h, ref->arg) : 0;
-	case LBPF_SRC_RET: return h->kind == KIND_RETURN ? h->rc : 0;
-	case LBPF_SRC_FIELD: return use_fields && h->kind == KIND_TP ? read_field(h, ref) : 0;
+	case LBPF_SRC_ARG:
+		return h->kind == KIND_ENTRY || h->kind == KIND_RAW ? read_arg(h, ref->arg) : 0;
+	case LBPF_SRC_RET: return h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
+	case LBPF_SRC_FIELD: return use_fields ? read_field(h, ref) : 0;
 	case LBPF_SRC_LATENCY: return h->latency;
 	case LBPF_SRC_KSTACK: return stack_id(h, false);
 	case LBPF_SRC_USTACK: return stack_id(h, true);
@@ -305,7 +381,7 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 				 struct lbpf_probe_stats *st)
 {
 	struct lbpf_event *e = (struct lbpf_event *)h->s->event;
-	__u32 off = h->kind == KIND_TP ? c->data_size : 0, truncated = 0, size;
+	__u32 off = h->kind == KIND_TP || use_paths ? c->data_size : 0, truncated = 0, size;
 	int i;
 
 	if (off > LBPF_MAX_DATA)
@@ -318,9 +394,9 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 	e->gid = h->uid_gid >> 32;
 	e->cgroup = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->ret = h->kind == KIND_RETURN ? h->rc : 0;
+	e->ret = h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
 	for (i = 0; i < 6; i++)
-		e->args[i] = h->kind == KIND_ENTRY ? h->args[i] : 0;
+		e->args[i] = h->kind == KIND_ENTRY || h->kind == KIND_RAW ? h->args[i] : 0;
 	e->kstack = c->kstack ? stack_id(h, false) : -1;
 	e->ustack = c->ustack ? stack_id(h, true) : -1;
 	e->data_size = off;
@@ -342,7 +418,9 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 
 static __always_inline int handle(void *ctx, enum kind kind)
 {
-	__u32 attach = bpf_get_attach_cookie(ctx), zero = 0;
+	/* a raw tracepoint or fentry/fexit probe has one point */
+	__u32 attach = kind == KIND_RAW || kind == KIND_FEXIT ? 0 : bpf_get_attach_cookie(ctx);
+	__u32 zero = 0;
 	const struct lbpf_attach_config *c = bpf_map_lookup_elem(&configs, &attach);
 	struct lbpf_probe_stats *st = bpf_map_lookup_elem(&stats, &attach);
 	struct hit h = { .ctx = ctx, .kind = kind, .attach = attach };
@@ -350,19 +428,28 @@ static __always_inline int handle(void *ctx, enum kind kind)
 
 	if (!c || !st || !c->enabled)
 		return 0;
-	if (use_fields || use_emit) {
+	if (use_fields || use_emit || use_paths) {
 		h.s = bpf_map_lookup_elem(&scratch, &zero);
 		if (!h.s)
 			return 0;
 	}
-	if (kind != KIND_TP)
+	if (kind == KIND_RAW) {
+		read_raw_args(&h, ctx);
+	} else if (kind == KIND_FEXIT) {
+		read_raw_args(&h, ctx);
+		read_fexit_ret(&h, ctx);
+	}
+	else if (kind != KIND_TP)
 		read_regs(&h, ctx);
 	h.pid_tgid = bpf_get_current_pid_tgid();
 	if (c->read_ids)
 		h.uid_gid = bpf_get_current_uid_gid();
 	if (kind == KIND_TP && use_fields && c->read_fields && c->data_size)
 		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
-	if (kind == KIND_RETURN && use_latency && c->agg_value.source == LBPF_SRC_LATENCY) {
+	if (kind != KIND_TP && use_paths && c->npaths)
+		walk_paths(&h, c);
+	if ((kind == KIND_RETURN || kind == KIND_FEXIT) && use_latency &&
+	    c->agg_value.source == LBPF_SRC_LATENCY) {
 		__u32 tid = (__u32)h.pid_tgid;
 
 		start = bpf_map_lookup_elem(&starts, &tid);
@@ -388,6 +475,25 @@ SEC("tracepoint")
 int lbpf_tracepoint(void *ctx)
 {
 	return handle(ctx, KIND_TP);
+}
+
+SEC("raw_tp")
+int lbpf_raw(void *ctx)
+{
+	return handle(ctx, KIND_RAW);
+}
+
+/* fentry/fexit: the target is set before load (bpf_program__set_attach_target) */
+SEC("fentry")
+int lbpf_fentry(void *ctx)
+{
+	return handle(ctx, KIND_RAW);
+}
+
+SEC("fexit")
+int lbpf_fexit(void *ctx)
+{
+	return handle(ctx, KIND_FEXIT);
 }
 
 SEC("kprobe")

@@ -17,6 +17,10 @@
 #define LBPF_MAX_DATA 512      /* tracepoint record bytes carried by an event */
 #define LBPF_MAX_STRLEN 1024   /* longest captured string (opts.strlen) */
 #define LBPF_SCRATCH 8192      /* per-CPU event buffer */
+#define LBPF_MAX_PATHS 8       /* opts.fields: BTF field paths per probe */
+#define LBPF_MAX_STEPS 6       /* reads one path makes, its last one included */
+#define LBPF_MAX_PATH_BYTES 128 /* bytes a path's last read takes (char[N], a struct) */
+#define LBPF_PATH_RET 6        /* a path's `arg` for the return value */
 
 /* Where a value comes from. */
 enum lbpf_source {
@@ -31,7 +35,7 @@ enum lbpf_source {
 	LBPF_SRC_PROBE,        /* the attach point's index */
 	LBPF_SRC_ARG,          /* kprobe/uprobe argument `arg` (0..5) */
 	LBPF_SRC_RET,          /* return value of a return probe */
-	LBPF_SRC_FIELD,        /* tracepoint field at offset, size, signedness */
+	LBPF_SRC_FIELD,        /* tracepoint field or path value at offset, size, signedness */
 	LBPF_SRC_LATENCY,      /* ns since the matching entry, return probes */
 	LBPF_SRC_KSTACK,       /* stack id */
 	LBPF_SRC_USTACK,
@@ -63,6 +67,25 @@ struct lbpf_filter {
 	__u32 pad;
 	__s64 value;
 	char str[16];
+};
+
+/* A field path compiled from BTF (user/trace/btf_path.c): start from
+ * argument `arg` (or the return value); each of the first nreads - 1 reads
+ * loads the pointer at value + offsets[i]; the last one copies `size` bytes
+ * at value + offsets[nreads - 1] to the event data at `dest`. nreads 0 stores
+ * the argument itself (8 bytes). */
+enum lbpf_path_flags {
+	LBPF_PATH_SWAP16 = 1,  /* a network-order 16-bit value (a port) */
+};
+
+struct lbpf_path {
+	__u8 arg;              /* 0..5, or LBPF_PATH_RET */
+	__u8 nreads;           /* 0..LBPF_MAX_STEPS */
+	__u8 size;             /* 1..LBPF_MAX_PATH_BYTES */
+	__u8 flags;            /* enum lbpf_path_flags */
+	__u16 dest;            /* offset in the event data, 8-aligned */
+	__u16 pad;
+	__u32 offsets[LBPF_MAX_STEPS];
 };
 
 struct lbpf_strcap {
@@ -101,6 +124,9 @@ struct lbpf_attach_config {
 	__s64 lhist_min;
 	__s64 lhist_max;
 	__s64 lhist_step;
+	__u32 npaths;          /* field paths walked at every hit, before the filters */
+	__u32 pad;
+	struct lbpf_path paths[LBPF_MAX_PATHS];
 };
 
 struct lbpf_event {
@@ -117,7 +143,7 @@ struct lbpf_event {
 	__s32 kstack;          /* stack ids, < 0 when none */
 	__s32 ustack;
 	char comm[16];
-	__u16 data_size;       /* tracepoint bytes at data[0] */
+	__u16 data_size;       /* tracepoint record or path values at data[0] */
 	__u16 str_len[LBPF_MAX_STRINGS]; /* strings follow the data, back to back */
 	__u16 pad[3];          /* data starts at sizeof(struct lbpf_event) */
 	__u8 data[];

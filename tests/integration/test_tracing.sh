@@ -659,10 +659,149 @@ end)
 EOF
 }
 
+# ---- raw tracepoints and field paths (BTF) ----
+
+need_btf() {
+	need
+	[ -r /sys/kernel/btf/vmlinux ] || t_skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
+}
+
+# raw_tracepoint sched_switch with field paths prev->pid, next->pid,
+# prev->comm, next->comm sees the same switches as the classic tracepoint's
+# format fields (the oracle): the same events, in the filter (prev_pid is a
+# path) and as count keys; the BTF-named arguments (preempt, prev) read too.
+test_raw_tp_sched_switch() {
+	need_btf
+	lua raw_sched <<'EOF'
+local w = start("sleep1ms 20")
+local F = { prev_pid = "prev->pid", next_pid = "next->pid", prev_comm = "prev->comm",
+	next_comm = "next->comm" }
+local raw, cls = {}, {}
+local function line(ev) return ("%d %s -> %d %s"):format(ev.prev_pid, ev.prev_comm, ev.next_pid, ev.next_comm) end
+local r = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid } }, function(ev)
+	raw[#raw + 1] = line(ev)
+	eq(ev.probe, "raw_tracepoint:sched_switch", "ev.probe")
+	check(math.type(ev.prev) == "integer" and ev.prev ~= 0, "ev.prev is the task pointer: %s", tostring(ev.prev))
+	check(ev.preempt == 0 or ev.preempt == 1, "ev.preempt: %s", tostring(ev.preempt))
+	eq(ev.arg2, ev.prev, "arg2 is prev")
+end)
+local c = lbpf.tracepoint("sched:sched_switch", { filter = { prev_pid = w.pid } }, function(ev)
+	cls[#cls + 1] = line(ev)
+end)
+local rc = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, count = "next_pid" })
+local cc = lbpf.tracepoint("sched:sched_switch", { filter = { prev_pid = w.pid }, count = "next_pid" })
+local rn = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, count = { "prev_pid", "comm" } })
+go(w)
+later(function() return #raw >= 20 and #cls >= #raw end, function()
+	check(#raw >= 20, "%d raw events, want >= 20", #raw)
+	eq(#raw, #cls, "raw and classic event counts")
+	table.sort(raw)
+	table.sort(cls)
+	for i = 1, #raw do eq(raw[i], cls[i], "event " .. i) end
+	check(raw[1]:find(w.pid .. " trace_target -> ", 1, true), "first event: %s", raw[1])
+	local a, b = rc:counts(), cc:counts()
+	check(count_keys(a) > 0 and count_keys(a) == count_keys(b), "keys: %d raw, %d classic", count_keys(a), count_keys(b))
+	for k, n in pairs(b) do eq(a[k], n, "count of next_pid " .. k) end
+	eq(rn:counts()[w.pid .. ",trace_target"], #raw, "count by path and comm")
+end)
+EOF
+}
+
+# An enum is read by name (hrtimer_start's mode argument), as an event field
+# and as a count key; a function pointer through a path reads as an integer.
+test_raw_tp_enum() {
+	need_btf
+	lua raw_enum <<'EOF'
+local w = start("sleep1ms 10")
+local modes = {}
+local F = { m = "mode", fn = "hrtimer->function" }
+local r = lbpf.raw_tracepoint("hrtimer_start", { fields = F, filter = { pid = w.pid } }, function(ev)
+	modes[#modes + 1] = ev.m
+	check(math.type(ev.fn) == "integer" and ev.fn ~= 0, "fn: %s", tostring(ev.fn))
+end)
+local c = lbpf.raw_tracepoint("hrtimer_start", { fields = F, filter = { pid = w.pid }, count = "m" })
+go(w)
+later(function() return #modes >= 10 end, function()
+	check(#modes >= 10, "%d events, want >= 10", #modes)
+	for _, m in ipairs(modes) do check(type(m) == "string" and m:match("^HRTIMER_MODE_"), "mode %s", tostring(m)) end
+	local n = 0
+	for k, v in pairs(c:counts()) do
+		check(type(k) == "string" and k:match("^HRTIMER_MODE_"), "count key %s", tostring(k))
+		n = n + v
+	end
+	eq(n, #modes, "counted by mode")
+end)
+EOF
+}
+
+# inet_sock_set_state as a raw tracepoint: the socket's addresses and ports
+# through paths (ipv4 text, a network-order port swapped, and filtered on in
+# the kernel; a cast to struct inet_sock) agree with the classic tracepoint's fields for the same
+# connection attempts (to a closed loopback port: SYN_SENT, then CLOSE).
+test_raw_tp_sock() {
+	need_btf
+	lua raw_sock <<'EOF'
+local port = 40000 + math.random(0, 9999)
+local raw, cls = {}, {}
+local r = lbpf.raw_tracepoint("inet_sock_set_state", {
+	fields = { daddr = { "sk->__sk_common.skc_daddr", "ipv4" }, saddr = { "sk->__sk_common.skc_rcv_saddr", "ipv4" },
+		dport = { "sk->__sk_common.skc_dport", "port" }, sport = { "((struct inet_sock *)sk)->inet_sport", "port" },
+		family = "sk->__sk_common.skc_family" },
+	filter = { dport = port } }, function(ev)
+	raw[#raw + 1] = ("%s:%d %s:%d %d %d->%d"):format(ev.saddr, ev.sport, ev.daddr, ev.dport, ev.family, ev.oldstate, ev.newstate)
+end)
+local function ip4(b) return ("%d.%d.%d.%d"):format(b:byte(1, 4)) end
+local c = lbpf.tracepoint("sock:inet_sock_set_state", { filter = { dport = port } }, function(ev)
+	cls[#cls + 1] = ("%s:%d %s:%d %d %d->%d"):format(ip4(ev.saddr), ev.sport, ip4(ev.daddr), ev.dport, ev.family, ev.oldstate, ev.newstate)
+end)
+for _ = 1, 3 do
+	os.execute(("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null"):format(port))
+end
+later(function() return #raw >= 6 and #cls >= 6 end, function()
+	check(#raw >= 6, "%d raw events, want >= 6", #raw)
+	eq(#raw, #cls, "raw and classic event counts")
+	table.sort(raw)
+	table.sort(cls)
+	for i = 1, #raw do eq(raw[i], cls[i], "event " .. i) end
+	check(raw[1]:find("127.0.0.1:%d+ 127.0.0.1:" .. port .. " 2 "), "event: %s", raw[1])
+end)
+EOF
+}
+
+# What a path cannot do is an error at load naming the path and the member.
+test_raw_tp_errors() {
+	need_btf
+	lua raw_errors <<'EOF'
+local function fails(want, name, opts)
+	local ok, err = pcall(lbpf.raw_tracepoint, name, opts)
+	check(not ok and tostring(err):find(want, 1, true), "%s: want %q, got %s", name, want, tostring(err))
+end
+fails("sched_switch: prev->nope: struct task_struct has no member nope", "sched_switch", { fields = { x = "prev->nope" } })
+fails("sched_switch: prev.pid: prev is a pointer (struct task_struct *); use '->'", "sched_switch", { fields = { x = "prev.pid" } })
+fails("sched_switch: prev->pid->x: prev->pid is not a pointer (pid_t)", "sched_switch", { fields = { x = "prev->pid->x" } })
+fails("sched_switch: nxt->pid: no argument named nxt", "sched_switch", { fields = { x = "nxt->pid" } })
+fails("sched_switch: prev->comm[16]: index 16 is past the end of char[16]", "sched_switch", { fields = { x = "prev->comm[16]" } })
+fails("inet_sock_set_state: sk->__sk_common.skc_nope: struct sock_common has no member skc_nope", "inet_sock_set_state", { fields = { x = "sk->__sk_common.skc_nope" } })
+fails("raw tracepoint 'no_such_tp' not found", "no_such_tp", {})
+fails("no wildcards", "sched_*", {})
+fails("fields.pid: pid is a built-in name", "sched_switch", { fields = { pid = "prev->pid" } })
+fails("fields.x: unknown format 'ip4'", "sched_switch", { fields = { x = { "prev->pid", "ip4" } } })
+fails("fields.x: sched_switch: prev->pid is not a 16-bit integer in memory (a port)", "sched_switch", { fields = { x = { "prev->pid", "port" } } })
+fails("filter.c: field 'c' of raw_tracepoint:sched_switch is a string", "sched_switch", { fields = { c = "prev->comm" }, filter = { c = 1 } })
+local ok, err = pcall(lbpf.tracepoint, "syscalls:sys_enter_getppid", { fields = { x = "a->b" } })
+check(not ok and tostring(err):find("has no typed arguments", 1, true), "tracepoint fields: %s", tostring(err))
+-- a cast types an argument by hand
+local p = lbpf.raw_tracepoint("sched_switch", { fields = { x = "((struct task_struct *)arg2)->pid" } })
+p:close()
+done()
+EOF
+}
+
 # ---- kernel support ----
 
 # Where the kernel lacks kprobes, kprobe, kretprobe and latency on a kernel
-# function fail with one message naming CONFIG_KPROBES.
+# function fail with one message naming CONFIG_KPROBES (and, where fentry was
+# tried and refused, that too); `lbpf features` says neither works.
 test_kprobe_unavailable() {
 	need
 	[ -e /sys/bus/event_source/devices/kprobe ] &&
@@ -679,6 +818,12 @@ EOF
 	out=$("$LBPF" run -e 'lbpf.kprobe("vfs_*", function() end)' 2>&1) || rc=$?
 	[ "$rc" -eq 1 ] || t_fail "exit code $rc, want 1: $out"
 	t_expect_contains "$out" "kprobe 'vfs_*': kprobes are not available on this kernel (CONFIG_KPROBES)"
+	if "$LBPF" features 2>&1 | grep -Eq '^ *attach +fentry/fexit +no'; then
+		out=$("$LBPF" run -e 'lbpf.kretprobe("vfs_read", function() end)' 2>&1) && t_fail "kretprobe loaded: $out"
+		t_expect_contains "$out" "(CONFIG_KPROBES), and fentry was refused:"
+		"$LBPF" features 2>&1 | grep -Eq '^ *attach +kernel functions via +nothing' ||
+			t_fail "features: $("$LBPF" features 2>&1)"
+	fi
 }
 
 # `lbpf features` probes this kernel: what works here says yes, and the kprobe
@@ -849,6 +994,10 @@ run lost_events_config test_lost_config
 run lost_events_cli test_lost_cli
 run enable test_enable
 run detach test_detach
+run raw_tp_sched_switch test_raw_tp_sched_switch
+run raw_tp_enum test_raw_tp_enum
+run raw_tp_sock test_raw_tp_sock
+run raw_tp_errors test_raw_tp_errors
 run kprobe_unavailable test_kprobe_unavailable
 run features test_features
 run example_opensnoop test_example_opensnoop

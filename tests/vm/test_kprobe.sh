@@ -5,7 +5,8 @@
 # scripts/vmtest.sh (the CI kernel has no CONFIG_KPROBES): counts, arguments
 # and return values of vfs_read matching a workload's reads of known sizes,
 # wildcards over kernel functions, lbpf.latency on vfs_read, kernel stacks at
-# a kprobe, and `lbpf features` saying so. Skips with the reason where the kernel lacks kprobes.
+# a kprobe, field paths from BTF (named arguments, strings, inode numbers,
+# socket addresses), and `lbpf features` saying so. Skips with the reason where the kernel lacks kprobes.
 . "$(dirname "$0")/../lib.sh"
 
 if [ -z "${LBPF_VM:-}" ]; then
@@ -144,12 +145,106 @@ end)
 EOF
 }
 
+# Field paths on kprobes (BTF): vfs_read's arguments by name (count, in a
+# filter), a three-step path to the file's name (a char * string),
+# file->f_inode->i_ino against the inode number stat prints, a path that
+# does not exist named in the error, and a kretprobe's path from ret.
+test_kprobe_fields() {
+	need
+	[ -r /sys/kernel/btf/vmlinux ] || t_skip "no kernel BTF"
+	local ino
+	ino=$(stat -L -c %i /dev/zero) || t_fail "stat /dev/zero"
+	echo "x" > "$W/lbpf-open-target"
+	INO=$ino lua kprobe_fields <<'EOF'
+local w = start("read 100 200 300")
+local names, inos, sizes = {}, {}, {}
+lbpf.kprobe("vfs_read", {
+	fields = { name = "file->f_path.dentry->d_name.name", ino = "file->f_inode->i_ino", mode = "file->f_mode" },
+	filter = { pid = w.pid, count = { ">=", 200 } } }, function(ev)
+	names[#names + 1] = ev.name
+	inos[#inos + 1] = ev.ino
+	sizes[#sizes + 1] = ev.count
+end)
+local by = lbpf.kprobe("vfs_read", { fields = { ino = "file->f_inode->i_ino" }, filter = { pid = w.pid }, count = "ino" })
+local ok, err = pcall(lbpf.kprobe, "vfs_read", { fields = { x = "file->f_nope" } })
+check(not ok and tostring(err):find("vfs_read: file->f_nope: struct file has no member f_nope", 1, true), "error: %s", tostring(err))
+ok, err = pcall(lbpf.kretprobe, "vfs_read", { fields = { x = "file->f_mode" } })
+check(not ok and tostring(err):find("a return probe's paths start at ret", 1, true), "kretprobe error: %s", tostring(err))
+go(w)
+local o = start("open " .. os.getenv("W") .. "/lbpf-open-target")
+local opened = {}
+lbpf.kretprobe("do_filp_open", { fields = { name = "ret->f_path.dentry->d_name.name" }, filter = { pid = o.pid } },
+	function(ev) opened[#opened + 1] = ev.name end)
+go(o)
+later(function() return #names >= 2 and #opened >= 1 end, function()
+	eq(table.concat(sizes, " "), "200 300", "count, filtered by its BTF name")
+	eq(table.concat(names, " "), "zero zero", "file->f_path.dentry->d_name.name")
+	eq(inos[1], tonumber(os.getenv("INO")), "file->f_inode->i_ino (stat -c %i)")
+	eq(by:counts()[tonumber(os.getenv("INO"))], 3, "count by a path")
+	local found = false
+	for _, n in ipairs(opened) do found = found or n == "lbpf-open-target" end
+	check(found, "kretprobe do_filp_open: ret->...->name: %s", table.concat(opened, " "))
+end)
+EOF
+	! grep -q "fentry/fexit refused" "$W/kprobe_fields.err" ||
+		t_fail "fentry fell back to kprobes: $(cat "$W/kprobe_fields.err")"
+}
+
+# tcp_connect's socket: its destination as IPv4 text and its port swapped
+# from network order, filtered on in the kernel, for a connection to a closed
+# loopback port.
+test_kprobe_tcp_connect() {
+	need
+	[ -r /sys/kernel/btf/vmlinux ] || t_skip "no kernel BTF"
+	command -v bash > /dev/null || t_skip "no bash in the guest for /dev/tcp"
+	ip link set lo up 2>/dev/null
+	lua kprobe_tcp <<'EOF'
+local port = 40000 + math.random(0, 9999)
+local seen = {}
+lbpf.kprobe("tcp_connect", {
+	fields = { daddr = { "sk->__sk_common.skc_daddr", "ipv4" }, dport = { "sk->__sk_common.skc_dport", "port" } },
+	filter = { dport = port } }, function(ev) seen[#seen + 1] = ev.daddr .. ":" .. ev.dport end)
+for _ = 1, 2 do os.execute(("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null"):format(port)) end
+later(function() return #seen >= 2 end, function()
+	eq(table.concat(seen, " "), ("127.0.0.1:%d 127.0.0.1:%d"):format(port, port), "tcp_connect daddr:dport")
+end)
+EOF
+}
+
+# One kernel function goes through fentry/fexit where the kernel allows them
+# (bpftool lists lbpf_fentry and lbpf_fexit programs), via = "kprobe" forces
+# kprobes, and both see the same arguments and return values.
+test_via() {
+	need
+	command -v bpftool > /dev/null || t_skip "no bpftool in the guest"
+	lua via <<'EOF'
+local w = start("read 100 200 300")
+local f = lbpf.kprobe("vfs_read", { filter = { pid = w.pid }, sum = "arg3" })
+local k = lbpf.kprobe("vfs_read", { via = "kprobe", filter = { pid = w.pid }, sum = "arg3" })
+local fx = lbpf.kretprobe("vfs_read", { via = "fentry", filter = { pid = w.pid }, sum = "ret" })
+local kx = lbpf.kretprobe("vfs_read", { via = "kprobe", filter = { pid = w.pid }, sum = "ret" })
+local progs = io.popen("bpftool prog show"):read("a")
+check(progs:find("lbpf_fentry", 1, true) and progs:find("lbpf_fexit", 1, true), "no fentry/fexit programs: %s", progs)
+check(progs:find("lbpf_entry", 1, true) and progs:find("lbpf_return", 1, true), "no kprobe programs: %s", progs)
+go(w)
+eq(f:counts(), 600, "fentry sum of count")
+eq(k:counts(), 600, "kprobe sum of count")
+eq(fx:counts(), 600, "fexit sum of ret")
+eq(kx:counts(), 600, "kretprobe sum of ret")
+local ok, err = pcall(lbpf.kprobe, "vfs_*", { via = "fentry" })
+check(not ok and tostring(err):find('via = "fentry": wildcards attach kprobes', 1, true), "error: %s", tostring(err))
+done()
+EOF
+}
+
 # `lbpf features` finds the kprobe PMU here.
 test_features() {
 	need
 	local out
 	out=$("$LBPF" features 2>&1) || t_fail "lbpf features failed: $out"
 	echo "$out" | grep -Eq '^ *attach +kprobes +yes' || t_fail "not 'kprobes yes': $out"
+	echo "$out" | grep -Eq '^ *attach +kernel functions via +fentry/fexit' ||
+		t_fail "not 'kernel functions via fentry/fexit': $out"
 }
 
 t_run kprobe/features test_features
@@ -157,3 +252,6 @@ t_run kprobe/kprobe_kretprobe test_kprobe_kretprobe
 t_run kprobe/wildcard test_wildcard
 t_run kprobe/latency test_latency
 t_run kprobe/kstack test_kstack
+t_run kprobe/fields test_kprobe_fields
+t_run kprobe/via test_via
+t_run kprobe/tcp_connect test_kprobe_tcp_connect

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "core/internal.h"
+#include "trace/btf_path.h"
 
 #define NETFILTER_PROG 32
 #define NETFILTER_ATTACH 45
@@ -109,12 +110,28 @@ static int exists(const char *path)
 	return access(path, F_OK) == 0;
 }
 
+/* How lbpf.kprobe/kretprobe reach a kernel function here: fentry/fexit
+ * where the kernel allows them, else kprobes. */
+static void probe_kernel_functions(void)
+{
+	int fentry = btf_fentry_check();
+	bool kprobes = exists("/sys/bus/event_source/devices/kprobe");
+	char why[128];
+
+	snprintf(why, sizeof(why), "refused here (%s)", lbpf_errname(fentry));
+	row("attach", "fentry/fexit", fentry == 0, why);
+	printf("  %-11s %-28s %s\n", "attach", "kernel functions via",
+	       fentry == 0 ? "fentry/fexit (kprobes for wildcards, latency, stacks)" :
+	       kprobes ? "kprobes" : "nothing");
+}
+
 static void probe_attach_points(void)
 {
 	row("attach", "tracepoints (tracefs)", exists("/sys/kernel/tracing/events"),
 	    "tracefs is not mounted at /sys/kernel/tracing");
 	row("attach", "kprobes", exists("/sys/bus/event_source/devices/kprobe"),
 	    "kprobes are not available on this kernel (CONFIG_KPROBES)");
+	probe_kernel_functions();
 	row("attach", "uprobes", exists("/sys/bus/event_source/devices/uprobe"),
 	    "CONFIG_UPROBES is not set");
 	row("attach", "netfilter links", probe_netfilter(),

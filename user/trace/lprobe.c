@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
- * Tracing probes: lbpf.tracepoint, kprobe, kretprobe, uprobe, uretprobe and
- * latency. One call loads one bpf/probe.bpf.c object and attaches it to every
+ * Tracing probes: lbpf.tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe,
+ * uretprobe and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
  * point its spec matches (wildcards match many), each with the BPF cookie of
  * its config. fn(ev) receives events through the runtime's ring buffer as a
  * view that is valid during the call only; aggregations stay in the kernel
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "core/metric.h"
@@ -32,7 +33,7 @@ static const char view_key = 'v';
 LBPF_PRIVATECHECKER(checkprobe, struct probe, &probe_class)
 
 static const char *const type_names[] = {
-	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe",
+	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint",
 };
 
 /* ---- finding the attach points ---- */
@@ -103,16 +104,74 @@ static void find_tracepoints(lua_State *L, struct probe *p)
 		lbpf_throw(L, err, "find tracepoint %s", p->spec);
 }
 
+/* A raw tracepoint, by name: its arguments come from the kernel's BTF. */
+static void find_raw_tracepoint(lua_State *L, struct probe *p)
+{
+	char msg[512];
+	int err;
+
+	if (tracefs_is_glob(p->spec) || !*p->spec)
+		luaL_error(L, "raw_tracepoint '%s': expected one tracepoint's name, like "
+			      "\"sched_switch\" (no wildcards)", p->spec);
+	lbpf_try(L, add_point(p, p->spec, 0));
+	err = probe_load_args(p, &p->points[0], msg, sizeof(msg));
+	if (err)
+		luaL_error(L, "%s", msg);
+}
+
 static bool kprobes_available(void)
 {
 	return access("/sys/bus/event_source/devices/kprobe/type", F_OK) == 0;
+}
+
+/* Whether one kernel function may be reached through fentry/fexit rather
+ * than a kprobe: not for wildcards, latency pairs or stacks (whose first
+ * frame differs), and only when BTF types it with at most 6 arguments.
+ * NULL, or why not. */
+static const char *fentry_refusal(struct probe *p, char *msg, size_t size)
+{
+	struct attach_point *ap = &p->points[0];
+
+	if (p->type != PROBE_KPROBE && p->type != PROBE_KRETPROBE)
+		return "not a kernel function";
+	if (p->npoints != 1 || tracefs_is_glob(p->spec))
+		return "wildcards attach kprobes";
+	if (p->latency)
+		return "latency pairs use kprobes";
+	if (ap->config.kstack || ap->config.ustack)
+		return "stacks are taken at kprobes";
+	if (probe_load_args(p, ap, msg, size))
+		return msg;
+	if (ap->args.n > 6)
+		return "the function has more than 6 arguments";
+	return NULL;
+}
+
+static const char *const no_kprobes =
+	"kprobes are not available on this kernel (CONFIG_KPROBES)";
+
+/* Settles p->fentry once the options are compiled (opts.via). */
+static void choose_fentry(lua_State *L, struct probe *p)
+{
+	char msg[512];
+	const char *why;
+
+	if (p->type != PROBE_KPROBE && p->type != PROBE_KRETPROBE)
+		return;
+	why = p->via == VIA_KPROBE ? "via = \"kprobe\"" : fentry_refusal(p, msg, sizeof(msg));
+	p->fentry = !why;
+	if (why && p->via == VIA_FENTRY)
+		luaL_error(L, "%s '%s': via = \"fentry\": %s", type_names[p->type], p->spec, why);
+	if (why && !kprobes_available())
+		luaL_error(L, "%s '%s': %s", type_names[p->type], p->spec, no_kprobes);
 }
 
 static void find_functions(lua_State *L, struct probe *p)
 {
 	int err;
 
-	if (!kprobes_available())
+	/* one function may be reached through fentry (choose_fentry) */
+	if (!kprobes_available() && (tracefs_is_glob(p->spec) || p->via == VIA_KPROBE))
 		luaL_error(L, "%s '%s': kprobes are not available on this kernel (CONFIG_KPROBES)",
 			   type_names[p->type], p->spec);
 	if (!tracefs_is_glob(p->spec)) {
@@ -165,12 +224,15 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 
 static void autoload(struct probe *p)
 {
-	bool tp = p->type == PROBE_TRACEPOINT;
+	bool tp = p->type == PROBE_TRACEPOINT, raw = p->type == PROBE_RAW_TRACEPOINT;
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 
 	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret);
-	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_fentry, p->fentry && !ret);
+	bpf_program__set_autoload(p->skel->progs.lbpf_fexit, p->fentry && ret);
 	bpf_program__set_autoload(p->skel->progs.lbpf_start, p->latency);
 }
 
@@ -195,13 +257,16 @@ static void set_uses(struct probe *p)
 	struct probe_bpf__rodata *ro = p->skel->rodata;
 	int i;
 
-	ro->use_filters = ro->use_fields = 0;
+	ro->use_filters = ro->use_fields = ro->use_paths = 0;
+	if (p->type == PROBE_RAW_TRACEPOINT || p->fentry)
+		ro->raw_nargs = p->points[0].args.n < 6 ? p->points[0].args.n : 6;
 	ro->use_agg = p->agg != AGG_NONE && !p->by_point;
 	ro->use_emit = p->fn_ref != LUA_NOREF;
 	ro->use_latency = p->latency;
 	for (i = 0; i < p->npoints; i++) {
 		ro->use_filters |= p->points[i].config.nfilters > 0;
 		ro->use_fields |= p->points[i].config.read_fields;
+		ro->use_paths |= p->points[i].config.npaths > 0;
 	}
 }
 
@@ -245,6 +310,12 @@ static int probe_load(struct probe *p)
 		return err;
 	autoload(p);
 	set_uses(p);
+	if (p->fentry) {
+		err = bpf_program__set_attach_target(probe_is_return(p) ? p->skel->progs.lbpf_fexit :
+						     p->skel->progs.lbpf_fentry, 0, p->points[0].target);
+		if (err)
+			return err;
+	}
 	lbpf_libbpf_log_clear();
 	return probe_bpf__load(p->skel);
 }
@@ -288,6 +359,8 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 		name = strchr(cat, ':');
 		*name++ = '\0';
 		return bpf_program__attach_tracepoint_opts(prog, cat, name, &tp_opts);
+	case PROBE_RAW_TRACEPOINT:
+		return bpf_program__attach_raw_tracepoint(prog, ap->target);
 	case PROBE_KPROBE:
 	case PROBE_KRETPROBE:
 		return bpf_program__attach_kprobe_opts(prog, ap->target, &k_opts);
@@ -302,8 +375,16 @@ static int probe_attach(struct probe *p, int *failed)
 {
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
+				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
 				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
 	int i;
+
+	if (p->fentry) {
+		*failed = 0;
+		p->points[0].link = bpf_program__attach_trace(ret ? p->skel->progs.lbpf_fexit :
+							      p->skel->progs.lbpf_fentry);
+		return p->points[0].link ? 0 : -errno;
+	}
 
 	for (i = 0; i < p->npoints; i++) {
 		struct attach_point *ap = &p->points[i];
@@ -534,6 +615,12 @@ static void push_code(lua_State *L, const struct view *v, int code)
 		const char *str = event_string(v, code - VIEW_STRING, &len);
 
 		lua_pushlstring(L, str, len);
+	} else if (code >= VIEW_PATH) {
+		const struct probe_path *pp = &ap->paths[code - VIEW_PATH];
+		size_t end = event_data_end(v);
+
+		probe_push_path(L, v->p, pp, e->data + pp->bp.steps.dest,
+				end > pp->bp.steps.dest ? end - pp->bp.steps.dest : 0);
 	} else {
 		push_field(L, v, &ap->format.fields[code - VIEW_FIELD]);
 	}
@@ -627,6 +714,7 @@ static void probe_release(void *private)
 	probe_bpf__destroy(p->skel);
 	ksyms_free(p->ksyms);
 	usyms_free(p->usyms);
+	btf__free(p->btf);
 	free(p->points);
 }
 
@@ -674,6 +762,28 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
+/* fentry/fexit was refused (err): says so once per process, and loads the
+ * probe as a kprobe instead, where kprobes exist. */
+static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
+{
+	static bool told;
+
+	if (!kprobes_available()) {
+		lbpf_releaseobject(p->object);
+		luaL_error(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
+			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+	}
+	if (!told)
+		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
+			 "kprobes (via = \"fentry\" shows the verifier's reason)", p->spec,
+			 lbpf_errname(err));
+	told = true;
+	probe_bpf__destroy(p->skel);
+	p->skel = NULL;
+	p->fentry = false;
+	return probe_load(p);
+}
+
 /* Creates the probe object for `type` from spec at 1 and options after. */
 static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 {
@@ -695,6 +805,10 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	p->lost_timer.weak = true;
 	snprintf(p->spec, sizeof(p->spec), "%s", luaL_checkstring(L, 1));
 	opts = parse_tail(L, p, tail, nargs);
+	probe_check_opts(L, opts, &o);
+	p->via = o.via;
+	if (o.via != VIA_AUTO && type != PROBE_KPROBE && type != PROBE_KRETPROBE)
+		luaL_error(L, "via: only kprobes and kretprobes choose how they attach");
 	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
 		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE, opts,
 			      "pid: only uprobes take a pid; use filter = {pid = N}");
@@ -702,6 +816,8 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	}
 	if (type == PROBE_TRACEPOINT)
 		find_tracepoints(L, p);
+	else if (type == PROBE_RAW_TRACEPOINT)
+		find_raw_tracepoint(L, p);
 	else if (type == PROBE_KPROBE || type == PROBE_KRETPROBE)
 		find_functions(L, p);
 	else
@@ -709,14 +825,16 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
 		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
 			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
-	probe_check_opts(L, opts, &o);
 	if (probe_compile(p, &o, msg, sizeof(msg)))
 		luaL_error(L, "%s", msg);
+	choose_fentry(L, p);
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
 		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);
 	prepare_configs(p);
 	err = probe_load(p);
+	if (err && p->fentry && p->via == VIA_AUTO)
+		err = fall_back_to_kprobe(L, p, err);
 	if (err) {
 		lbpf_releaseobject(object);
 		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), lbpf_strerror(err),
@@ -743,6 +861,12 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 static int lbpf_tracepoint(lua_State *L)
 {
 	return probe_new(L, PROBE_TRACEPOINT, 2, false);
+}
+
+/* lbpf.raw_tracepoint(name, [opts], [fn]) -> probe: arguments typed by BTF */
+static int lbpf_raw_tracepoint(lua_State *L)
+{
+	return probe_new(L, PROBE_RAW_TRACEPOINT, 2, false);
 }
 
 /* lbpf.kprobe(symbol, [opts], [fn]) -> probe */
@@ -951,6 +1075,7 @@ static const lbpf_class_t probe_class = {
 
 static const luaL_Reg probe_lib[] = {
 	{ "tracepoint", lbpf_tracepoint },
+	{ "raw_tracepoint", lbpf_raw_tracepoint },
 	{ "kprobe", lbpf_kprobe },
 	{ "kretprobe", lbpf_kretprobe },
 	{ "uprobe", lbpf_uprobe },

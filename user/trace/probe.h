@@ -11,6 +11,7 @@
 #include <lbpf/lbpf.h>
 #include <lbpf/probe.h>
 
+#include "btf_path.h"
 #include "tracefs.h"
 
 enum probe_type {
@@ -19,6 +20,14 @@ enum probe_type {
 	PROBE_KRETPROBE,
 	PROBE_UPROBE,
 	PROBE_URETPROBE,
+	PROBE_RAW_TRACEPOINT,
+};
+
+/* How a kprobe or kretprobe reaches its kernel function (opts.via). */
+enum probe_via {
+	VIA_AUTO,              /* fentry/fexit where the kernel allows, else kprobes */
+	VIA_KPROBE,
+	VIA_FENTRY,            /* fentry/fexit or an error */
 };
 
 enum probe_agg_kind {
@@ -38,7 +47,25 @@ enum view_code {
 	VIEW_PROBE, VIEW_ARG1, VIEW_ARG6 = VIEW_ARG1 + 5, VIEW_RET, VIEW_KSTACK, VIEW_USTACK,
 	VIEW_TRUNCATED,
 	VIEW_FIELD = 100,      /* + index of a tracepoint field */
+	VIEW_PATH = 900,       /* + index of a field path */
 	VIEW_STRING = 1000,    /* + index of a captured string */
+};
+
+/* How a field path's value shows (opts.fields = {name = {path, format}}). */
+enum probe_field_format {
+	FIELD_PLAIN,           /* by its type */
+	FIELD_IPV4,            /* 4 bytes in network order as "a.b.c.d" */
+	FIELD_IPV6,            /* 16 bytes as IPv6 text */
+	FIELD_PORT,            /* a network-order u16, swapped in BPF */
+	FIELD_USER,            /* a char * into user memory */
+};
+
+/* A field path of one attach point: opts.fields' name, compiled. */
+struct probe_path {
+	char name[64];
+	struct btf_path bp;            /* bp.steps.dest: where its value lies */
+	enum probe_field_format format;
+	int string;                    /* char *: index of its captured string, else -1 */
 };
 
 struct attach_point {
@@ -51,6 +78,10 @@ struct attach_point {
 	struct lbpf_attach_config config;
 	char strings[LBPF_MAX_STRINGS][64]; /* names of captured strings */
 	int fields_ref;                /* Lua table: name -> view code */
+	struct btf_args args;          /* typed arguments, when BTF was read */
+	bool have_args;
+	struct probe_path paths[LBPF_MAX_PATHS];
+	int npaths;
 };
 
 struct probe_bpf;
@@ -73,6 +104,8 @@ struct probe {
 	bool enabled;
 	bool print;                    /* print the aggregation at detach */
 	bool latency;                  /* entry+return pair measuring ns */
+	enum probe_via via;
+	bool fentry;                   /* a kprobe/kretprobe served by fentry/fexit */
 	enum probe_agg_kind agg;
 	bool by_point;                 /* count = "probe": the per-point event
 					* counters are the counts, no hash map */
@@ -84,6 +117,8 @@ struct probe {
 	struct ksyms *ksyms;
 	struct usyms *usyms;
 	struct lbpf_metric_source *metrics; /* its counters for /metrics, while attached */
+	struct btf *btf;               /* read only when a probe needs types */
+	int key_path[LBPF_MAX_KEYS];   /* a key's field path at point 0, or -1 */
 };
 
 /* One condition of opts.filter: name op value, or comm == "name" (the
@@ -105,6 +140,13 @@ struct probe_string_opt {
 	enum probe_memory memory;
 };
 
+/* One field path of opts.fields. */
+struct probe_field_opt {
+	const char *name;
+	const char *path;
+	enum probe_field_format format;
+};
+
 /* A probe's options, what the Lua table of lbpf.tracepoint(spec, opts)
  * says. The names point to strings the caller keeps during probe_compile. */
 struct probe_opts {
@@ -120,6 +162,9 @@ struct probe_opts {
 	int64_t strlen;                /* 2..LBPF_MAX_STRLEN (Lua's default: 256) */
 	struct probe_string_opt strings[LBPF_MAX_STRINGS];
 	int nstrings;
+	struct probe_field_opt fields[LBPF_MAX_PATHS];
+	int nfields;
+	enum probe_via via;
 };
 
 /* probe_config.c */
@@ -129,6 +174,10 @@ struct probe_opts {
 int probe_compile(struct probe *p, const struct probe_opts *opts, char *errbuf, size_t errlen);
 /* Sets what BPF must fetch per hit, once emit is known. */
 void probe_config_finish(struct probe *p);
+/* Reads the kernel's BTF into p->btf if not yet, and ap's typed arguments
+ * (kprobes: the function's prototype; raw tracepoints: btf_trace_<name>).
+ * 0 or -errno with the message. */
+int probe_load_args(struct probe *p, struct attach_point *ap, char *errbuf, size_t errlen);
 /* True for kretprobes and uretprobes: ret and latency exist, args not. */
 bool probe_is_return(const struct probe *p);
 /* The option that names an aggregation: "count", "hist", ...; "" for none. */

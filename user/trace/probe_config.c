@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/btf.h>
+
 #include "probe.h"
 
 static const struct { const char *name; enum lbpf_source source; } builtins[] = {
@@ -56,6 +58,16 @@ static const char *valid_names(const struct probe *p, const struct attach_point 
 	int i;
 
 	append(buf, size, &len, "pid, tid, uid, gid, cpu, cgroup, comm, probe");
+	for (i = 0; i < ap->npaths; i++) {
+		append(buf, size, &len, ", ");
+		append(buf, size, &len, ap->paths[i].name);
+	}
+	for (i = 0; ap->have_args && i < ap->args.n && i < 6; i++) {
+		if (!ap->args.names[i][0])
+			continue;
+		append(buf, size, &len, ", ");
+		append(buf, size, &len, ap->args.names[i]);
+	}
 	if (p->type == PROBE_TRACEPOINT) {
 		for (i = 0; i < ap->format.nfields; i++) {
 			if (ap->format.fields[i].is_common)
@@ -65,10 +77,45 @@ static const char *valid_names(const struct probe *p, const struct attach_point 
 		}
 	} else if (probe_is_return(p)) {
 		append(buf, size, &len, ", ret, latency");
+	} else if (p->type == PROBE_RAW_TRACEPOINT) {
+		char argn[32];
+
+		snprintf(argn, sizeof(argn), ", arg1..arg%d", ap->args.n < 6 ? ap->args.n : 6);
+		if (ap->args.n)
+			append(buf, size, &len, argn);
 	} else {
 		append(buf, size, &len, ", arg1..arg6");
 	}
 	return buf;
+}
+
+/* A field path's value as a number: its place in the event data. */
+static int resolve_path(const struct attach_point *ap, const struct probe_path *pp,
+			struct lbpf_ref *ref, const char *what, char *errbuf, size_t errlen)
+{
+	const struct btf_path *bp = &pp->bp;
+
+	if (bp->kind == BTF_VALUE_CHARS || bp->kind == BTF_VALUE_BYTES ||
+	    bp->kind == BTF_VALUE_STRPTR)
+		return fail(errbuf, errlen, "%s: field '%s' of %s is a %s; only numbers can be "
+			    "compared or aggregated", what, pp->name, ap->name,
+			    bp->kind == BTF_VALUE_BYTES ? "byte string" : "string");
+	ref->source = LBPF_SRC_FIELD;
+	ref->offset = bp->steps.dest;
+	ref->size = bp->kind == BTF_VALUE_PTR ? 8 : bp->size;
+	ref->is_signed = bp->is_signed;
+	return 0;
+}
+
+/* An argument by its BTF name (the first six), or -1. */
+static int arg_index(const struct attach_point *ap, const char *name)
+{
+	int i;
+
+	for (i = 0; ap->have_args && i < ap->args.n && i < 6; i++)
+		if (ap->args.names[i][0] && !strcmp(ap->args.names[i], name))
+			return i;
+	return -1;
 }
 
 /* Resolves `name` for attach point ap into ref. 0, or -EINVAL with a
@@ -81,6 +128,14 @@ static int resolve(const struct probe *p, const struct attach_point *ap, const c
 	size_t i;
 
 	memset(ref, 0, sizeof(*ref));
+	for (i = 0; i < (size_t)ap->npaths; i++)
+		if (!strcmp(ap->paths[i].name, name))
+			return resolve_path(ap, &ap->paths[i], ref, what, errbuf, errlen);
+	if (!probe_is_return(p) && arg_index(ap, name) >= 0) {
+		ref->source = LBPF_SRC_ARG;
+		ref->arg = arg_index(ap, name);
+		return 0;
+	}
 	if (p->type == PROBE_TRACEPOINT && (f = tracefs_field(&ap->format, name))) {
 		if (f->is_string || f->is_data_loc || strchr(f->type, '['))
 			return fail(errbuf, errlen, "%s: field '%s' of %s is a %s; only numbers "
@@ -105,7 +160,8 @@ static int resolve(const struct probe *p, const struct attach_point *ap, const c
 		return 0;
 	}
 	if (p->type != PROBE_TRACEPOINT && !probe_is_return(p) && !strncmp(name, "arg", 3) &&
-	    name[3] >= '1' && name[3] <= '6' && !name[4]) {
+	    name[3] >= '1' && name[3] <= '6' && !name[4] &&
+	    (p->type != PROBE_RAW_TRACEPOINT || name[3] - '0' <= ap->args.n)) {
 		ref->source = LBPF_SRC_ARG;
 		ref->arg = name[3] - '1';
 		return 0;
@@ -184,6 +240,9 @@ static int add_string(const struct probe *p, struct attach_point *ap,
 	const struct tp_field *f;
 	int err;
 
+	if (c->nstrings == LBPF_MAX_STRINGS)
+		return fail(errbuf, errlen, "strings: at most %d strings, char * fields included",
+			    LBPF_MAX_STRINGS);
 	f = p->type == PROBE_TRACEPOINT ? tracefs_field(&ap->format, o->name) : NULL;
 	if (f && !f->is_pointer)
 		return fail(errbuf, errlen, "strings: field '%s' of %s is not a pointer (%s)%s",
@@ -217,6 +276,158 @@ static int compile_strings(const struct probe *p, struct attach_point *ap,
 		if (err)
 			return err;
 	}
+	return 0;
+}
+
+int probe_load_args(struct probe *p, struct attach_point *ap, char *errbuf, size_t errlen)
+{
+	int err;
+
+	if (ap->have_args)
+		return 0;
+	if (!p->btf) {
+		p->btf = btf_kernel_load();
+		if (!p->btf) {
+			err = -errno;
+			snprintf(errbuf, errlen, "%s: read the kernel's BTF (/sys/kernel/btf/vmlinux): "
+				 "%s", ap->name, strerror(-err));
+			return err;
+		}
+	}
+	if (p->type == PROBE_RAW_TRACEPOINT)
+		err = btf_raw_tp_args(p->btf, ap->target, &ap->args, errbuf, errlen);
+	else
+		err = btf_func_args(p->btf, ap->target, &ap->args, errbuf, errlen);
+	ap->have_args = !err;
+	return err;
+}
+
+/* A field's name must not hide a name the point answers to already. */
+static int check_field_name(const struct probe *p, const struct attach_point *ap,
+			    const char *name, char *errbuf, size_t errlen)
+{
+	static const char *const taken[] = {
+		"pid", "tid", "uid", "gid", "cpu", "cgroup", "ts", "comm", "probe", "kstack",
+		"ustack", "latency", "ret", "truncated", "table", "arg1", "arg2", "arg3", "arg4",
+		"arg5", "arg6",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		if (!strcmp(name, taken[i]))
+			return fail(errbuf, errlen, "fields.%s: %s is a built-in name; name the field "
+				    "otherwise", name, name);
+	if (arg_index(ap, name) >= 0)
+		return fail(errbuf, errlen, "fields.%s: %s is an argument of %s already", name,
+			    name, ap->name);
+	return 0;
+}
+
+/* The format a field asked for, checked against its value. */
+static int check_format(const struct attach_point *ap, struct probe_path *pp,
+			const char *path, char *errbuf, size_t errlen)
+{
+	const struct btf_path *bp = &pp->bp;
+	bool ok = true;
+
+	switch (pp->format) {
+	case FIELD_IPV4: ok = bp->size == 4 && bp->kind != BTF_VALUE_PTR; break;
+	case FIELD_IPV6: ok = bp->size == 16 && bp->kind == BTF_VALUE_BYTES; break;
+	case FIELD_PORT: ok = bp->size == 2 && bp->kind == BTF_VALUE_INT && bp->steps.nreads; break;
+	case FIELD_USER: ok = bp->kind == BTF_VALUE_STRPTR; break;
+	default: break;
+	}
+	if (!ok) {
+		static const char *const need[] = {
+			"", "4 bytes (an IPv4 address)", "16 bytes (an IPv6 address)",
+			"a 16-bit integer in memory (a port)", "a char *",
+		};
+		return fail(errbuf, errlen, "fields.%s: %s: %s is not %s", pp->name, ap->target,
+			    path, need[pp->format]);
+	}
+	if (pp->format == FIELD_PORT) {
+		pp->bp.steps.flags |= LBPF_PATH_SWAP16;
+		pp->bp.is_signed = false;
+	}
+	return 0;
+}
+
+/* A char * field: its pointer lies in the event data; its string is one of
+ * the captured strings. */
+static int add_path_string(struct attach_point *ap, struct probe_path *pp, char *errbuf,
+			   size_t errlen)
+{
+	struct lbpf_attach_config *c = &ap->config;
+	struct lbpf_strcap *sc = &c->strings[c->nstrings];
+
+	if (c->nstrings == LBPF_MAX_STRINGS)
+		return fail(errbuf, errlen, "fields.%s: at most %d strings, char * fields included",
+			    pp->name, LBPF_MAX_STRINGS);
+	memset(sc, 0, sizeof(*sc));
+	sc->ref.source = LBPF_SRC_FIELD;
+	sc->ref.offset = pp->bp.steps.dest;
+	sc->ref.size = 8;
+	sc->user = pp->format == FIELD_USER;
+	memcpy(ap->strings[c->nstrings], pp->name, sizeof(ap->strings[0])); /* both 64 bytes */
+	pp->string = c->nstrings++;
+	return 0;
+}
+
+/* One field path of opts.fields at ap, its value at *dest (8-aligned) in
+ * the event data. 0 or -errno with the message. */
+static int add_path(struct probe *p, struct attach_point *ap, const struct probe_field_opt *o,
+		    uint32_t *dest, char *errbuf, size_t errlen)
+{
+	struct probe_path *pp = &ap->paths[ap->npaths];
+	char msg[512];
+	int err;
+
+	memset(pp, 0, sizeof(*pp));
+	snprintf(pp->name, sizeof(pp->name), "%s", o->name);
+	pp->format = o->format;
+	pp->string = -1;
+	err = check_field_name(p, ap, o->name, errbuf, errlen);
+	if (err)
+		return err;
+	err = btf_path_compile(p->btf, &ap->args, probe_is_return(p), o->path, &pp->bp, msg,
+			       sizeof(msg));
+	if (err)
+		return fail(errbuf, errlen, "%s: %s", ap->target, msg);
+	err = check_format(ap, pp, o->path, errbuf, errlen);
+	if (err)
+		return err;
+	if (*dest + LBPF_MAX_PATH_BYTES > LBPF_MAX_DATA)
+		return fail(errbuf, errlen, "fields.%s: the fields take more than the %d bytes an "
+			    "event carries", o->name, LBPF_MAX_DATA);
+	pp->bp.steps.dest = *dest;
+	*dest += (pp->bp.steps.size + 7) & ~7u;
+	ap->config.paths[ap->npaths++] = pp->bp.steps;
+	return pp->bp.kind == BTF_VALUE_STRPTR ? add_path_string(ap, pp, errbuf, errlen) : 0;
+}
+
+/* opts.fields for ap: the kernel's BTF is read here, and only here. */
+static int compile_paths(struct probe *p, struct attach_point *ap, const struct probe_opts *o,
+			 char *errbuf, size_t errlen)
+{
+	uint32_t dest = 0;
+	int i, err;
+
+	if (!o->nfields)
+		return 0;
+	if (p->type != PROBE_KPROBE && p->type != PROBE_KRETPROBE &&
+	    p->type != PROBE_RAW_TRACEPOINT)
+		return fail(errbuf, errlen, "fields: %s has no typed arguments (fields are for "
+			    "kprobes, kretprobes and raw tracepoints)", ap->name);
+	err = probe_load_args(p, ap, errbuf, errlen);
+	if (err)
+		return err;
+	for (i = 0; i < o->nfields; i++) {
+		err = add_path(p, ap, &o->fields[i], &dest, errbuf, errlen);
+		if (err)
+			return err;
+	}
+	ap->config.npaths = ap->npaths;
+	ap->config.data_size = dest;
 	return 0;
 }
 
@@ -342,7 +553,7 @@ static uint32_t data_size(const struct tp_format *format)
 }
 
 /* One attach point's config. 0 or -EINVAL with the message. */
-static int compile_point(const struct probe *p, struct attach_point *ap,
+static int compile_point(struct probe *p, struct attach_point *ap,
 			 const struct probe_opts *o, char *errbuf, size_t errlen)
 {
 	struct lbpf_attach_config *c = &ap->config;
@@ -353,7 +564,8 @@ static int compile_point(const struct probe *p, struct attach_point *ap,
 	c->strlen = 256;
 	if (p->type == PROBE_TRACEPOINT)
 		c->data_size = data_size(&ap->format);
-	err = compile_filters(p, ap, o, errbuf, errlen);
+	err = compile_paths(p, ap, o, errbuf, errlen);
+	err = err ?: compile_filters(p, ap, o, errbuf, errlen);
 	err = err ?: compile_strings(p, ap, o, errbuf, errlen);
 	err = err ?: compile_agg(p, ap, errbuf, errlen);
 	if (err)
@@ -363,15 +575,31 @@ static int compile_point(const struct probe *p, struct attach_point *ap,
 	return 0;
 }
 
+/* Which keys are field paths (of the first point), to show them by type. */
+static void set_key_paths(struct probe *p)
+{
+	const struct attach_point *ap = &p->points[0];
+	int i, j;
+
+	for (i = 0; i < LBPF_MAX_KEYS; i++) {
+		p->key_path[i] = -1;
+		for (j = 0; i < p->nkeys && j < ap->npaths; j++)
+			if (!strcmp(ap->paths[j].name, p->keys[i]))
+				p->key_path[i] = j;
+	}
+}
+
 int probe_compile(struct probe *p, const struct probe_opts *o, char *errbuf, size_t errlen)
 {
 	int i, err;
 
 	/* what the Lua side can never pass; a C caller may */
 	if (o->nkeys < 0 || o->nkeys > LBPF_MAX_KEYS || o->nfilters < 0 ||
-	    o->nfilters > LBPF_MAX_FILTERS || o->nstrings < 0 || o->nstrings > LBPF_MAX_STRINGS)
-		return fail(errbuf, errlen, "options: at most %d keys, %d filters and %d strings",
-			    LBPF_MAX_KEYS, LBPF_MAX_FILTERS, LBPF_MAX_STRINGS);
+	    o->nfilters > LBPF_MAX_FILTERS || o->nstrings < 0 || o->nstrings > LBPF_MAX_STRINGS ||
+	    o->nfields < 0 || o->nfields > LBPF_MAX_PATHS)
+		return fail(errbuf, errlen, "options: at most %d keys, %d filters, %d strings and "
+			    "%d fields", LBPF_MAX_KEYS, LBPF_MAX_FILTERS, LBPF_MAX_STRINGS,
+			    LBPF_MAX_PATHS);
 	p->print = o->print;
 	err = compile_agg_spec(p, o, errbuf, errlen);
 	if (err)
@@ -384,5 +612,6 @@ int probe_compile(struct probe *p, const struct probe_opts *o, char *errbuf, siz
 		if (err)
 			return err;
 	}
+	set_key_paths(p);
 	return 0;
 }

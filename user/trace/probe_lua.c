@@ -12,6 +12,7 @@
  * names the option; what the table's shape cannot tell (names, ranges) the
  * engine reports.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,73 @@ static void check_strings(lua_State *L, int opts, struct probe_opts *o)
 		else
 			luaL_error(L, "strings: expected names, got a %s", luaL_typename(L, -1));
 		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static const char *const formats[] = { "", "ipv4", "ipv6", "port", "user", NULL };
+
+/* One entry of opts.fields: name = "path" or {"path", "format"}, at the top. */
+static void check_field(lua_State *L, struct probe_field_opt *f, const char *name)
+{
+	int i;
+
+	f->name = name;
+	f->format = FIELD_PLAIN;
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		f->path = lua_tostring(L, -1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "fields.%s: expected a path or {path, format}", name);
+	lua_rawgeti(L, -1, 1);
+	lua_rawgeti(L, -2, 2);
+	if (lua_type(L, -2) != LUA_TSTRING || (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING))
+		luaL_error(L, "fields.%s: expected {path, format}, e.g. {\"sk->__sk_common.skc_daddr\", "
+			      "\"ipv4\"}", name);
+	f->path = lua_tostring(L, -2); /* the table keeps it */
+	for (i = 1; lua_isstring(L, -1) && formats[i] && strcmp(formats[i], lua_tostring(L, -1)); i++)
+		;
+	if (lua_isstring(L, -1) && !formats[i])
+		luaL_error(L, "fields.%s: unknown format '%s' (use ipv4, ipv6, port or user)", name,
+			   lua_tostring(L, -1));
+	f->format = lua_isstring(L, -1) ? (enum probe_field_format)i : FIELD_PLAIN;
+	lua_pop(L, 2);
+}
+
+static void check_fields(lua_State *L, int opts, struct probe_opts *o)
+{
+	if (lua_getfield(L, opts, "fields") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "fields: expected a table like {comm = \"next->comm\"}");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "fields: keys must be names, e.g. {daddr = \"sk->...\"}");
+		if (o->nfields == LBPF_MAX_PATHS)
+			luaL_error(L, "fields: at most %d fields", LBPF_MAX_PATHS);
+		check_field(L, &o->fields[o->nfields++], lua_tostring(L, -2));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* via = "kprobe" | "fentry" | "auto" */
+static void check_via(lua_State *L, int opts, struct probe_opts *o)
+{
+	static const char *const vias[] = { "auto", "kprobe", "fentry", NULL };
+	int i;
+
+	if (lua_getfield(L, opts, "via") != LUA_TNIL) {
+		for (i = 0; lua_type(L, -1) == LUA_TSTRING && vias[i] &&
+			    strcmp(vias[i], lua_tostring(L, -1)); i++)
+			;
+		if (lua_type(L, -1) != LUA_TSTRING || !vias[i])
+			luaL_error(L, "via: expected \"kprobe\", \"fentry\" or \"auto\"");
+		o->via = (enum probe_via)i;
 	}
 	lua_pop(L, 1);
 }
@@ -235,7 +303,7 @@ static bool opt_bool(lua_State *L, int opts, const char *name)
 
 static const char *const known_opts[] = {
 	"filter", "strings", "strlen", "kstack", "ustack", "count", "hist", "lhist", "sum", "min",
-	"max", "avg", "by", "print", "pid", NULL,
+	"max", "avg", "by", "print", "pid", "fields", "via", NULL,
 };
 
 /* Unknown option names are typos: say so rather than ignore them. */
@@ -251,7 +319,7 @@ static void check_known(lua_State *L, int opts)
 			;
 		if (!key || !known_opts[i])
 			luaL_error(L, "unknown option '%s' (known: filter, strings, strlen, kstack, ustack, "
-				      "count, hist, lhist, sum, min, max, avg, by, print, pid)",
+				      "count, hist, lhist, sum, min, max, avg, by, print, pid, fields, via)",
 				   key ? key : luaL_typename(L, -2));
 		lua_pop(L, 1);
 	}
@@ -265,6 +333,8 @@ void probe_check_opts(lua_State *L, int opts, struct probe_opts *o)
 	if (!opts)
 		return;
 	check_known(L, opts);
+	check_fields(L, opts, o);
+	check_via(L, opts, o);
 	o->kstack = opt_bool(L, opts, "kstack");
 	o->ustack = opt_bool(L, opts, "ustack");
 	o->print = opt_bool(L, opts, "print");
@@ -293,14 +363,21 @@ void probe_build_fields(lua_State *L, struct probe *p)
 		lua_newtable(L);
 		for (j = 0; j < (int)(sizeof(names) / sizeof(names[0])); j++)
 			set_code(L, names[j], VIEW_PID + j);
-		for (j = 0; j < 6 && (p->type == PROBE_KPROBE || p->type == PROBE_UPROBE); j++) {
+		for (j = 0; j < 6 && (p->type == PROBE_KPROBE || p->type == PROBE_UPROBE ||
+				      (p->type == PROBE_RAW_TRACEPOINT && j < ap->args.n)); j++) {
 			char arg[8] = "arg1";
 
 			arg[3] = '1' + j;
 			set_code(L, arg, VIEW_ARG1 + j);
 		}
+		for (j = 0; !probe_is_return(p) && ap->have_args && j < ap->args.n && j < 6; j++)
+			if (ap->args.names[j][0])
+				set_code(L, ap->args.names[j], VIEW_ARG1 + j);
 		if (probe_is_return(p))
 			set_code(L, "ret", VIEW_RET);
+		for (j = 0; j < ap->npaths; j++)
+			if (ap->paths[j].string < 0)
+				set_code(L, ap->paths[j].name, VIEW_PATH + j);
 		for (j = 0; j < ap->format.nfields; j++)
 			if (!ap->format.fields[j].is_common)
 				set_code(L, ap->format.fields[j].name, VIEW_FIELD + j);
@@ -313,6 +390,54 @@ void probe_build_fields(lua_State *L, struct probe *p)
 			set_code(L, ap->strings[j], VIEW_STRING + j);
 		ap->fields_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+}
+
+/* ---- field paths ---- */
+
+static int64_t read_int(const uint8_t *b, unsigned size, bool is_signed)
+{
+	switch (size) {
+	case 1: return is_signed ? (int64_t)*(const int8_t *)b : (int64_t)*b;
+	case 2: { int16_t x; memcpy(&x, b, 2); return is_signed ? x : (int64_t)(uint16_t)x; }
+	case 4: { int32_t x; memcpy(&x, b, 4); return is_signed ? x : (int64_t)(uint32_t)x; }
+	default: { int64_t x; memcpy(&x, b, 8); return x; }
+	}
+}
+
+void probe_push_path(lua_State *L, const struct probe *p, const struct probe_path *pp,
+		     const uint8_t *b, size_t avail)
+{
+	const struct btf_path *bp = &pp->bp;
+	unsigned size = bp->kind == BTF_VALUE_PTR ? 8 : bp->size;
+	char text[INET6_ADDRSTRLEN];
+	const char *name;
+	int64_t v;
+
+	if (size > avail) {
+		lua_pushnil(L);
+		return;
+	}
+	if (pp->format == FIELD_IPV4 || pp->format == FIELD_IPV6) {
+		inet_ntop(pp->format == FIELD_IPV4 ? AF_INET : AF_INET6, b, text, sizeof(text));
+		lua_pushstring(L, text);
+		return;
+	}
+	switch (bp->kind) {
+	case BTF_VALUE_CHARS:
+		lua_pushlstring(L, (const char *)b, strnlen((const char *)b, size));
+		return;
+	case BTF_VALUE_BYTES:
+		lua_pushlstring(L, (const char *)b, size);
+		return;
+	default:
+		break;
+	}
+	v = read_int(b, size, bp->is_signed);
+	name = bp->kind == BTF_VALUE_ENUM && p->btf ? btf_enum_name(p->btf, bp->type, v) : NULL;
+	if (name)
+		lua_pushstring(L, name);
+	else
+		lua_pushinteger(L, v);
 }
 
 /* ---- aggregations ---- */
@@ -340,6 +465,14 @@ static void push_part(lua_State *L, struct probe *p, const struct lbpf_agg_key *
 {
 	const struct lbpf_ref *ref = &p->points[0].config.keys[i];
 	__s64 v = key->parts[i];
+
+	if (p->key_path[i] >= 0) { /* shown by its type: enum names, addresses */
+		uint8_t bytes[8];
+
+		memcpy(bytes, &v, sizeof(bytes));
+		probe_push_path(L, p, &p->points[0].paths[p->key_path[i]], bytes, sizeof(bytes));
+		return;
+	}
 
 	switch (ref->source) {
 	case LBPF_SRC_COMM:

@@ -21,6 +21,10 @@ void probe_push_aggregation(lua_State *L, struct probe *p);
 void probe_print_aggregation(lua_State *L, struct probe *p);
 /* lbpf.print_hist(h[, title]) */
 int probe_print_hist(lua_State *L);
+/* Pushes a field path's value from its bytes b (avail of them) by its type
+ * and format: an integer, an enum's name, a string, an address's text. */
+void probe_push_path(lua_State *L, const struct probe *p, const struct probe_path *pp,
+		     const uint8_t *b, size_t avail);
 /* Pushes a stack (by id) as a table of symbolized frames, or nil. */
 void probe_push_stack(lua_State *L, struct probe *p, int id, bool user, int pid);
 

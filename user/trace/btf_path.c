@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/*
+ * Field paths from BTF (btf_path.h). A path is
+ *   base accessor*
+ * where base is an argument's name, argN, ret, or a cast of one,
+ * "((struct sock *)arg1)", and an accessor is "->member", ".member" or
+ * "[N]". Members of anonymous structs and unions are found through them, as
+ * C finds them. The walk keeps the value's type and its offset from the last
+ * pointer read; each "->" through a pointer that lies in memory adds a read,
+ * and the end adds the read of the value itself. Types come from libbpf's BTF
+ * API; nothing here parses BTF.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <unistd.h>
+
+#include "btf_path.h"
+
+struct btf *btf_kernel_load(void)
+{
+	return btf__load_vmlinux_btf();
+}
+
+static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* The type under typedefs and qualifiers (0 stays void). */
+static const struct btf_type *resolved(const struct btf *btf, unsigned id, unsigned *out)
+{
+	int r = id ? btf__resolve_type(btf, id) : 0;
+
+	*out = r > 0 ? (unsigned)r : 0;
+	return r > 0 ? btf__type_by_id(btf, r) : NULL;
+}
+
+/* A type as C writes it, for messages: "struct sock", "int", "char *". */
+static const char *type_text(const struct btf *btf, unsigned id, char *buf, size_t size)
+{
+	const struct btf_type *t = id ? btf__type_by_id(btf, id) : NULL;
+	const char *name, *kind = "";
+	char inner[128];
+
+	if (!t)
+		return snprintf(buf, size, "void"), buf;
+	if (btf_is_ptr(t)) {
+		snprintf(buf, size, "%s *", type_text(btf, t->type, inner, sizeof(inner)));
+		return buf;
+	}
+	if (btf_is_mod(t))
+		return type_text(btf, t->type, buf, size);
+	name = btf__name_by_offset(btf, t->name_off);
+	if (btf_is_struct(t))
+		kind = "struct ";
+	else if (btf_is_union(t))
+		kind = "union ";
+	else if (btf_is_any_enum(t))
+		kind = "enum ";
+	else if (btf_is_array(t))
+		return snprintf(buf, size, "%s[%u]", type_text(btf, btf_array(t)->type, inner,
+				sizeof(inner)), btf_array(t)->nelems), buf;
+	if (!name || !*name)
+		snprintf(buf, size, "an anonymous %s", *kind ? kind : "type");
+	else
+		snprintf(buf, size, "%s%s", kind, name);
+	return buf;
+}
+
+/* The arguments of a FUNC_PROTO into out, skipping its first `skip`. */
+static int proto_args(const struct btf *btf, const struct btf_type *proto, int skip,
+		      struct btf_args *out)
+{
+	const struct btf_param *pa = btf_params(proto);
+	int i, n = btf_vlen(proto);
+
+	memset(out, 0, sizeof(*out));
+	out->ret = proto->type;
+	for (i = skip; i < n && out->n < BTF_MAX_ARGS; i++) {
+		const char *name = btf__name_by_offset(btf, pa[i].name_off);
+
+		if (!pa[i].type && i == n - 1)
+			break; /* "...": a variadic function's tail */
+		snprintf(out->names[out->n], sizeof(out->names[0]), "%s",
+			 name && *name ? name : "");
+		out->types[out->n++] = pa[i].type;
+	}
+	return 0;
+}
+
+int btf_func_args(const struct btf *btf, const char *func, struct btf_args *out, char *errbuf,
+		  size_t errlen)
+{
+	int id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	if (!t || !btf_is_func_proto(t))
+		return fail(errbuf, errlen, -ENOENT, "%s: the kernel's BTF has no function %s "
+			    "(inlined, static or in a module?)", func, func);
+	return proto_args(btf, t, 0, out);
+}
+
+int btf_raw_tp_args(const struct btf *btf, const char *name, struct btf_args *out,
+		    char *errbuf, size_t errlen)
+{
+	char tname[256];
+	int id;
+	const struct btf_type *t;
+
+	/* __bpf_trace_<name> names its arguments; the typedef does not */
+	snprintf(tname, sizeof(tname), "__bpf_trace_%s", name);
+	id = btf__find_by_name_kind(btf, tname, BTF_KIND_FUNC);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	if (t && btf_is_func_proto(t) && btf_vlen(t) >= 1)
+		return proto_args(btf, t, 1, out);
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+	if (!t || !btf_is_func_proto(t))
+		return fail(errbuf, errlen, -ENOENT, "raw tracepoint '%s' not found (the kernel's "
+			    "BTF has no %s)", name, tname);
+	return proto_args(btf, t, 1, out); /* the first is the tracepoint's void *__data */
+}
+
+/* ---- the walk ---- */
+
+struct walk {
+	const struct btf *btf;
+	const char *path;      /* all of it, for messages */
+	const char *s;         /* the next character to read */
+	struct btf_path *out;
+	unsigned type;         /* the value's type, as declared */
+	bool in_arg;           /* the value is the argument: nothing read yet */
+	unsigned off;          /* the value's offset from the last pointer read */
+	char *errbuf;
+	size_t errlen;
+};
+
+static void skip_space(struct walk *w)
+{
+	while (isspace((unsigned char)*w->s))
+		w->s++;
+}
+
+/* Reads an identifier into buf; false when none is there. */
+static bool ident(struct walk *w, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	skip_space(w);
+	if (!isalpha((unsigned char)*w->s) && *w->s != '_')
+		return false;
+	while ((isalnum((unsigned char)w->s[n]) || w->s[n] == '_') && n + 1 < size)
+		n++;
+	memcpy(buf, w->s, n);
+	buf[n] = '\0';
+	w->s += n;
+	return true;
+}
+
+static bool eat(struct walk *w, const char *tok)
+{
+	skip_space(w);
+	if (strncmp(w->s, tok, strlen(tok)))
+		return false;
+	w->s += strlen(tok);
+	return true;
+}
+
+static int syntax(struct walk *w, const char *expected)
+{
+	return fail(w->errbuf, w->errlen, -EINVAL, "%s: expected %s at '%s'", w->path, expected,
+		    *w->s ? w->s : "the end");
+}
+
+/* A pointer type to `to`, found among the kernel's types. */
+static unsigned pointer_to(const struct btf *btf, unsigned to)
+{
+	unsigned i, n = btf__type_cnt(btf);
+
+	for (i = 1; i < n; i++) {
+		const struct btf_type *t = btf__type_by_id(btf, i);
+
+		if (btf_is_ptr(t) && t->type == to)
+			return i;
+	}
+	return 0;
+}
+
+/* "(struct sock *" of a cast, the opening parentheses read: the pointer
+ * type into *type. */
+static int cast_type(struct walk *w, unsigned *type)
+{
+	char word[128], name[128];
+	int kind = BTF_KIND_TYPEDEF, id;
+
+	if (!ident(w, word, sizeof(word)))
+		return syntax(w, "a type name");
+	if (!strcmp(word, "struct") || !strcmp(word, "union") || !strcmp(word, "enum")) {
+		kind = word[0] == 's' ? BTF_KIND_STRUCT : word[0] == 'u' ? BTF_KIND_UNION :
+			BTF_KIND_ENUM;
+		if (!ident(w, name, sizeof(name)))
+			return syntax(w, "a type name");
+	} else {
+		snprintf(name, sizeof(name), "%s", word);
+	}
+	id = btf__find_by_name_kind(w->btf, name, kind);
+	if (id <= 0 && kind == BTF_KIND_TYPEDEF)
+		id = btf__find_by_name_kind(w->btf, name, BTF_KIND_INT);
+	if (id <= 0)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: the kernel's BTF has no type %s%s%s",
+			    w->path, kind == BTF_KIND_TYPEDEF ? "" : word,
+			    kind == BTF_KIND_TYPEDEF ? "" : " ", name);
+	if (!eat(w, "*"))
+		return syntax(w, "'*' (a cast is to a pointer type)");
+	*type = pointer_to(w->btf, id);
+	if (!*type)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: the kernel's BTF has no pointer "
+			    "to %s", w->path, name);
+	return 0;
+}
+
+/* The base: an argument by name, argN or ret, maybe cast. */
+static int base(struct walk *w, const struct btf_args *args, bool ret)
+{
+	unsigned cast = 0;
+	char name[64];
+	int i, err;
+
+	if (eat(w, "((")) {
+		err = cast_type(w, &cast);
+		if (err)
+			return err;
+		if (!eat(w, ")"))
+			return syntax(w, "')' after the cast's type");
+	}
+	if (!ident(w, name, sizeof(name)))
+		return syntax(w, "an argument's name");
+	if (cast && !eat(w, ")"))
+		return syntax(w, "')' closing the cast");
+	w->in_arg = true;
+	if (ret && !strcmp(name, "ret")) {
+		w->out->steps.arg = LBPF_PATH_RET;
+		w->type = cast ? cast : args->ret;
+		return 0;
+	}
+	if (ret) /* the argument registers are gone by the return */
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: a return probe's paths start at "
+			    "ret", w->path);
+	for (i = 0; i < args->n; i++) {
+		char argn[16];
+
+		snprintf(argn, sizeof(argn), "arg%d", i + 1);
+		if (!strcmp(name, args->names[i]) || !strcmp(name, argn))
+			break;
+	}
+	if (i == args->n)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: no argument named %s", w->path, name);
+	if (i >= 6)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is argument %d; lbpf reads the "
+			    "first 6", w->path, name, i + 1);
+	w->out->steps.arg = i;
+	w->type = cast ? cast : args->types[i];
+	return 0;
+}
+
+/* Adds a read of the pointer at the value's place; the value becomes what
+ * it points to. */
+static int deref(struct walk *w, const char *what)
+{
+	char text[160];
+	unsigned id;
+	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	struct lbpf_path *st = &w->out->steps;
+
+	if (!t || !btf_is_ptr(t))
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is not a pointer (%s)%s", w->path,
+			    what, type_text(w->btf, w->type, text, sizeof(text)),
+			    t && btf_is_composite(t) ? "; use '.'" : "");
+	if (!w->in_arg) {
+		if (st->nreads + 1 >= LBPF_MAX_STEPS)
+			return fail(w->errbuf, w->errlen, -EINVAL, "%s: more than %d pointers to "
+				    "follow", w->path, LBPF_MAX_STEPS - 1);
+		st->offsets[st->nreads++] = w->off;
+	}
+	w->in_arg = false;
+	w->off = 0;
+	w->type = t->type;
+	return 0;
+}
+
+/* Finds member `name` of composite `id`, inside anonymous members too:
+ * its bit offset and type. */
+static bool find_member(const struct btf *btf, unsigned id, const char *name, unsigned *bits,
+			unsigned *type, unsigned *bitfield)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_member *m = btf_members(t);
+	int i;
+
+	for (i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(btf, m->name_off);
+		const struct btf_type *mt;
+		unsigned mid;
+
+		if (mn && *mn) {
+			if (strcmp(mn, name))
+				continue;
+			*bits = btf_member_bit_offset(t, i);
+			*type = m->type;
+			*bitfield = btf_member_bitfield_size(t, i);
+			return true;
+		}
+		mt = resolved(btf, m->type, &mid);
+		if (mt && btf_is_composite(mt) && find_member(btf, mid, name, bits, type, bitfield)) {
+			*bits += btf_member_bit_offset(t, i);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* .name: a member of the struct or union in place; `what` is the path so
+ * far, for messages. */
+static int member(struct walk *w, const char *what)
+{
+	char name[128], text[160];
+	unsigned id, bits, type, bitfield;
+	const struct btf_type *t = resolved(w->btf, w->type, &id);
+
+	if (!ident(w, name, sizeof(name)))
+		return syntax(w, "a member's name");
+	if (t && btf_is_ptr(t))
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is a pointer (%s); use '->'",
+			    w->path, what, type_text(w->btf, w->type, text, sizeof(text)));
+	if (!t || !btf_is_composite(t))
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is not a struct or union, it "
+			    "has no member %s", w->path, type_text(w->btf, w->type, text,
+			    sizeof(text)), name);
+	if (w->in_arg)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: a path goes through pointers; "
+			    "the argument is %s", w->path, type_text(w->btf, w->type, text,
+			    sizeof(text)));
+	if (!find_member(w->btf, id, name, &bits, &type, &bitfield))
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s has no member %s", w->path,
+			    type_text(w->btf, id, text, sizeof(text)), name);
+	if (bitfield || bits % 8)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: member %s is a bitfield; paths "
+			    "read whole bytes", w->path, name);
+	w->off += bits / 8;
+	w->type = type;
+	return 0;
+}
+
+/* [N]: an element of an array in place, or of what a pointer points to. */
+static int element(struct walk *w)
+{
+	char *end, text[160];
+	unsigned long n = strtoul(w->s, &end, 0);
+	unsigned id;
+	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	__s64 size;
+	int err;
+
+	if (end == w->s || (w->s = end, !eat(w, "]")))
+		return syntax(w, "an index and ']'");
+	if (t && btf_is_ptr(t)) {
+		err = deref(w, "the indexed value");
+		if (err)
+			return err;
+	} else if (t && btf_is_array(t)) {
+		if (n >= btf_array(t)->nelems)
+			return fail(w->errbuf, w->errlen, -EINVAL, "%s: index %lu is past the end "
+				    "of %s", w->path, n, type_text(w->btf, id, text, sizeof(text)));
+		w->type = btf_array(t)->type;
+	} else {
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is neither an array nor a "
+			    "pointer", w->path, type_text(w->btf, w->type, text, sizeof(text)));
+	}
+	size = btf__resolve_size(w->btf, w->type);
+	if (size <= 0 || n * size > 1u << 20)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: cannot index %s", w->path,
+			    type_text(w->btf, w->type, text, sizeof(text)));
+	w->off += n * size;
+	return 0;
+}
+
+/* char (and, behind a pointer, any byte: d_name.name is unsigned char *) */
+static bool is_char(const struct btf *btf, unsigned type, bool any_byte)
+{
+	unsigned id;
+	const struct btf_type *t = resolved(btf, type, &id);
+	const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+
+	return t && btf_is_int(t) && t->size == 1 && (any_byte || (name && !strcmp(name, "char")));
+}
+
+/* What the value is and how many bytes the last read takes. */
+static int classify(struct walk *w)
+{
+	struct btf_path *out = w->out;
+	char text[160];
+	unsigned id;
+	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	__s64 size = t ? btf__resolve_size(w->btf, id) : -1;
+
+	out->type = id;
+	out->size = size > 0 ? size : 0;
+	if (t && btf_is_int(t) && (size == 1 || size == 2 || size == 4 || size == 8)) {
+		out->kind = BTF_VALUE_INT;
+		out->is_signed = btf_int_encoding(t) & BTF_INT_SIGNED;
+	} else if (t && btf_is_any_enum(t) && size <= 8) {
+		out->kind = BTF_VALUE_ENUM;
+		out->is_signed = btf_kflag(t);
+	} else if (t && btf_is_ptr(t)) {
+		out->kind = is_char(w->btf, t->type, true) ? BTF_VALUE_STRPTR : BTF_VALUE_PTR;
+	} else if (t && btf_is_array(t) && is_char(w->btf, btf_array(t)->type, false)) {
+		out->kind = BTF_VALUE_CHARS;
+	} else if (t && (btf_is_composite(t) || btf_is_array(t)) && size > 0) {
+		out->kind = BTF_VALUE_BYTES;
+	} else {
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: lbpf cannot read a value of type %s",
+			    w->path, type_text(w->btf, w->type, text, sizeof(text)));
+	}
+	if (out->size > LBPF_MAX_PATH_BYTES)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is %u bytes; a path reads at "
+			    "most %d", w->path, type_text(w->btf, w->type, text, sizeof(text)),
+			    out->size, LBPF_MAX_PATH_BYTES);
+	if (w->in_arg && out->kind >= BTF_VALUE_CHARS && out->kind != BTF_VALUE_STRPTR)
+		return fail(w->errbuf, w->errlen, -EINVAL, "%s: an argument of type %s", w->path,
+			    type_text(w->btf, w->type, text, sizeof(text)));
+	return 0;
+}
+
+int btf_path_compile(const struct btf *btf, const struct btf_args *args, bool ret,
+		     const char *path, struct btf_path *out, char *errbuf, size_t errlen)
+{
+	struct walk w = { .btf = btf, .path = path, .s = path, .out = out,
+			  .errbuf = errbuf, .errlen = errlen };
+	struct lbpf_path *st = &out->steps;
+	char what[64];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = base(&w, args, ret);
+	while (!err) {
+		skip_space(&w);
+		if (!*w.s)
+			break;
+		snprintf(what, sizeof(what), "%.*s", (int)(w.s - path), path);
+		if (eat(&w, "->"))
+			err = deref(&w, what) ?: member(&w, what);
+		else if (eat(&w, "."))
+			err = member(&w, what);
+		else if (eat(&w, "["))
+			err = element(&w);
+		else
+			err = syntax(&w, "'->', '.' or '['");
+	}
+	err = err ?: classify(&w);
+	if (err)
+		return err;
+	if (w.in_arg) {
+		st->nreads = 0;
+		st->size = 8;
+		return 0;
+	}
+	st->offsets[st->nreads++] = w.off;
+	st->size = out->kind == BTF_VALUE_STRPTR || out->kind == BTF_VALUE_PTR ? 8 : out->size;
+	if (w.off != st->offsets[st->nreads - 1])
+		return fail(errbuf, errlen, -EINVAL, "%s: offset %u is too far", path, w.off);
+	return 0;
+}
+
+const char *btf_enum_name(const struct btf *btf, unsigned type, long long v)
+{
+	const struct btf_type *t = btf__type_by_id(btf, type);
+	int i;
+
+	if (t && btf_is_enum(t)) {
+		const struct btf_enum *e = btf_enum(t);
+
+		for (i = 0; i < btf_vlen(t); i++)
+			if ((__u32)e[i].val == (__u32)v)
+				return btf__name_by_offset(btf, e[i].name_off);
+	} else if (t && btf_is_enum64(t)) {
+		const struct btf_enum64 *e = btf_enum64(t);
+
+		for (i = 0; i < btf_vlen(t); i++)
+			if (btf_enum64_value(&e[i]) == (__u64)v)
+				return btf__name_by_offset(btf, e[i].name_off);
+	}
+	return NULL;
+}
+
+int btf_fentry_check(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	struct btf *btf = btf_kernel_load();
+	int id, fd, link, err;
+
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, "bpf_fentry_test1", BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id <= 0)
+		return -ENOENT;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "lbpf_fentry", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
+	err = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return err;
+}
