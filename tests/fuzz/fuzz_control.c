@@ -2,7 +2,9 @@
 /*
  * lbpfd's control protocol without sockets: the input is several request
  * lines, each handed to requests_line() (the request parser and the
- * dispatcher) as the connection code would; the load threads and workers
+ * dispatcher) as the connection code would, except that an empty line makes
+ * the client wait for the answers to its requests so far (so that a reload
+ * or an unload can find the policy loaded); the load threads and workers
  * are lbpfd's own, and the replies that wait (load, reload, unload) arrive
  * through requests_messages() as lbpfd's main loop delivers them. After
  * the lines, every policy loaded is unloaded, so the next input starts from
@@ -40,6 +42,7 @@ static char state_dir[] = "/tmp/lbpf-fuzz-state.XXXXXX";
 static char bpffs[64];
 static int epfd = -1;
 static uint64_t replies;
+static bool verbose; /* FUZZ_VERBOSE=1: print the replies */
 
 /* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 static bool valid_utf8(const unsigned char *s, size_t len)
@@ -85,6 +88,8 @@ static void send_reply(struct client *c, struct json_writer *w)
 	if (!valid_utf8((const unsigned char *)w->data, w->len))
 		fuzz_fail("a reply that is not UTF-8: %.*s", (int)(w->len < 2000 ? w->len : 2000),
 			  w->data);
+	if (verbose)
+		fprintf(stderr, "reply: %.*s\n", (int)(w->len < 300 ? w->len : 300), w->data);
 	json_free(reply);
 	json_writer_free(w);
 }
@@ -112,10 +117,12 @@ static void pump(int ms)
 	requests_messages();
 }
 
-/* Unloads every policy and waits until they are gone. An unload may free
- * its policy at once, so the names are taken before any is unloaded. */
-static void unload_all(struct client *c)
+/* Unloads every policy, as root on a client of its own, and waits until
+ * they are gone. An unload may free its policy at once, so the names are
+ * taken before any is unloaded. */
+static void unload_all(void)
 {
+	struct client admin = { .uid = 0 };
 	char names[64][LBPF_DAEMON_NAME_MAX], line[160];
 	uint64_t until = now_ms() + WAIT_MS;
 	struct policy *p;
@@ -125,26 +132,25 @@ static void unload_all(struct client *c)
 		for (n = 0, p = policies_first(); p && n < 64; p = p->next)
 			if (!p->busy && !p->unloading)
 				snprintf(names[n++], sizeof(names[0]), "%s", p->name);
+		client_join(&admin);
 		for (int i = 0; i < n; i++) {
 			snprintf(line, sizeof(line), "{\"op\":\"unload\",\"name\":\"%s\"}",
 				 names[i]);
-			requests_line(c, line, strlen(line));
+			requests_line(&admin, line, strlen(line));
 		}
 		if (now_ms() > until)
 			fuzz_fail("policy '%s' is still there %d ms after its unload",
 				  policies_first()->name, WAIT_MS);
 		pump(5);
+		client_leave(&admin);
 	}
 }
 
 static void clean_up(void)
 {
-	struct client c = { .uid = 1000 };
 	char cmd[256];
 
-	client_join(&c);
-	unload_all(&c);
-	client_leave(&c);
+	unload_all();
 	workers_stop();
 	pin_close();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", state_dir, bpffs);
@@ -156,6 +162,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char dir[PATH_MAX];
 
+	verbose = getenv("FUZZ_VERBOSE") != NULL;
 	if (unshare(CLONE_NEWNET))
 		fuzz_fail("unshare a network namespace: %s", strerror(errno));
 	lbpf_mount_filesystems();
@@ -180,26 +187,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Waits until c has every answer it waits for. */
+static void wait_answers(struct client *c)
+{
+	uint64_t until = now_ms() + WAIT_MS;
+
+	for (; c->pending > 0; pump(5))
+		if (now_ms() > until)
+			fuzz_fail("%d requests not answered after %d ms", c->pending, WAIT_MS);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct client c = { .uid = 1000 };
 	const char *line = (const char *)data, *end = line + size, *nl;
-	uint64_t until;
 	int n = 0;
 
 	client_join(&c);
-	for (; line < end && n < MAX_LINES; line = nl + 1, n++) {
+	/* a closing client (its followed policy ended) reads no more, as conns.c does */
+	for (; line < end && n < MAX_LINES && !c.closing; line = nl + 1, n++) {
 		nl = memchr(line, '\n', end - line);
 		if (!nl)
 			nl = end;
-		requests_line(&c, line, nl - line);
+		if (nl == line)
+			wait_answers(&c);
+		else
+			requests_line(&c, line, nl - line);
 		pump(0);
 	}
-	for (until = now_ms() + WAIT_MS; c.pending > 0; pump(5))
-		if (now_ms() > until)
-			fuzz_fail("%d requests not answered %d ms after the last line", c.pending,
-				  WAIT_MS);
-	unload_all(&c);
+	if (!c.closing)
+		wait_answers(&c);
 	client_leave(&c);
+	unload_all();
 	return 0;
 }

@@ -34,9 +34,11 @@ static struct ref_policy policy = { .specs = specs, .sets = sets };
 static uint32_t ifaces[8], nifaces; /* interfaces that exist: a test run needs one */
 static const int set_types[NSETS] = { 0, 4, 6 };
 /* Known bug (issue 10, part 4): set keys map IPv4 into ::ffff:0:0/96, so an
- * IPv6 entry that holds part of it matches IPv4 packets. While the loaded
- * filter has it, such entries are not generated and the run says so. */
-static bool mapped_bug;
+ * IPv6 entry that holds part of it matches IPv4 packets, and an IPv6 packet
+ * from or to such an address matches IPv4 entries. While the loaded filter
+ * has it, such entries are not generated, such packets are not checked, and
+ * the run says so. */
+static bool mapped_bug, uses_sets, unchecked;
 
 /* Whether an IPv6 set entry ::ffff:0:0/96 matches an IPv4 packet. */
 static bool probe_mapped_bug(void)
@@ -62,6 +64,13 @@ static bool probe_mapped_bug(void)
 	filter_set_remove(engine, 2, &mapped);
 	filter_rule_remove(engine, s->id);
 	return verdict == FILTER_DROP;
+}
+
+static bool is_mapped(const uint8_t *addr)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(addr, prefix, sizeof(prefix));
 }
 
 /* Whether p holds part of ::ffff:0:0/96. */
@@ -263,6 +272,7 @@ static void take_policy(struct bytes *b)
 	while (engine->nspecs)
 		filter_rule_remove(engine, engine->specs[0]->id);
 	policy.nspecs = 0;
+	uses_sets = false;
 	policy.default_action = engine->default_action = verdicts & 1;
 	policy.unparsed_action = engine->unparsed_action = verdicts >> 1 & 1;
 	policy.fragment_action = engine->fragment_action = verdicts >> 2 & 1;
@@ -270,6 +280,7 @@ static void take_policy(struct bytes *b)
 	n = take8(b) % (MAX_RULES + 1);
 	for (uint32_t i = 0; i < n && b->n; i++) {
 		specs[i] = take_rule(b);
+		uses_sets |= specs[i]->srcset >= 0 || specs[i]->dstset >= 0;
 		fuzz_insert(engine, specs[i]);
 		policy.nspecs++;
 	}
@@ -424,6 +435,10 @@ static void check_packet(const uint8_t *frame, uint32_t len, uint32_t iif)
 	want.iif = iif;
 	ref_decide(&policy, &want, iif, &v);
 	fuzz_run(engine, frame, len, iif, &verdict, &rule, &why, &got, &logged);
+	if (mapped_bug && uses_sets && want.family == 6 && (is_mapped(want.src) || is_mapped(want.dst))) {
+		unchecked = true; /* nor are the counters, which it may have moved */
+		return;
+	}
 	if (verdict != v.verdict || rule != v.rule_id || why != v.why) {
 		fuzz_dump_frame("frame", frame, len);
 		fuzz_dump_pkt("packet", &want);
@@ -441,6 +456,8 @@ static void check_counters(void)
 {
 	uint64_t packets, bytes;
 
+	if (unchecked)
+		return;
 	for (uint32_t i = 0; i < policy.nspecs; i++) {
 		uint32_t id = specs[i]->id;
 
@@ -460,6 +477,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	take_policy(&b);
 	memset(expect, 0, sizeof(expect));
+	unchecked = false;
 	for (int i = 0; i < MAX_PACKETS && (len = take_frame(&b, frame)); i++)
 		check_packet(frame, len, ifaces[take8(&b) % nifaces]);
 	check_counters();

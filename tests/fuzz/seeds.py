@@ -169,8 +169,19 @@ def control_seeds():
                    {"op": "load", "file": "/x.lua", "code": "", "name": "../bad"},
                    {"op": "load", "file": "/x.lua", "code": "", "memory": 1e300}],
     }
+    # an empty line: the harness waits for the answers so far
+    reqs["loaded-then"] = [
+        {"op": "load", "file": "/tmp/w.lua", "code": code + "lbpf.every(50, function() print('tick') end)\n"},
+        None, {"op": "list"}, {"op": "logs", "name": "w", "follow": True},
+        {"op": "reload", "name": "w", "code": "print('again')"}, None,
+        {"op": "reload", "name": "w", "code": "error('broken')"}, None,
+        {"op": "status"}, {"op": "unload", "name": "w"}, {"op": "unload", "name": "w"}]
+    reqs["load-fails"] = [{"op": "load", "file": "/tmp/e.lua", "code": "error('no')"}, None,
+                          {"op": "load", "file": "/tmp/s.lua", "code": "local x = ("}, None,
+                          {"op": "load", "file": "/tmp/o.lua", "code": "os.execute('true')"}]
     for name, lines in reqs.items():
-        save("control", name, "".join(json.dumps(r) + "\n" for r in lines).encode())
+        save("control", name, "".join(("" if r is None else json.dumps(r)) + "\n"
+                                      for r in lines).encode())
     save("control", "malformed", b'{"op":"status"\n[1,2,\n{"op":"list"}\r\n\xff\xfe\n{}\n')
     save("control", "escapes", b'{"op":"logs","name":"a\\u0000b\\ud800"}\n'
          b'{"op":"load","file":"/\\u00e9.lua","code":"\\"\\\\"}\n')
