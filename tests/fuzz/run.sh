@@ -53,11 +53,13 @@ for name in "${names[@]}"; do
 		continue
 	fi
 	mkdir -p "$out/corpus/$name" "$out/findings"
+	corpora=("$out/corpus/$name")
+	[ -d "tests/fuzz/corpus/$name" ] && corpora+=("tests/fuzz/corpus/$name")
 	log=$out/$name.log
 	before=$(ls "$out/findings" | grep -c "^$name-" || true)
 	"$bin" -max_total_time="$FUZZ_TIME" -timeout=25 -rss_limit_mb=4096 -max_len=4096 \
 		-print_final_stats=1 -artifact_prefix="$out/findings/$name-" \
-		"$out/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
+		"${corpora[@]}" >"$log" 2>&1
 	rc=$?
 	finding=$(ls -t "$out/findings" | grep "^$name-" | head -1)
 	after=$(ls "$out/findings" | grep -c "^$name-" || true)
@@ -66,6 +68,11 @@ for name in "${names[@]}"; do
 	if [ $rc -eq 0 ] && [ "$after" = "$before" ]; then
 		echo "PASS fuzz/$name: ${runs:-?} inputs in ${FUZZ_TIME}s, no finding"
 	else
+		if [ "$after" = "$before" ]; then
+			echo "FAIL fuzz/$name: exited with code $rc, no input saved (log $log)"
+			tail -5 "$log"
+			continue
+		fi
 		echo "FAIL fuzz/$name: finding $out/findings/$finding (exit $rc; log $log)"
 		grep -E '^(FINDING|SUMMARY|==[0-9]+==ERROR)' "$log" | head -5
 		grep -B14 -A1 '^FINDING' "$log" | grep -v '^    #' | head -30
