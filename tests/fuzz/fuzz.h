@@ -77,8 +77,9 @@ struct ref_verdict {
 	uint32_t ncounted;
 };
 
-/* The verdict for p (ref_parse's) arriving on interface iif. */
-void ref_decide(const struct ref_policy *pol, const struct filter_pkt *p, uint32_t iif,
+/* The verdict for p (ref_parse's) arriving on interface iif in
+ * connection-tracking state ct (enum filter_ct). */
+void ref_decide(const struct ref_policy *pol, const struct filter_pkt *p, uint32_t iif, int ct,
 		struct ref_verdict *v);
 
 /* Whether prefix pre covers the address addr of family fam. */
@@ -90,9 +91,10 @@ bool ref_prefix_covers(const struct filter_prefix *pre, int fam, const uint8_t *
  * a log source; exits the process when it cannot (the harness is useless). */
 struct filter_engine *fuzz_engine(uint32_t max_rules);
 
-/* Runs frame through the program; *pkt gets the packet of the first log
- * record it sent (*logged false if none). Exits on a failed test run. */
-void fuzz_run(struct filter_engine *e, const uint8_t *frame, uint32_t len, uint32_t iif,
+/* Runs frame through the program, in ct state ct (enum filter_ct; -1: as
+ * XDP looks it up); *pkt gets the packet of the first log record it sent
+ * (*logged false if none). A failed test run is a finding. */
+void fuzz_run(struct filter_engine *e, const uint8_t *frame, uint32_t len, uint32_t iif, int ct,
 	      int *verdict, uint32_t *rule_id, uint32_t *why, struct filter_pkt *pkt,
 	      bool *logged);
 

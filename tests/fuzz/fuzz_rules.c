@@ -7,7 +7,8 @@
  *   byte 1        how many set entries follow (each: slot, prefix)
  *   byte 2        how many rules follow (each: action, fields, their values)
  *   the rest      packets, built from a description whose addresses and
- *                 ports are drawn from the rules, or raw frames
+ *                 ports are drawn from the rules, or raw frames; each
+ *                 arrives on an interface in a ct state
  * Rules are decoded into the shapes the Lua binding accepts (ports only with
  * a protocol that has them, TCP flags with TCP, ICMP with ICMP or ICMPv6),
  * with prefixes whose host bits may be set, overlapping ranges and repeated
@@ -16,7 +17,6 @@
  * the number of packets the reference says it decided or counted.
  */
 #include <net/if.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,57 +33,6 @@ static struct filter_prefix entries[NSETS][16];
 static struct ref_policy policy = { .specs = specs, .sets = sets };
 static uint32_t ifaces[8], nifaces; /* interfaces that exist: a test run needs one */
 static const int set_types[NSETS] = { 0, 4, 6 };
-/* Known bug (issue 10, part 4): set keys map IPv4 into ::ffff:0:0/96, so an
- * IPv6 entry that holds part of it matches IPv4 packets, and an IPv6 packet
- * from or to such an address matches IPv4 entries. While the loaded filter
- * has it, such entries are not generated, such packets are not checked, and
- * the run says so. */
-static bool mapped_bug, uses_sets, unchecked;
-
-/* Whether an IPv6 set entry ::ffff:0:0/96 matches an IPv4 packet. */
-static bool probe_mapped_bug(void)
-{
-	struct filter_packet_desc d = { .proto = 17, .icmp_type = -1 };
-	struct filter_prefix mapped;
-	struct filter_spec *s = fuzz_spec(FILTER_DROP);
-	uint8_t frame[1514];
-	struct filter_pkt pkt;
-	uint32_t rule, why;
-	int verdict, len;
-	bool logged;
-
-	filter_parse_prefix("::ffff:0.0.0.0/96", &mapped);
-	filter_parse_prefix("192.0.2.1", &d.src);
-	filter_parse_prefix("192.0.2.2", &d.dst);
-	s->srcset = 2;
-	fuzz_insert(engine, s);
-	len = filter_packet_build(&d, frame, sizeof(frame));
-	if (len < 14 || filter_set_add(engine, 2, &mapped, 0) || filter_commit(engine))
-		fuzz_fail("probe the sets: %s", engine->error);
-	fuzz_run(engine, frame, len, 1, &verdict, &rule, &why, &pkt, &logged);
-	filter_set_remove(engine, 2, &mapped);
-	filter_rule_remove(engine, s->id);
-	return verdict == FILTER_DROP;
-}
-
-static bool is_mapped(const uint8_t *addr)
-{
-	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(addr, prefix, sizeof(prefix));
-}
-
-/* Whether p holds part of ::ffff:0:0/96. */
-static bool holds_mapped(const struct filter_prefix *p)
-{
-	static const struct filter_prefix mapped = {
-		.family = 6, .len = 96, .addr = { [10] = 0xff, [11] = 0xff } };
-	struct filter_prefix shorter = *p;
-
-	shorter.len = p->len < 96 ? p->len : 96;
-	return ref_prefix_covers(&shorter, 6, mapped.addr);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -101,10 +50,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fuzz_fail("create set %s: %s", name, engine->error);
 		sets[s].entries = entries[s];
 	}
-	mapped_bug = probe_mapped_bug();
-	if (mapped_bug)
-		printf("KNOWN fuzz_rules: an IPv6 set entry holding ::ffff:0:0/96 matches IPv4 "
-		       "packets (issue 10, part 4); such entries are not generated\n");
 	return 0;
 }
 
@@ -163,7 +108,7 @@ static const int protos[] = { 6, 17, 1, 58, 47, 50, 132, 136, 33, 51, 0 };
 
 enum {
 	F_SRC = 1, F_DST = 2, F_SPORT = 4, F_DPORT = 8, F_PROTO = 16, F_TCP = 32, F_ICMP = 64,
-	F_LENGTH = 128, F_IIF = 256, F_SRCSET = 512, F_DSTSET = 1024,
+	F_LENGTH = 128, F_IIF = 256, F_SRCSET = 512, F_DSTSET = 1024, F_CT = 2048,
 };
 
 static bool has_ports(int proto)
@@ -234,6 +179,8 @@ static struct filter_spec *take_rule(struct bytes *b)
 		s->srcset = take8(b) % NSETS;
 	if (fields & F_DSTSET)
 		s->dstset = take8(b) % NSETS;
+	if (fields & F_CT) /* a mask of states, not empty */
+		s->ct = 1 + take8(b) % ((1 << FILTER_CT_NSTATES) - 1);
 	return s;
 }
 
@@ -256,8 +203,6 @@ static void take_sets(struct bytes *b)
 			continue;
 		p = &entries[slot][sets[slot].n];
 		take_prefix(b, family, p);
-		if (mapped_bug && family == 6 && holds_mapped(p))
-			continue;
 		if (filter_set_add(engine, slot, p, 0))
 			fuzz_fail("set add: %s", engine->error);
 		sets[slot].n++;
@@ -272,7 +217,6 @@ static void take_policy(struct bytes *b)
 	while (engine->nspecs)
 		filter_rule_remove(engine, engine->specs[0]->id);
 	policy.nspecs = 0;
-	uses_sets = false;
 	policy.default_action = engine->default_action = verdicts & 1;
 	policy.unparsed_action = engine->unparsed_action = verdicts >> 1 & 1;
 	policy.fragment_action = engine->fragment_action = verdicts >> 2 & 1;
@@ -280,7 +224,6 @@ static void take_policy(struct bytes *b)
 	n = take8(b) % (MAX_RULES + 1);
 	for (uint32_t i = 0; i < n && b->n; i++) {
 		specs[i] = take_rule(b);
-		uses_sets |= specs[i]->srcset >= 0 || specs[i]->dstset >= 0;
 		fuzz_insert(engine, specs[i]);
 		policy.nspecs++;
 	}
@@ -417,13 +360,15 @@ static void dump_policy(void)
 			fprintf(stderr, " srcset %d", r->srcset);
 		if (r->dstset >= 0)
 			fprintf(stderr, " dstset %d", r->dstset);
+		if (r->ct)
+			fprintf(stderr, " ct 0x%02x", r->ct);
 		fprintf(stderr, "\n");
 	}
 }
 
 static uint64_t expect[64];
 
-static void check_packet(const uint8_t *frame, uint32_t len, uint32_t iif)
+static void check_packet(const uint8_t *frame, uint32_t len, uint32_t iif, int ct)
 {
 	struct filter_pkt want, got;
 	struct ref_verdict v;
@@ -433,15 +378,12 @@ static void check_packet(const uint8_t *frame, uint32_t len, uint32_t iif)
 
 	ref_parse(frame, len, &want);
 	want.iif = iif;
-	ref_decide(&policy, &want, iif, &v);
-	fuzz_run(engine, frame, len, iif, &verdict, &rule, &why, &got, &logged);
-	if (mapped_bug && uses_sets && want.family == 6 && (is_mapped(want.src) || is_mapped(want.dst))) {
-		unchecked = true; /* nor are the counters, which it may have moved */
-		return;
-	}
+	ref_decide(&policy, &want, iif, ct, &v);
+	fuzz_run(engine, frame, len, iif, ct, &verdict, &rule, &why, &got, &logged);
 	if (verdict != v.verdict || rule != v.rule_id || why != v.why) {
 		fuzz_dump_frame("frame", frame, len);
 		fuzz_dump_pkt("packet", &want);
+		fprintf(stderr, "ct state %s\n", filter_ct_names[ct]);
 		dump_policy();
 		fuzz_fail("verdict %d rule %d why %u, reference: verdict %d rule %d why %u",
 			  verdict, (int)rule, why, v.verdict, (int)v.rule_id, v.why);
@@ -456,8 +398,6 @@ static void check_counters(void)
 {
 	uint64_t packets, bytes;
 
-	if (unchecked)
-		return;
 	for (uint32_t i = 0; i < policy.nspecs; i++) {
 		uint32_t id = specs[i]->id;
 
@@ -477,9 +417,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	take_policy(&b);
 	memset(expect, 0, sizeof(expect));
-	unchecked = false;
 	for (int i = 0; i < MAX_PACKETS && (len = take_frame(&b, frame)); i++)
-		check_packet(frame, len, ifaces[take8(&b) % nifaces]);
+		check_packet(frame, len, ifaces[take8(&b) % nifaces], take8(&b) % FILTER_CT_NSTATES);
 	check_counters();
 	return 0;
 }

@@ -62,7 +62,7 @@ struct filter_engine *fuzz_engine(uint32_t max_rules)
 	return e;
 }
 
-void fuzz_run(struct filter_engine *e, const uint8_t *frame, uint32_t len, uint32_t iif,
+void fuzz_run(struct filter_engine *e, const uint8_t *frame, uint32_t len, uint32_t iif, int ct,
 	      int *verdict, uint32_t *rule_id, uint32_t *why, struct filter_pkt *pkt,
 	      bool *logged)
 {
@@ -70,8 +70,8 @@ void fuzz_run(struct filter_engine *e, const uint8_t *frame, uint32_t len, uint3
 
 	ring_buffer__consume(ring); /* nothing left over from an earlier run */
 	have_pkt = false;
-	if (filter_test(e, frame, len, iif, 1, verdict, rule_id, &ns, why))
-		fuzz_fail("filter_test: %s", e->error);
+	if (filter_test_ct(e, frame, len, iif, ct, 1, verdict, rule_id, &ns, why))
+		fuzz_fail("filter_test_ct: %s", e->error);
 	ring_buffer__consume(ring);
 	*logged = have_pkt;
 	if (have_pkt)

@@ -287,7 +287,7 @@ static enum truth both(enum truth a, enum truth b)
 
 /* Whether rule s matches p: YES, NO, or MAYBE (it depends on what was not read). */
 static enum truth rule_truth(const struct ref_policy *pol, const struct filter_spec *s,
-			     const struct filter_pkt *p, uint32_t iif)
+			     const struct filter_pkt *p, uint32_t iif, int ct)
 {
 	uint32_t iplen = p->iplen < 65535 ? p->iplen : 65535;
 	enum truth t = YES;
@@ -307,6 +307,8 @@ static enum truth rule_truth(const struct ref_policy *pol, const struct filter_s
 		iif_ok |= s->iif[i] == iif;
 	if (!iif_ok)
 		return NO;
+	if (s->ct && !(s->ct & 1u << ct))
+		return NO;
 	t = both(t, port_truth(s->sport, s->nsport, p, p->sport));
 	t = both(t, port_truth(s->dport, s->ndport, p, p->dport));
 	return both(t, meta_truth(s, p));
@@ -325,7 +327,7 @@ static void unparsed(const struct ref_policy *pol, const struct filter_pkt *p,
 	}
 }
 
-void ref_decide(const struct ref_policy *pol, const struct filter_pkt *p, uint32_t iif,
+void ref_decide(const struct ref_policy *pol, const struct filter_pkt *p, uint32_t iif, int ct,
 		struct ref_verdict *v)
 {
 	uint32_t candidates = 0; /* count rules that could match, counted or not */
@@ -341,7 +343,7 @@ void ref_decide(const struct ref_policy *pol, const struct filter_pkt *p, uint32
 		return unparsed(pol, p, v);
 	for (uint32_t i = 0; i < pol->nspecs; i++) {
 		const struct filter_spec *s = pol->specs[i];
-		enum truth t = rule_truth(pol, s, p, iif);
+		enum truth t = rule_truth(pol, s, p, iif, ct);
 
 		if (t == NO)
 			continue;

@@ -59,12 +59,11 @@ for name in "${names[@]}"; do
 	before=$(ls "$out/findings" | grep -c "^$name-" || true)
 	"$bin" -max_total_time="$FUZZ_TIME" -timeout=25 -rss_limit_mb=4096 -max_len=4096 \
 		-print_final_stats=1 -artifact_prefix="$out/findings/$name-" \
-		"${corpora[@]}" >"$log" 2>&1
-	rc=$?
+		"${corpora[@]}" 2>&1 | grep -av '^lbpf: /proc/self/fd/' >"$log"
+	rc=${PIPESTATUS[0]} # (pcap: lbpf test's complaints about each broken capture, left out)
 	finding=$(ls -t "$out/findings" | grep "^$name-" | head -1)
 	after=$(ls "$out/findings" | grep -c "^$name-" || true)
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-	grep '^KNOWN ' "$log" | sort -u | sed "s/^KNOWN \([^:]*\): /SKIP fuzz\/$name-known: /"
 	if [ $rc -eq 0 ] && [ "$after" = "$before" ]; then
 		echo "PASS fuzz/$name: ${runs:-?} inputs in ${FUZZ_TIME}s, no finding"
 	else
