@@ -12,7 +12,8 @@
  *
  * Checked: no memory error, no undefined behaviour (ASan, UBSan), no leak,
  * every reply a JSON object with a boolean "ok" (and an "error" string when
- * false) in valid UTF-8, every request that waits answered, and every
+ * false) in valid UTF-8, one answer to each request (at once, or later for
+ * a request that waits), every request that waits answered, and every
  * policy unloadable.
  *
  * The client is not root (uid 1000), so fuzzed code never runs trusted;
@@ -35,13 +36,15 @@
 #include "fuzz.h"
 
 #define MAX_LINES   16
-#define WAIT_MS     5000 /* for the answers of loads and unloads */
+#define WAIT_MS     30000 /* for the answers of loads and unloads: a body that loads a
+			   * filter waits for the verifier, seconds on a busy machine */
 
 static struct daemon_options opts;
 static char state_dir[] = "/tmp/lbpf-fuzz-state.XXXXXX";
 static char bpffs[64];
 static int epfd = -1;
-static uint64_t replies;
+static struct client *watched; /* the input's client */
+static uint64_t replies;        /* to it */
 static bool verbose; /* FUZZ_VERBOSE=1: print the replies */
 
 /* Whether s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
@@ -75,7 +78,7 @@ static void send_reply(struct client *c, struct json_writer *w)
 	struct json *reply;
 	const struct json *ok;
 
-	replies++;
+	replies += c == watched;
 	if (w->failed)
 		fuzz_fail("a reply ran out of memory");
 	reply = json_parse(w->data, w->len, err, sizeof(err));
@@ -197,6 +200,20 @@ static void wait_answers(struct client *c)
 			fuzz_fail("%d requests not answered after %d ms", c->pending, WAIT_MS);
 }
 
+/* One request: it is answered at once, or waits (c->pending grows). A
+ * request that ends the log c follows closes c, whose answer is then lost. */
+static void request(struct client *c, const char *line, size_t len)
+{
+	uint64_t before = replies;
+	int pending = c->pending;
+
+	requests_line(c, line, len);
+	if (!c->closing && replies - before + (c->pending - pending) != 1)
+		fuzz_fail("%llu replies and %d more waiting for one request: %.*s",
+			  (unsigned long long)(replies - before), c->pending - pending,
+			  (int)(len < 300 ? len : 300), line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct client c = { .uid = 1000 };
@@ -204,6 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int n = 0;
 
 	client_join(&c);
+	watched = &c;
 	/* a closing client (its followed policy ended) reads no more, as conns.c does */
 	for (; line < end && n < MAX_LINES && !c.closing; line = nl + 1, n++) {
 		nl = memchr(line, '\n', end - line);
@@ -212,12 +230,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nl == line)
 			wait_answers(&c);
 		else
-			requests_line(&c, line, nl - line);
+			request(&c, line, nl - line);
 		pump(0);
 	}
 	if (!c.closing)
 		wait_answers(&c);
 	client_leave(&c);
+	watched = NULL;
 	unload_all();
 	return 0;
 }

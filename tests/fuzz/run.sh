@@ -57,7 +57,7 @@ for name in "${names[@]}"; do
 	[ -d "tests/fuzz/corpus/$name" ] && corpora+=("tests/fuzz/corpus/$name")
 	log=$out/$name.log
 	before=$(ls "$out/findings" | grep -c "^$name-" || true)
-	"$bin" -max_total_time="$FUZZ_TIME" -timeout=25 -rss_limit_mb=4096 -max_len=4096 \
+	"$bin" -max_total_time="$FUZZ_TIME" -timeout=60 -rss_limit_mb=4096 -max_len=4096 \
 		-print_final_stats=1 -artifact_prefix="$out/findings/$name-" \
 		"${corpora[@]}" 2>&1 | grep -av '^lbpf: /proc/self/fd/' >"$log"
 	rc=${PIPESTATUS[0]} # (pcap: lbpf test's complaints about each broken capture, left out)
