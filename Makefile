@@ -2,7 +2,7 @@
 #
 # make            build build/lbpf (and friends)
 # make run        install missing dependencies, build, run an example for a few seconds
-# make test       install missing dependencies, build, run unit, lua, integration and vm tests
+# make test       install missing dependencies, build, run unit, fuzz, lua, integration and vm tests
 # make check      ASan+UBSan build; unit and lua tests under it (leaks fail)
 # make bench      benchmarks, printed as tables (scripts/bench/)
 # make image      the OCI image localhost/lbpf, from Debian 12's packages (scripts/image.sh)
