@@ -2,10 +2,11 @@
 #
 # make            build build/lbpf (and friends)
 # make run        install missing dependencies, build, run an example for a few seconds
-# make test       install missing dependencies, build, run unit, lua, integration and vm tests
+# make test       install missing dependencies, build, run unit, fuzz, lua, integration and vm tests
 # make check      ASan+UBSan build; unit and lua tests under it (leaks fail)
 # make bench      benchmarks, printed as tables (scripts/bench/)
 # make image      the OCI image localhost/lbpf, from Debian 12's packages (scripts/image.sh)
+# make fuzz       libFuzzer harnesses (tests/fuzz/), each for FUZZ_TIME seconds (root)
 # make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -53,7 +54,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 HEADERS   := $(wildcard include/lbpf/*.h user/*/*.h)
 
-.PHONY: all run test check bench image install uninstall clean deps unit-tests
+.PHONY: all run test check bench image install uninstall clean deps unit-tests fuzz fuzzers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -110,7 +111,7 @@ deps:
 run: deps all
 	$(BUILD)/lbpf run lua/examples/hello.lua
 
-test: deps all
+test: deps all fuzzers
 	./tests/run.sh
 
 # Leaks, memory errors and undefined behaviour make a test program exit non-zero,
@@ -120,6 +121,44 @@ check:
 	$(MAKE) BUILD=build/san SAN=1 all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	LBPF=build/san/lbpf BUILD=build/san ./tests/run.sh unit lua
+
+# Fuzzing (tests/fuzz/README.md): the library's sources again, built by clang
+# with ASan, UBSan and libFuzzer's coverage into build/fuzz/, and one program
+# per tests/fuzz/fuzz_*.c. `make fuzz FUZZ_TIME=600` runs each for 10 minutes
+# on its committed corpus (new inputs go to build/fuzz/corpus/); `make test`
+# runs each briefly (tests/run.sh's fuzz layer).
+FUZZ_BUILD  := build/fuzz
+FUZZ_TIME   ?= 60
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = $(filter-out -O2,$(CFLAGS)) -O1 -gline-tables-only $(FUZZ_SAN) \
+	-fsanitize=fuzzer-no-link -Itests/fuzz
+FUZZ_LIB_OBJS := $(patsubst user/%.c,$(FUZZ_BUILD)/user/%.o,$(LIB_SRCS))
+FUZZ_REG_OBJS := $(patsubst user/%.c,$(FUZZ_BUILD)/user/%.o,$(BINDINGS) user/core/module.c)
+# lbpfd without its sockets and main loop: the requests are driven directly
+FUZZ_DAEMON_OBJS := $(patsubst user/%.c,$(FUZZ_BUILD)/user/%.o,\
+	$(filter-out user/daemon/main.c user/daemon/server.c user/daemon/conns.c,$(DAEMON_SRCS)))
+FUZZ_COMMON := tests/fuzz/harness.c tests/fuzz/reference.c
+FUZZERS     := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps fuzzers
+	FUZZ_TIME=$(FUZZ_TIME) BUILD=$(BUILD) ./tests/fuzz/run.sh
+
+$(FUZZ_BUILD)/user/%.o: user/%.c $(HEADERS) $(SKELS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter $<,$(BINDINGS)),-DLBPF_LIBRARY=$(patsubst \
+		l%,%,$(basename $(notdir $<)))) -c $< -o $@
+
+$(FUZZ_BUILD)/liblbpf.a: $(FUZZ_LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) tests/fuzz/fuzz.h \
+		$(FUZZ_REG_OBJS) $(FUZZ_DAEMON_OBJS) $(FUZZ_BUILD)/liblbpf.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_COMMON) \
+		$(if $(filter control,$*),$(FUZZ_DAEMON_OBJS) $(FUZZ_REG_OBJS)) \
+		$(FUZZ_BUILD)/liblbpf.a $(LDLIBS)
 
 bench: deps all
 	./scripts/bench/run.sh

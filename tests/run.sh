@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 #
 # Runs the test layers and prints one closing line "N passed, N failed, N skipped".
-#   tests/run.sh [unit] [lua] [integration] [vm]      (default: all four)
+#   tests/run.sh [unit] [fuzz] [lua] [integration] [vm]      (default: all five)
+# The fuzz layer runs each libFuzzer harness for FUZZ_TIME seconds (15 here;
+# tests/fuzz/run.sh, `make fuzz` for longer runs).
 #
 # Every test program speaks the same line protocol on stdout:
 #   PASS <name>
@@ -20,7 +22,7 @@ export LBPF_TOP=$PWD
 
 shopt -s nullglob
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit lua integration vm)
+[ ${#layers[@]} -gt 0 ] || layers=(unit fuzz lua integration vm)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -54,6 +56,8 @@ for layer in "${layers[@]}"; do
 		for t in "$BUILD"/tests/unit/*; do
 			[ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
 		done ;;
+	fuzz)
+		run_one "fuzz" env FUZZ_TIME="${FUZZ_TIME:-15}" ./tests/fuzz/run.sh ;;
 	lua)
 		for t in tests/lua/test_*.lua; do
 			run_one "lua/$(basename "$t")" "$LBPF" run "$t"
