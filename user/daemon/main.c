@@ -150,7 +150,7 @@ static int setup(void)
 	if ((err = server_listen()))
 		return err;
 	features_probe();
-	return workers_start(opts.workers, server_epfd());
+	return workers_start(opts.workers);
 }
 
 int main(int argc, char **argv)

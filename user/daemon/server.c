@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The main thread's epoll set and loop: the control socket, the metrics
- * socket, the mailbox, the signals, the connections (conns.c) and the
- * runners waiting for their loops (runners.c) are its entries; each brings
- * its own ready function. The loop is as short as ae.c's.
+ * socket, the mailbox, the signals and the connections (conns.c) are its
+ * entries; each brings its own ready function. The policies' loops are not
+ * (the workers watch them, runners.c). The loop is as short as ae.c's.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -229,11 +229,6 @@ int server_listen(void)
 	if (opts->metrics && (err = setup_metrics()))
 		return err;
 	return 0;
-}
-
-int server_epfd(void)
-{
-	return epfd;
 }
 
 /* A client knocks on the control socket. */

@@ -22,7 +22,6 @@
 int server_open(const struct daemon_options *opts);
 /* Watches the sockets, the mailbox and the signals; opens --metrics. */
 int server_listen(void);
-int server_epfd(void);
 /* The main loop, until a stop is done. */
 void server_run(void);
 /* Removes the control socket. */

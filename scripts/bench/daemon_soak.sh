@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+#
+# lbpfd under a flood of hostile control clients, printed as a markdown table.
+# The daemon holds TICKERS policies, each with a 10 ms lbpf.every timer that
+# logs its worst lateness every 500 ms, plus one tracepoint policy. The
+# benchmark reads that lateness during a quiet window and during a flood of
+# the same length, and lbpfd's RSS and descriptor count before, during (the
+# highest sample) and after the flood, and how long `lbpf list` takes while
+# the flood runs. The flood (tests/helpers/ctl_flood.c) is CONNS connections
+# that pipeline {"op":"status"} and never read, CONNS/4 that send one byte
+# every 100 ms and never end the line, and CONNS/4 that send nothing; each
+# connects again as soon as lbpfd closes it.
+#   scripts/bench/daemon_soak.sh [CONNS] [SECONDS]      (1000, 10)
+# Targets: lateness under flood <= 2x the quiet figure + 5 ms; RSS after the
+# flood within 10% of before. Environment: BUILD (build), LBPFD_ARGS (extra
+# lbpfd options, e.g. "--max-clients 1000").
+#
+# A benchmark, not a test: it exits 0 whatever the numbers, non-zero only when
+# something it ran crashed. Uses its own socket, state and bpffs folders.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+
+BUILD=${BUILD:-build}
+LBPF=$PWD/$BUILD/lbpf
+LBPFD=$PWD/$BUILD/lbpfd
+FLOOD=$PWD/$BUILD/tests/helpers/ctl_flood
+CONNS=${1:-1000}
+SECS=${2:-10}
+TICKERS=4
+W=$(mktemp -d /tmp/lbpf-bench-soak.XXXXXX)
+BPFFS=/sys/fs/bpf/lbpf-bench-soak-$$
+export LBPF_SOCKET=$W/lbpfd.sock LBPF_BPFFS=$BPFFS
+crashed=0
+
+for f in "$LBPF" "$LBPFD" "$FLOOD"; do
+	[ -x "$f" ] || { echo "daemon_soak.sh: $f is missing: run make first" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "daemon_soak.sh: needs root" >&2; exit 1; }
+
+DPID=
+FPIDS=()
+cleanup() {
+	local p
+	for p in "${FPIDS[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+	rm -rf "$W" "$BPFFS"
+}
+trap cleanup EXIT
+
+# shellcheck disable=SC2086
+"$LBPFD" --socket "$W/lbpfd.sock" --state-dir "$W/state" --bpffs "$BPFFS" \
+	${LBPFD_ARGS:-} 2>"$W/lbpfd.log" &
+DPID=$!
+for _ in $(seq 100); do "$LBPF" status >/dev/null 2>&1 && break; sleep 0.05; done
+
+cat > "$W/ticker.lua" <<'EOF'
+local period, last, worst = 10, lbpf.now(), 0
+lbpf.every(period, function()
+	local now = lbpf.now()
+	worst = math.max(worst, (now - last) / 1e6 - period)
+	last = now
+end)
+lbpf.every(500, function()
+	print(string.format("%.3f late %.2f", lbpf.time(), worst))
+	worst = 0
+end)
+EOF
+cat > "$W/probe.lua" <<'EOF'
+local n = 0
+lbpf.tracepoint("syscalls:sys_enter_getppid", function() n = n + 1 end)
+EOF
+
+for i in $(seq "$TICKERS"); do
+	"$LBPF" load "$W/ticker.lua" --name "tick$i" >/dev/null || crashed=1
+done
+"$LBPF" load "$W/probe.lua" --name probe >/dev/null || crashed=1
+
+now() { date +%s.%N; }
+rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$DPID/status" 2>/dev/null; }
+fds() { find "/proc/$DPID/fd" -mindepth 1 2>/dev/null | wc -l; }
+
+# worst_late FROM TO: the tickers' worst lateness (ms) logged in that window
+worst_late() {
+	local i
+	for i in $(seq "$TICKERS"); do "$LBPF" logs "tick$i" 2>/dev/null; done |
+		awk -v from="$1" -v to="$2" '$2 == "late" && $1 > from && $1 <= to + 0.5 {
+			if ($3 > w) w = $3 } END { printf "%.2f", w + 0 }'
+}
+
+sleep 1
+rss0=$(rss_mb) fd0=$(fds)
+q0=$(now)
+sleep "$SECS"
+q1=$(now)
+
+f0=$(now)
+"$FLOOD" "$LBPF_SOCKET" pipeline "$CONNS" "$SECS" > "$W/pipeline.out" & FPIDS+=($!)
+"$FLOOD" "$LBPF_SOCKET" trickle $((CONNS / 4)) "$SECS" > "$W/trickle.out" & FPIDS+=($!)
+"$FLOOD" "$LBPF_SOCKET" idle $((CONNS / 4)) "$SECS" > "$W/idle.out" & FPIDS+=($!)
+rss_max=$rss0 fd_max=$fd0 list_max=0
+while [ "$(echo "$(now) < $f0 + $SECS - 0.5" | bc)" = 1 ]; do
+	r=$(rss_mb) d=$(fds)
+	[ -z "$r" ] && { crashed=1; break; }
+	[ "$(echo "$r > $rss_max" | bc)" = 1 ] && rss_max=$r
+	[ "$d" -gt "$fd_max" ] && fd_max=$d
+	t0=$(date +%s%N)
+	timeout 120 "$LBPF" list >/dev/null 2>&1
+	t=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$t" -gt "$list_max" ] && list_max=$t
+	sleep 0.5
+done
+wait "${FPIDS[@]}"
+FPIDS=()
+f1=$(now)
+sleep 3
+rss1=$(rss_mb) fd1=$(fds)
+kill -0 "$DPID" 2>/dev/null || crashed=1
+
+quiet=$(worst_late "$q0" "$q1")
+flood=$(worst_late "$f0" "$f1")
+target=$(echo "2 * $quiet + 5" | bc)
+rss_pct=$(echo "scale=1; 100 * ($rss1 - $rss0) / $rss0" | bc)
+stats() { tr '\n' ' ' < "$W/$1.out" | cut -c1-120; }
+
+echo "## lbpfd under a control-socket flood ($(nproc) CPUs, kernel $(uname -r))"
+echo
+echo "Flood: $CONNS pipelining + $((CONNS / 4)) trickling + $((CONNS / 4)) idle clients for $SECS s;"
+echo "$TICKERS policies with a 10 ms timer and one tracepoint policy loaded. lbpfd ${LBPFD_ARGS:-(defaults)}."
+echo
+echo "| measure | quiet | flood | after | target |"
+echo "|---|---|---|---|---|"
+echo "| worst timer lateness | ${quiet} ms | ${flood} ms | - | flood <= ${target} ms |"
+echo "| lbpfd RSS | ${rss0} MB | ${rss_max} MB (max) | ${rss1} MB (${rss_pct}%) | after within 10% |"
+echo "| lbpfd descriptors | ${fd0} | ${fd_max} (max) | ${fd1} | - |"
+echo "| \`lbpf list\` | - | ${list_max} ms (max) | - | - |"
+echo
+echo "pipeline: $(stats pipeline)"
+echo "trickle: $(stats trickle)"
+echo "idle: $(stats idle)"
+exit $crashed
