@@ -22,7 +22,8 @@ static struct daemon_options opts;
 static const char usage[] =
 	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
 	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
-	"             [--memory SIZE] [--fail-open] [--foreground]\n"
+	"             [--memory SIZE] [--max-clients N] [--max-output SIZE] [--timeout S]\n"
+	"             [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
 	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
 	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
@@ -33,6 +34,12 @@ static const char usage[] =
 	"  --instructions N    Lua instructions a callback may run at once (100000000)\n"
 	"  --max-errors N      callback errors in a row that fail a policy (10)\n"
 	"  --memory SIZE       default memory limit of a policy (64M)\n"
+	"  --max-clients N     connections at once, control and metrics; one more is\n"
+	"                      told why and closed (64)\n"
+	"  --max-output SIZE   unread replies a connection may pile up before it is\n"
+	"                      closed (1M)\n"
+	"  --timeout S         seconds a connection may take to send a whole request\n"
+	"                      line, from the end of its previous one (10)\n"
 	"  --fail-open         packet filters end with lbpfd (stop, crash) instead of enforcing\n"
 	"                      until it is back\n"
 	"  --foreground        accepted for compatibility: lbpfd never forks; it logs to stderr\n";
@@ -82,6 +89,23 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 			return -EINVAL;
 		o->max_errors = n;
 		return 0;
+	case 'c':
+		if (parse_number("--max-clients", arg, 1, 100000, &n))
+			return -EINVAL;
+		o->max_clients = n;
+		return 0;
+	case 't':
+		if (parse_number("--timeout", arg, 1, 3600, &n))
+			return -EINVAL;
+		o->timeout_s = n;
+		return 0;
+	case 'o':
+		if (lbpf_parse_size(arg, &o->max_output) || o->max_output < (64u << 10)) {
+			fprintf(stderr, "lbpfd: --max-output %s: expected a size of at least 64K\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'M':
 		if (lbpf_parse_size(arg, &o->default_memory) || o->default_memory < (256u << 10)) {
 			fprintf(stderr, "lbpfd: --memory %s: expected a size of at least 256K\n",
@@ -108,6 +132,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		{ "instructions", required_argument, NULL, 'i' },
 		{ "max-errors", required_argument, NULL, 'e' },
 		{ "memory", required_argument, NULL, 'M' },
+		{ "max-clients", required_argument, NULL, 'c' },
+		{ "max-output", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "fail-open", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -117,7 +144,8 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 
 	*o = (struct daemon_options){
 		LBPF_DAEMON_SOCKET, LBPF_DAEMON_STATE_DIR, LBPF_DAEMON_BPFFS, NULL, NULL,
-		2, 100000000ull, 10, 64u << 20, false,
+		2, 100000000ull, 10, 64u << 20, LBPF_DAEMON_MAX_CLIENTS, LBPF_DAEMON_MAX_OUTPUT,
+		LBPF_DAEMON_IDLE_S, false,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		if ((err = parse_option(c, optarg, o)))
