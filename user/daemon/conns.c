@@ -93,16 +93,18 @@ static void conn_log(const char *fmt, ...)
 }
 
 /* Reads and drops up to DRAIN_MAX bytes the peer sent and lbpfd will not
- * handle: a unix socket closed with input unread resets the connection,
- * and the peer might lose the reply that said why. */
-static void conn_drain(struct conn *c)
+ * handle: a unix socket closed with input unread resets the connection, so
+ * the peer might lose the reply that said why, and a peer still writing
+ * would not get to read it. Returns whether the input ended. */
+static bool conn_drain(struct conn *c)
 {
 	char buf[16384];
 	size_t total = 0;
-	ssize_t n;
+	ssize_t n = -1;
 
 	while (total < DRAIN_MAX && (n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 		total += n;
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
 /* Closes and frees c; its client leaves the requests. */
@@ -129,7 +131,7 @@ static void conn_free(struct conn *c)
 /* Watches input while c may send a request, output while some waits. */
 static void conn_watch(struct conn *c)
 {
-	bool input = !c->in_eof && !c->backlog && !c->client.closing;
+	bool input = !c->in_eof && !c->backlog; /* closing: to be dropped */
 	uint32_t events = (input ? EPOLLIN : 0) | (c->out_off < c->out.len ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = events, .data.ptr = &c->h };
 
@@ -497,6 +499,11 @@ static void conn_event(struct handle *h, uint32_t events)
 
 	if (events & EPOLLOUT && !conn_flush(c))
 		return;
+	if (events & EPOLLIN && c->client.closing && !c->in_eof) {
+		c->in_eof = conn_drain(c);
+		conn_watch(c);
+		return;
+	}
 	if (events & EPOLLIN && !c->in_eof && !c->backlog)
 		return conn_input(c);
 	/* hung up for good with nothing left to read: no reply can reach it */
