@@ -211,7 +211,11 @@ test_emfile() {
 import socket, sys, time
 held, refused, reason = [], 0, ""
 for i in range(120):
-    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+    s = socket.socket(socket.AF_UNIX); s.settimeout(1)
+    try:
+        s.connect(sys.argv[1]); held.append(s)
+    except OSError:
+        pass # the listen queue is full: lbpfd takes no one
 time.sleep(0.5)
 for s in held:
     s.setblocking(False)
@@ -259,7 +263,7 @@ EOF
 	wait $p1 $!
 	sleep 0.6
 	local worst lines
-	lines=$("$LBPF" logs ticker | tail -9)
+	lines=$(timeout 60 "$LBPF" logs ticker | tail -9)
 	worst=$(echo "$lines" | awk '{ if ($2 > w) w = $2 } END { print w + 0 }')
 	echo "# worst lateness of a 10 ms timer during the flood: $worst ms ($(cat "$W/flood.out"))"
 	[ "$(echo "$lines" | grep -c '^late')" -ge 8 ] || t_fail "the ticker stopped reporting: $lines"
