@@ -15,7 +15,8 @@
 # when the system has both, else as root.
 #   scripts/bench/daemon_soak.sh [CONNS] [SECONDS]      (1000, 10)
 # Targets: lateness under flood <= 2x the quiet figure + 5 ms; RSS after the
-# flood within 10% of before. Environment: BUILD (build), LBPFD_ARGS (extra
+# flood within 10% of before. Environment: BUILD (build), LBPFD (the lbpfd to
+# measure, $BUILD/lbpfd), LBPFD_ARGS (extra
 # lbpfd options, e.g. "--max-clients 1000").
 #
 # A benchmark, not a test: it exits 0 whatever the numbers, non-zero only when
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/../.." || exit 2
 
 BUILD=${BUILD:-build}
 LBPF=$PWD/$BUILD/lbpf
-LBPFD=$PWD/$BUILD/lbpfd
+LBPFD=${LBPFD:-$PWD/$BUILD/lbpfd}
 FLOOD=$PWD/$BUILD/tests/helpers/ctl_flood
 CONNS=${1:-1000}
 SECS=${2:-10}

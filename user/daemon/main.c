@@ -6,6 +6,7 @@
  * parts, lowest first (lbpfd.h lists them), then runs the main loop.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,11 @@ int main(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* a connection's buffers (up to a line or --max-output) are mapped and
+	 * unmapped whole, so a flood's memory goes back to the system after it:
+	 * glibc would otherwise raise this threshold as they are freed, then
+	 * serve them from a heap that does not shrink */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	if ((err = setup()) < 0) {
 		fprintf(stderr, "lbpfd: cannot start: %s\n", strerror(-err));
 		return 1;
