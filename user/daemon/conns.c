@@ -373,6 +373,13 @@ int conns_accept(int listen_fd, bool http)
 	}
 }
 
+/* The end of the first complete line of c's unhandled input, or NULL. */
+static char *line_end(struct conn *c)
+{
+	return c->in_len > c->in_off ? memchr(c->in + c->in_off, '\n', c->in_len - c->in_off)
+				     : NULL;
+}
+
 /* Reads what the socket holds, into room at the end of the input (made by
  * moving the unhandled input to the front, or by growing the buffer while
  * no complete line is in it, up to INPUT_MAX). Returns 1 at the end of the
@@ -390,7 +397,7 @@ static int conn_read(struct conn *c, size_t max)
 			c->in_off = 0;
 		}
 		if (c->in_len == c->in_cap) {
-			if (c->in_cap >= max || memchr(c->in, '\n', c->in_len))
+			if (c->in_cap >= max || line_end(c))
 				return 0; /* full: handle it first */
 			cap = c->in_cap ? c->in_cap * 2 : INPUT_MIN;
 			cap = cap < max ? cap : max;
@@ -416,7 +423,7 @@ static void http_input(struct conn *c, int got)
 	struct json_writer w = { 0 };
 	char *in = c->in;
 
-	if (got < 0 ||
+	if (got < 0 || !c->in_len ||
 	    (!memmem(in, c->in_len, "\r\n\r\n", 4) && !memmem(in, c->in_len, "\n\n", 2))) {
 		if (got != 0 || c->in_len >= HTTP_HEAD_MAX)
 			conn_free(c);
@@ -455,7 +462,7 @@ static bool control_input(struct conn *c)
 	char *nl;
 
 	while (!c->client.closing && lines++ < LINES_PER_TURN &&
-	       (nl = memchr(c->in + c->in_off, '\n', c->in_len - c->in_off))) {
+	       (nl = line_end(c))) {
 		size_t len = nl - (c->in + c->in_off);
 
 		requests_line(&c->client, c->in + c->in_off, len);
@@ -470,7 +477,7 @@ static bool control_input(struct conn *c)
 			c->in_cap = 0;
 		}
 	}
-	c->backlog = !c->client.closing && memchr(c->in + c->in_off, '\n', c->in_len - c->in_off);
+	c->backlog = !c->client.closing && line_end(c);
 	if (!c->client.closing && !c->backlog && c->in_len - c->in_off > LBPF_DAEMON_MAX_LINE)
 		conn_close(c, "request too long: a line may have at most %d bytes",
 			   LBPF_DAEMON_MAX_LINE);
