@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,8 +25,6 @@
 #include "policies.h"
 #include "requests.h"
 #include "server.h"
-
-#define CONTROL_NICE 5
 
 static const struct daemon_options *opts;
 static int epfd = -1;
@@ -305,12 +302,6 @@ void server_run(void)
 	struct handle *h;
 	int i, n;
 
-	/* control work yields the CPU to the policies' turns: the workers, made
-	 * before, keep nice 0 (a Linux nice value is per thread); load threads,
-	 * made from here, inherit this one */
-	if (setpriority(PRIO_PROCESS, gettid(), CONTROL_NICE) < 0)
-		fprintf(stderr, "lbpfd: setpriority: %s (control work keeps nice 0)\n",
-			strerror(errno));
 	while (!policies_stopped()) {
 		n = epoll_wait(epfd, events, 64, busy ? 0 : 1000);
 		for (i = 0; i < n; i++) {
