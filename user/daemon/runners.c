@@ -5,10 +5,10 @@
  * runners' loops in their own epoll set (never the main thread's, so no
  * control work delays a turn), run the turns of those that are ready, and
  * end those that stopped; the main thread learns of an end by MSG_ENDED.
- * A worker takes a queued runner first, else waits in the set for one
- * event: a runner's loop (EPOLLONESHOT: one worker gets it) or wake_fd,
- * which is readable exactly while the job queue holds runners or the
- * workers must quit.
+ * A worker takes the oldest queued runner (first queueing, behind it, those
+ * whose loop is ready), else waits in the set for one event: a runner's
+ * loop (EPOLLONESHOT: one worker gets it) or wake_fd, which is readable
+ * exactly while the job queue holds runners or the workers must quit.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -214,6 +214,18 @@ static void runner_turn(struct runner *r)
 	}
 }
 
+/* Queues the runners whose loop is ready now, behind those queued: a
+ * runner that is always ready (it re-queues itself) cannot starve them. */
+static void queue_ready(void)
+{
+	struct epoll_event ev[8];
+	int i, n = epoll_wait(epfd, ev, 8, 0);
+
+	for (i = 0; i < n; i++)
+		if (ev[i].data.ptr)
+			runner_queue(ev[i].data.ptr);
+}
+
 /* A worker: runs the turns of queued runners and of those whose loop is
  * ready, until workers_stop. */
 static void *worker_main(void *arg)
@@ -229,7 +241,9 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&lock);
 		if (stop)
 			break;
-		if (!r && epoll_wait(epfd, &ev, 1, -1) == 1)
+		if (r)
+			queue_ready();
+		else if (epoll_wait(epfd, &ev, 1, -1) == 1)
 			r = ev.data.ptr; /* NULL: wake_fd, the queue is looked at again */
 		if (r)
 			runner_turn(r);
