@@ -44,9 +44,14 @@
  *       "features":{NAME:BOOL...}}
  * Errors: {"ok":false,"error":MESSAGE}. A line that is not a JSON object, an
  * unknown op or a bad field gets an error reply and the connection stays
- * usable; a line over the limit gets an error reply and the connection is
- * closed; a partial line left idle for LBPF_DAEMON_IDLE_S seconds is
- * answered with an error and closed.
+ * usable. A connection is closed, after an error reply that says why, when
+ * a line is over the limit, when it has not ended a line within
+ * LBPF_DAEMON_IDLE_S seconds (lbpfd --timeout) of the previous one (or of
+ * connecting) while no load or unload of its own is under way and it is not
+ * following a log, or when more than LBPF_DAEMON_MAX_OUTPUT bytes of its
+ * replies are unread as another one is queued (lbpfd --max-output); beyond
+ * LBPF_DAEMON_MAX_CLIENTS connections (lbpfd --max-clients) a new one gets
+ * the error line and is closed at once.
  *
  * State: STATE_DIR/policies/NAME.lua (the source that runs) and NAME.json
  * ({"name","file","args","memory","generation","trusted"}); loaded again at
@@ -75,6 +80,8 @@
 #define LBPF_DAEMON_MAX_LINE  (1 << 20)
 #define LBPF_DAEMON_LOG_LINES 1000
 #define LBPF_DAEMON_LOG_LINE_MAX 4096 /* bytes of a log line kept; the rest is cut */
-#define LBPF_DAEMON_IDLE_S    10
+#define LBPF_DAEMON_IDLE_S    10        /* lbpfd --timeout's default */
+#define LBPF_DAEMON_MAX_CLIENTS 64      /* lbpfd --max-clients's default */
+#define LBPF_DAEMON_MAX_OUTPUT (1 << 20) /* lbpfd --max-output's default */
 
 #endif /* LBPF_DAEMON_H */

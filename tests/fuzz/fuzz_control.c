@@ -21,6 +21,7 @@
  * temporary state and bpffs folders, and a low instruction limit.
  */
 #include <sched.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,6 @@
 static struct daemon_options opts;
 static char state_dir[] = "/tmp/lbpf-fuzz-state.XXXXXX";
 static char bpffs[64];
-static int epfd = -1;
 static struct client *watched; /* the input's client */
 static uint64_t replies;        /* to it */
 static bool verbose; /* FUZZ_VERBOSE=1: print the replies */
@@ -105,18 +105,13 @@ static uint64_t now_ms(void)
 	return ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 }
 
-/* lbpfd's main loop, for a while: runners that wait get their turn, the
- * messages of load threads and workers are handled. */
+/* lbpfd's main loop, for a while: the workers run the policies by
+ * themselves; the messages of load threads and workers are handled. */
 static void pump(int ms)
 {
-	struct epoll_event ev[16];
-	struct handle *h;
-	int n = epoll_wait(epfd, ev, 16, ms);
+	struct pollfd pfd = { .fd = mailbox_fd(), .events = POLLIN };
 
-	for (int i = 0; i < n; i++) {
-		h = ev[i].data.ptr;
-		h->ready(h, ev[i].events);
-	}
+	poll(&pfd, 1, ms);
 	requests_messages();
 }
 
@@ -177,14 +172,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					.instruction_limit = 1000000, .max_errors = 10,
 					.default_memory = 4u << 20 };
 	snprintf(dir, sizeof(dir), "%s/policies", state_dir);
-	epfd = epoll_create1(EPOLL_CLOEXEC);
 	requests_init(&opts);
 	load_limits(opts.instruction_limit, opts.max_errors);
 	clients_init(send_reply);
-	if (epfd < 0 || mailbox_init() || state_init(state_dir) || pin_init(bpffs, runner_note_object))
+	if (mailbox_init() || state_init(state_dir) || pin_init(bpffs, runner_note_object))
 		fuzz_fail("start lbpfd's parts in %s and %s", state_dir, bpffs);
 	features_probe();
-	if (workers_start(opts.workers, epfd))
+	if (workers_start(opts.workers))
 		fuzz_fail("start the workers");
 	atexit(clean_up);
 	return 0;

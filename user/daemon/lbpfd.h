@@ -37,6 +37,9 @@ struct daemon_options {
 	uint64_t instruction_limit;
 	unsigned max_errors;
 	size_t default_memory;
+	unsigned max_clients;      /* connections at once, control and metrics */
+	size_t max_output;         /* unread replies a connection may pile up */
+	unsigned timeout_s;        /* to send a whole line */
 	bool fail_open;            /* filters are unpinned when lbpfd stops or crashed */
 };
 

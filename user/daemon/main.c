@@ -6,6 +6,7 @@
  * parts, lowest first (lbpfd.h lists them), then runs the main loop.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,8 @@ static struct daemon_options opts;
 static const char usage[] =
 	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
 	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
-	"             [--memory SIZE] [--policy-dir DIR] [--fail-open] [--foreground]\n"
+	"             [--memory SIZE] [--max-clients N] [--max-output SIZE] [--timeout S]\n"
+	"             [--policy-dir DIR] [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
 	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
 	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
@@ -36,6 +38,12 @@ static const char usage[] =
 	"  --memory SIZE       default memory limit of a policy (64M)\n"
 	"  --policy-dir DIR    every DIR/NAME.lua is a policy NAME, loaded, reloaded and\n"
 	"                      unloaded as the file appears, changes and goes\n"
+	"  --max-clients N     connections at once, control and metrics; one more is\n"
+	"                      told why and closed (64)\n"
+	"  --max-output SIZE   unread replies a connection may pile up before it is\n"
+	"                      closed (1M)\n"
+	"  --timeout S         seconds a connection may take to send a whole request\n"
+	"                      line, from the end of its previous one (10)\n"
 	"  --fail-open         packet filters end with lbpfd (stop, crash) instead of enforcing\n"
 	"                      until it is back\n"
 	"  --foreground        accepted for compatibility: lbpfd never forks; it logs to stderr\n";
@@ -86,6 +94,23 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 			return -EINVAL;
 		o->max_errors = n;
 		return 0;
+	case 'c':
+		if (parse_number("--max-clients", arg, 1, 100000, &n))
+			return -EINVAL;
+		o->max_clients = n;
+		return 0;
+	case 't':
+		if (parse_number("--timeout", arg, 1, 3600, &n))
+			return -EINVAL;
+		o->timeout_s = n;
+		return 0;
+	case 'o':
+		if (lbpf_parse_size(arg, &o->max_output) || o->max_output < (64u << 10)) {
+			fprintf(stderr, "lbpfd: --max-output %s: expected a size of at least 64K\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'M':
 		if (lbpf_parse_size(arg, &o->default_memory) || o->default_memory < (256u << 10)) {
 			fprintf(stderr, "lbpfd: --memory %s: expected a size of at least 256K\n",
@@ -113,6 +138,9 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		{ "max-errors", required_argument, NULL, 'e' },
 		{ "memory", required_argument, NULL, 'M' },
 		{ "policy-dir", required_argument, NULL, 'P' },
+		{ "max-clients", required_argument, NULL, 'c' },
+		{ "max-output", required_argument, NULL, 'o' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "fail-open", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
@@ -124,6 +152,8 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		.socket_path = LBPF_DAEMON_SOCKET, .state_dir = LBPF_DAEMON_STATE_DIR,
 		.bpffs = LBPF_DAEMON_BPFFS, .workers = 2, .instruction_limit = 100000000ull,
 		.max_errors = 10, .default_memory = 64u << 20,
+		.max_clients = LBPF_DAEMON_MAX_CLIENTS, .max_output = LBPF_DAEMON_MAX_OUTPUT,
+		.timeout_s = LBPF_DAEMON_IDLE_S,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		if ((err = parse_option(c, optarg, o)))
@@ -156,7 +186,7 @@ static int setup(void)
 	if ((err = server_listen()))
 		return err;
 	features_probe();
-	return workers_start(opts.workers, server_epfd());
+	return workers_start(opts.workers);
 }
 
 int main(int argc, char **argv)
@@ -166,6 +196,11 @@ int main(int argc, char **argv)
 	if (err)
 		return err > 0 ? 0 : 2;
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* a connection's buffers (up to a line or --max-output) are mapped and
+	 * unmapped whole, so a flood's memory goes back to the system after it:
+	 * glibc would otherwise raise this threshold as they are freed, then
+	 * serve them from a heap that does not shrink */
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 	if ((err = setup()) < 0) {
 		fprintf(stderr, "lbpfd: cannot start: %s\n", strerror(-err));
 		return 1;

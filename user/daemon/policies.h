@@ -6,10 +6,12 @@
  *    policies and runners (life.c);
  *  - a load thread per load/reload/restore creates a runtime and runs its
  *    body, then posts MSG_LOADED (loads.c);
- *  - the workers run the runtimes' turns and post MSG_ENDED when one ends
- *    (runners.c); a runner is in at most one place at a time: a worker, the
- *    job queue, or the epoll set (EPOLLONESHOT), so no two threads ever run
- *    it at once.
+ *  - the workers watch the runtimes' loops in their own epoll set, run
+ *    their turns and post MSG_ENDED when one ends (runners.c); the main
+ *    thread never waits for a runtime, nor a runtime for the main thread. A
+ *    runner is in at most one place at a time: a worker, the job queue, or
+ *    the workers' epoll set (EPOLLONESHOT), so no two threads ever run it
+ *    at once.
  * The runner lock (runners.c) guards the runner list, the job queue and the
  * fields the comments mark; it is never held while a runtime is locked.
  * Files, lowest first: policies.c and runners.c, then loads.c, then life.c.
@@ -66,7 +68,6 @@ struct policy {
 };
 
 struct runner {
-	struct handle h;           /* in the main epoll set while it waits */
 	struct runner *next;       /* the runner list */
 	struct runner *next_job;   /* the job queue */
 	uint64_t id;
@@ -118,8 +119,8 @@ uint64_t policy_log_lines(struct policy *p, uint64_t from, void (*fn)(void *ctx,
 
 /* ---- runners.c: runners, the job queue and the workers ---- */
 
-/* Starts n workers; runners wait in epfd (the main thread's epoll set). */
-int workers_start(int n, int epfd);
+/* Starts n workers; runners wait in the workers' own epoll set. */
+int workers_start(int n);
 void workers_stop(void);
 /* A runner for a load: listed (so its objects are mirrored) before its
  * runtime exists; runner_start hands it to the workers once the body ran. */

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * Runners and workers. A runner is one runtime of a policy; a reload makes
- * a second runner before the first one retires. Workers run the turns of
- * runners that epoll found ready, and end those that stopped; the main
- * thread learns of an end by MSG_ENDED.
+ * a second runner before the first one retires. The workers watch the
+ * runners' loops in their own epoll set (never the main thread's, so no
+ * control work delays a turn), run the turns of those that are ready, and
+ * end those that stopped; the main thread learns of an end by MSG_ENDED.
+ * A worker takes the oldest queued runner (first queueing, behind it, those
+ * whose loop is ready), else waits in the set for one event: a runner's
+ * loop (EPOLLONESHOT: one worker gets it) or wake_fd, which is readable
+ * exactly while the job queue holds runners or the workers must quit.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,22 +23,16 @@
 #include "policies.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the runner lock */
-static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
 static struct runner *runners;            /* runner lock */
 static struct runner *jobs, *jobs_tail;   /* runner lock */
 static bool quit;                         /* runner lock */
 static pthread_t *workers;
 static int nworkers;
 static uint64_t next_runner_id;           /* main thread */
-static int epfd = -1;                     /* the main thread's epoll set */
+static int epfd = -1;                     /* the workers' epoll set */
+static int wake_fd = -1;                  /* in epfd with data.ptr NULL */
 
 static void runner_queue(struct runner *r);
-
-/* The main loop found r's loop fd ready. */
-static void runner_ready(struct handle *h, uint32_t events)
-{
-	runner_queue((struct runner *)h);
-}
 
 struct runner *runner_new(struct policy *p)
 {
@@ -40,7 +40,6 @@ struct runner *runner_new(struct policy *p)
 
 	if (!r)
 		return NULL;
-	r->h.ready = runner_ready;
 	r->policy = p;
 	r->loop_fd = -1;
 	pthread_mutex_lock(&lock);
@@ -95,6 +94,19 @@ void runner_free(struct runner *r)
 	free(r);
 }
 
+/* Makes wake_fd readable (on) or not, under the runner lock. */
+static void wake_workers(bool on)
+{
+	uint64_t value = 1;
+
+	if (on && write(wake_fd, &value, sizeof(value)) < 0) {
+		/* saturated: readable anyway */
+	}
+	if (!on && read(wake_fd, &value, sizeof(value)) < 0) {
+		/* EAGAIN: was not readable */
+	}
+}
+
 /* Hands the runner to the workers. */
 static void runner_queue(struct runner *r)
 {
@@ -105,14 +117,31 @@ static void runner_queue(struct runner *r)
 	else
 		jobs = r;
 	jobs_tail = r;
-	pthread_cond_signal(&job_cond);
+	if (jobs == r)
+		wake_workers(true);
 	pthread_mutex_unlock(&lock);
+}
+
+/* The oldest queued runner, or NULL; under the runner lock. */
+static struct runner *job_take(void)
+{
+	struct runner *r = jobs;
+
+	if (!r)
+		return NULL;
+	jobs = r->next_job;
+	if (!jobs) {
+		jobs_tail = NULL;
+		if (!quit)
+			wake_workers(false);
+	}
+	return r;
 }
 
 /* Hands the runner back to epoll until its loop has something to do. */
 static int runner_arm(struct runner *r)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = &r->h };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.ptr = r };
 	int op = r->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 
 	r->in_epoll = true;
@@ -185,34 +214,63 @@ static void runner_turn(struct runner *r)
 	}
 }
 
-/* A worker: runs the queued runners' turns until workers_stop. */
+/* Queues the runners whose loop is ready now, behind those queued: a
+ * runner that is always ready (it re-queues itself) cannot starve them. */
+static void queue_ready(void)
+{
+	struct epoll_event ev[8];
+	int i, n = epoll_wait(epfd, ev, 8, 0);
+
+	for (i = 0; i < n; i++)
+		if (ev[i].data.ptr)
+			runner_queue(ev[i].data.ptr);
+}
+
+/* A worker: runs the turns of queued runners and of those whose loop is
+ * ready, until workers_stop. */
 static void *worker_main(void *arg)
 {
+	struct epoll_event ev;
 	struct runner *r;
+	bool stop;
 
-	pthread_mutex_lock(&lock);
 	for (;;) {
-		while (!jobs && !quit)
-			pthread_cond_wait(&job_cond, &lock);
-		if (quit)
-			break;
-		r = jobs;
-		jobs = r->next_job;
-		if (!jobs)
-			jobs_tail = NULL;
-		pthread_mutex_unlock(&lock);
-		runner_turn(r);
 		pthread_mutex_lock(&lock);
+		stop = quit;
+		r = stop ? NULL : job_take();
+		pthread_mutex_unlock(&lock);
+		if (stop)
+			break;
+		if (r)
+			queue_ready();
+		else if (epoll_wait(epfd, &ev, 1, -1) == 1)
+			r = ev.data.ptr; /* NULL: wake_fd, the queue is looked at again */
+		if (r)
+			runner_turn(r);
 	}
-	pthread_mutex_unlock(&lock);
 	return NULL;
 }
 
-int workers_start(int n, int epoll_fd)
+/* The workers' epoll set with wake_fd in it. 0 or -errno. */
+static int workers_open(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (epfd < 0 || wake_fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int workers_start(int n)
 {
 	int i, err;
 
-	epfd = epoll_fd;
+	if ((err = workers_open()) < 0) {
+		fprintf(stderr, "lbpfd: cannot start the workers: %s\n", strerror(-err));
+		return err;
+	}
 	/* runtime ids stay unique across restarts: a pinned filter of an
 	 * earlier lbpfd must not find its id reused (bpf/record.bpf.h) */
 	next_runner_id = (uint64_t)time(NULL) << 20;
@@ -236,12 +294,15 @@ void workers_stop(void)
 
 	pthread_mutex_lock(&lock);
 	quit = true;
-	pthread_cond_broadcast(&job_cond);
+	wake_workers(true);
 	pthread_mutex_unlock(&lock);
 	for (i = 0; i < nworkers && workers; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
 	workers = NULL;
+	close(wake_fd);
+	close(epfd);
+	wake_fd = epfd = -1;
 }
 
 void runner_pin(struct runner *r, enum lbpf_runtime_state state)

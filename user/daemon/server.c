@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The main thread's epoll set and loop: the control socket, the metrics
- * socket, the mailbox, the signals, the connections (conns.c) and the
- * runners waiting for their loops (runners.c) are its entries; each brings
- * its own ready function. The loop is as short as ae.c's.
+ * socket, the mailbox, the signals and the connections (conns.c) are its
+ * entries; each brings its own ready function. The policies' loops are not
+ * (the workers watch them, runners.c). The loop is as short as ae.c's.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -32,6 +32,7 @@ static int listen_fd = -1, metrics_fd = -1, signal_fd = -1;
 static int socket_dir = -1;   /* the socket's folder, checked (folders.c) */
 static char socket_name[NAME_MAX + 1];
 static gid_t socket_gid;
+static uint64_t paused_ns; /* accept failed then; listening resumes a second later */
 
 static void listen_ready(struct handle *h, uint32_t events);
 static void metrics_ready(struct handle *h, uint32_t events);
@@ -214,8 +215,9 @@ int server_open(const struct daemon_options *options)
 		return -errno;
 	if ((listen_fd = listen_control(opts->socket_path)) < 0)
 		return listen_fd;
-	conns_init(epfd, opts->group != NULL, socket_gid);
-	return 0;
+	if ((err = conns_init(epfd, opts, socket_gid)) < 0)
+		fprintf(stderr, "lbpfd: connections: %s\n", strerror(-err));
+	return err;
 }
 
 int server_listen(void)
@@ -231,21 +233,45 @@ int server_listen(void)
 	return 0;
 }
 
-int server_epfd(void)
+/* Sets what epoll watches on a listening socket: nothing while paused. */
+static void listen_watch(int fd, struct handle *h, bool on)
 {
-	return epfd;
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = h };
+
+	if (fd >= 0)
+		epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* accept failed for want of descriptors or memory: rather than be woken at
+ * once by the same waiting client, stop listening for a second. */
+static void listen_pause(void)
+{
+	paused_ns = lbpf_now();
+	listen_watch(listen_fd, &listen_h, false);
+	listen_watch(metrics_fd, &metrics_h, false);
+}
+
+static void listen_resume(void)
+{
+	if (!paused_ns || lbpf_now() - paused_ns < 1000000000ull)
+		return;
+	paused_ns = 0;
+	listen_watch(listen_fd, &listen_h, true);
+	listen_watch(metrics_fd, &metrics_h, true);
 }
 
 /* A client knocks on the control socket. */
 static void listen_ready(struct handle *h, uint32_t events)
 {
-	conns_accept(listen_fd, false);
+	if (conns_accept(listen_fd, false) < 0)
+		listen_pause();
 }
 
 /* A client knocks on the metrics socket. */
 static void metrics_ready(struct handle *h, uint32_t events)
 {
-	conns_accept(metrics_fd, true);
+	if (conns_accept(metrics_fd, true) < 0)
+		listen_pause();
 }
 
 /* Load threads or workers posted. */
@@ -269,20 +295,28 @@ static void signal_ready(struct handle *h, uint32_t events)
 	}
 }
 
+int server_epfd(void)
+{
+	return epfd;
+}
+
 void server_run(void)
 {
 	struct epoll_event events[64];
+	bool busy = false;
 	struct handle *h;
 	int i, n;
 
 	while (!policies_stopped()) {
-		n = epoll_wait(epfd, events, 64, 1000);
+		n = epoll_wait(epfd, events, 64, busy ? 0 : 1000);
 		for (i = 0; i < n; i++) {
 			h = events[i].data.ptr;
 			h->ready(h, events[i].events);
 		}
+		busy = conns_work();
 		conns_sweep_idle();
 		conns_flush_all();
+		listen_resume();
 	}
 }
 

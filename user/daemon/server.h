@@ -22,6 +22,7 @@
 int server_open(const struct daemon_options *opts);
 /* Watches the sockets, the mailbox and the signals; opens --metrics. */
 int server_listen(void);
+/* The main thread's epoll set, for what else it watches (the policy folder). */
 int server_epfd(void);
 /* The main loop, until a stop is done. */
 void server_run(void);
