@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <bpf/libbpf.h>
+#include <lbpf/filter.h>
 #include <lbpf/record.h>
 
 #include "filter.skel.h"
