@@ -10,21 +10,15 @@
 # the system's. What a policy attached is checked through the BPF links held
 # by lbpfd itself (link_id lines of /proc/PID/fdinfo).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../daemon.sh"
 
-W=/tmp/lbpf-test-daemon
-BPFFS=/sys/fs/bpf/lbpf-test-daemon
-SOCK=$W/lbpfd.sock
+daemon_folders daemon
 PORT=$((19500 + $$ % 400))
-LBPFD=${LBPFD:-$BUILD/lbpfd}
-export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
 
-# Kills the daemons this file started (by pid, checked by name), removes the
-# work folder and the pinned maps; also runs first, for an earlier run's.
+# Kills the daemons this file started, removes the work folder and the pinned
+# maps; also runs first, for an earlier run's.
 cleanup() {
-	local pid
-	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
-		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	done
+	daemon_kill_all
 	rm -rf "$W" "$BPFFS" "$BPFFS-group" "$BPFFS-bad" "$BPFFS-sym" "$BPFFS-victim"
 }
 t_cleanup cleanup
@@ -32,20 +26,9 @@ mkdir -p "$W"
 
 # Starts lbpfd unless it runs; waits for its socket.
 start_daemon() {
-	local i
 	"$LBPF" status >/dev/null 2>&1 && return 0
-	"$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" \
-		--metrics "127.0.0.1:$PORT" --instructions 50000000 --max-errors 5 \
-		>>"$W/lbpfd.log" 2>&1 &
-	echo $! >> "$W/lbpfd.pid"
-	for i in $(seq 100); do
-		"$LBPF" status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	t_fail "lbpfd did not answer within 5 s: $(tail -5 "$W/lbpfd.log")"
+	daemon_launch --metrics "127.0.0.1:$PORT" --instructions 50000000 --max-errors 5
 }
-
-daemon_pid() { tail -1 "$W/lbpfd.pid"; }
 
 # Number of BPF links lbpfd holds.
 links() { grep -h '^link_id:' /proc/"$(daemon_pid)"/fdinfo/* 2>/dev/null | wc -l; }
@@ -82,15 +65,7 @@ local p = lbpf.tracepoint("syscalls:sys_enter_getppid", function() end)
 error("policy refuses to start")
 EOF
 	# the worst lateness of a 10 ms timer over each 500 ms, in the log
-	cat > "$W/ticker.lua" <<'EOF'
-local period, last, worst = 10, lbpf.now(), 0
-lbpf.every(period, function()
-	local now = lbpf.now()
-	worst = math.max(worst, (now - last) / 1e6 - period)
-	last = now
-end)
-lbpf.every(500, function() print(string.format("late %.2f", worst)); worst = 0 end)
-EOF
+	cp "$LBPF_TOP/tests/lua/ticker.lua" "$W/ticker.lua"
 	echo 'lbpf.every(50, function() while true do end end)' > "$W/spin.lua"
 	# lbpf.shared across policies: the owner shares a counter, two writers
 	# hammer the table and the counter from two worker threads

@@ -13,21 +13,15 @@
 # Its own socket, state and bpffs folders; raw protocol bytes from python3,
 # the flood from tests/helpers/ctl_flood.c.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../daemon.sh"
 
-W=/tmp/lbpf-test-dlimits
-BPFFS=/sys/fs/bpf/lbpf-test-dlimits
-SOCK=$W/lbpfd.sock
-LBPFD=${LBPFD:-$BUILD/lbpfd}
+daemon_folders dlimits
 FLOOD=$HELPERS/ctl_flood
-export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
 
-# Kills the daemons this file started (by pid, checked by name), removes the
-# work folder and the pinned maps; also runs first, for an earlier run's.
+# Kills the daemons this file started, removes the work folder and the pinned
+# maps; also runs first, for an earlier run's.
 cleanup() {
-	local pid
-	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
-		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	done
+	daemon_kill_all
 	rm -rf "$W" "$BPFFS"
 }
 t_cleanup cleanup
@@ -37,23 +31,9 @@ chmod 0755 "$W"
 # start_daemon [prlimit PRLIMIT_OPTION --] LBPFD_OPTIONS...: a fresh lbpfd
 # with no policy; waits for its socket.
 start_daemon() {
-	local pre=() i
 	stop_daemon
-	if [ "${1:-}" = prlimit ]; then
-		pre=(prlimit "$2")
-		shift 3
-	fi
-	"${pre[@]}" "$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" "$@" \
-		>>"$W/lbpfd.log" 2>&1 &
-	echo $! >> "$W/lbpfd.pid"
-	for i in $(seq 100); do
-		"$LBPF" status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	t_fail "lbpfd did not answer within 5 s: $(tail -5 "$W/lbpfd.log")"
+	daemon_launch "$@"
 }
-
-daemon_pid() { tail -1 "$W/lbpfd.pid" 2>/dev/null || true; }
 
 stop_daemon() {
 	local pid
@@ -72,17 +52,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$(daemon_pid)/stat"; }
 py() { python3 - "$SOCK" "$@"; }
 
 # ticker.lua: a 10 ms timer that logs its worst lateness every 500 ms.
-write_ticker() {
-	cat > "$W/ticker.lua" <<'EOF'
-local period, last, worst = 10, lbpf.now(), 0
-lbpf.every(period, function()
-	local now = lbpf.now()
-	worst = math.max(worst, (now - last) / 1e6 - period)
-	last = now
-end)
-lbpf.every(500, function() print(string.format("late %.2f", worst)); worst = 0 end)
-EOF
-}
+write_ticker() { cp "$LBPF_TOP/tests/lua/ticker.lua" "$W/ticker.lua"; }
 
 need_tools() {
 	t_need_root

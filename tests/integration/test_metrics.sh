@@ -11,38 +11,24 @@
 # The daemon runs on its own socket, state and bpffs folders, in a network
 # namespace made here (lbpf-mtr: its filter is on that namespace's lo).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../daemon.sh"
 
-W=/tmp/lbpf-test-metrics
-BPFFS=/sys/fs/bpf/lbpf-test-metrics
-SOCK=$W/lbpfd.sock
+daemon_folders metrics
 PORT=$((19100 + $$ % 300))
-LBPFD=${LBPFD:-$BUILD/lbpfd}
-export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
 PATH=$BUILD/tools:$PATH # scripts/deps.sh puts promtool there
 
 NS=lbpf-mtr
 cleanup() {
-	local pid
-	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
-		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	done
+	daemon_kill_all
 	ip netns del $NS 2>/dev/null
 	rm -rf "$W" "$BPFFS"
 }
 t_cleanup cleanup
 
 start() {
-	local i
 	mkdir -p "$W"
 	ip netns add $NS && ip netns exec $NS ip link set lo up || t_fail "cannot make namespace $NS"
-	ip netns exec $NS "$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" \
-		--metrics "127.0.0.1:$PORT" >>"$W/lbpfd.log" 2>&1 &
-	echo $! >> "$W/lbpfd.pid"
-	for i in $(seq 100); do
-		"$LBPF" status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	t_fail "lbpfd did not answer within 5 s: $(tail -5 "$W/lbpfd.log")"
+	daemon_launch ip netns exec $NS -- --metrics "127.0.0.1:$PORT"
 }
 
 test_promtool() {

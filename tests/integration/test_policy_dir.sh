@@ -8,35 +8,21 @@
 # restart that reads the folder again. The daemon runs on its own socket,
 # state, bpffs and policy folders.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../daemon.sh"
 
-W=/tmp/lbpf-test-pdir
-BPFFS=/sys/fs/bpf/lbpf-test-pdir
-SOCK=$W/lbpfd.sock
+daemon_folders pdir
 PDIR=$W/policies
 PORT=$((18700 + $$ % 300))
-LBPFD=${LBPFD:-$BUILD/lbpfd}
-export LBPF_SOCKET=$SOCK LBPF_BPFFS=$BPFFS
 
 cleanup() {
-	local pid
-	for pid in $(cat "$W/lbpfd.pid" 2>/dev/null); do
-		grep -q lbpfd "/proc/$pid/cmdline" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	done
+	daemon_kill_all
 	rm -rf "$W" "$BPFFS"
 }
 t_cleanup cleanup
 
 start() {
-	local i
-	"$LBPFD" --socket "$SOCK" --state-dir "$W/state" --bpffs "$BPFFS" --policy-dir "$PDIR" \
-		--metrics "127.0.0.1:$PORT" >>"$W/lbpfd.log" 2>&1 &
-	echo $! >> "$W/lbpfd.pid"
-	disown $! # killed on purpose below: no notice from the shell
-	for i in $(seq 100); do
-		"$LBPF" status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	t_fail "lbpfd did not answer within 5 s: $(tail -5 "$W/lbpfd.log")"
+	daemon_launch --policy-dir "$PDIR" --metrics "127.0.0.1:$PORT"
+	disown "$(daemon_pid)" # killed on purpose below: no notice from the shell
 }
 
 # put NAME CODE: writes PDIR/NAME as a whole (a temporary file renamed over it)
