@@ -33,7 +33,7 @@ put() {
 
 # field NAME KEY: a field of NAME's entry in list --json
 field() {
-	"$LBPF" list --json | grep -o "{\"name\":\"$1\"[^}]*" | grep -o "\"$2\":\(\"[^\"]*\"\|[0-9]*\)" |
+	"$LBPF" list --json | grep -o "{\"name\":\"$1\"[^}]*" | grep -o "\"$2\":\(\"[^\"]*\"\|[0-9a-z]*\)" |
 		cut -d: -f2- | tr -d '"'
 }
 
@@ -92,6 +92,13 @@ test_policy_dir() {
 	put e.lua "$(printf -- '-- lbpf: memroy=8M\nprint(1)')"
 	until_field e state failed
 	t_expect_contains "$(field e load_error)" "$PDIR/e.lua:1: unknown setting 'memroy' (memory=, instructions=, trusted=, arg=)" "e's error"
+	# trusted=true gives the full library (only root writes the folder); the
+	# others stay sandboxed
+	put t.lua "$(printf -- '-- lbpf: trusted=true\nprint("io", io ~= nil) lbpf.every(1000, function() end)')"
+	until_field t state running
+	[ "$(field t trusted)" = true ] || t_fail "trusted=true: $("$LBPF" list --json)"
+	"$LBPF" logs t | grep -qx "io	true" || t_fail "t has no io: $("$LBPF" logs t)"
+	[ "$(field d trusted)" = false ] || t_fail "d is not sandboxed: $("$LBPF" list --json)"
 	# beside a policy loaded by hand
 	printf 'lbpf.every(1000, function() end)\n' > "$W/hand.lua"
 	"$LBPF" load "$W/hand.lua" >/dev/null || t_fail "lbpf load failed"
