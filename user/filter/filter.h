@@ -150,6 +150,28 @@ int filter_attach_tc(struct filter_engine *e, int ifindex, bool egress);
 int filter_attach_nf(struct filter_engine *e, int family, int hooknum, int priority);
 void filter_detach(struct filter_engine *e);
 
+/* The hooks for any program (lbpf.object's programs attach through them).
+ * A tc filter on a device and direction, in the clsact qdisc (created if
+ * missing: created_hook); priority 0 lets the kernel choose. 0 or -errno,
+ * and `step` names what failed. */
+struct filter_tc {
+	int ifindex;
+	bool egress;
+	uint32_t handle, priority;
+	bool created_hook;
+	const char *step;
+};
+int filter_tc_add(struct filter_tc *tc, int prog_fd);
+/* Removes the filter tc_add added; destroy_hook: the qdisc too, if it made it. */
+void filter_tc_remove(struct filter_tc *tc, bool destroy_hook);
+/* A netfilter link (BPF_LINK_CREATE, Linux 6.4+): pf NFPROTO_IPV4 (2) or
+ * NFPROTO_IPV6 (10), hooknum NF_INET_*. The link's fd or -errno. */
+int filter_nf_link(int prog_fd, int pf, int hooknum, int priority);
+/* "prerouting", "input", "forward", "output", "postrouting" -> NF_INET_*,
+ * or -1. */
+int filter_nf_hook_number(const char *chain);
+extern const char *const filter_nf_chains[6];
+
 /* Pinned filters (opts.pin_dir). XDP and netfilter pin their links ("link",
  * "nf4", "nf6"); tc, which has no link, pins its program as
  * tc_IFINDEX_DIRECTION_HANDLE_PRIORITY, and a pinned tc filter stays

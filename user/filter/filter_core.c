@@ -756,31 +756,58 @@ int filter_attach_xdp(struct filter_engine *e, int ifindex, const char *mode)
 	return 0;
 }
 
+int filter_tc_add(struct filter_tc *tc, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc->ifindex,
+		    .attach_point = tc->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .priority = tc->priority);
+	int err = bpf_tc_hook_create(&hook);
+
+	tc->step = "create the clsact qdisc";
+	if (err && err != -EEXIST)
+		return err;
+	tc->created_hook = !err;
+	tc->step = tc->egress ? "attach tc egress" : "attach tc ingress";
+	err = bpf_tc_attach(&hook, &opts);
+	if (err)
+		return err;
+	tc->handle = opts.handle;
+	tc->priority = opts.priority;
+	return 0;
+}
+
+void filter_tc_remove(struct filter_tc *tc, bool destroy_hook)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc->ifindex,
+		    .attach_point = tc->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = tc->handle, .priority = tc->priority);
+
+	if (tc->handle && tc->priority)
+		bpf_tc_detach(&hook, &opts);
+	if (destroy_hook && tc->created_hook) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
+	tc->handle = tc->priority = 0;
+}
+
 /* Adds the tc filter at the given priority (0: the kernel chooses), in a
  * clsact qdisc created if missing. */
 static int tc_attach(struct filter_engine *e, uint32_t priority)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex, .attach_point = e->tc_attach_point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(e->tc_prog),
-		    .priority = priority);
-	bool egress = e->tc_attach_point == BPF_TC_EGRESS;
-	int err = bpf_tc_hook_create(&hook);
+	struct filter_tc tc = { .ifindex = e->ifindex, .priority = priority,
+				.egress = e->tc_attach_point == BPF_TC_EGRESS };
+	int err = filter_tc_add(&tc, bpf_program__fd(e->tc_prog));
 
-	if (err && err != -EEXIST)
-		return fail(e, err, "create the clsact qdisc");
-	e->tc_created_hook = !err;
-	err = bpf_tc_attach(&hook, &opts);
+	e->tc_created_hook = tc.created_hook;
 	if (err) {
 		/* a pinned filter's qdisc may hold other users' filters by now */
-		if (e->tc_created_hook && !e->pin_dir) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			bpf_tc_hook_destroy(&hook);
-		}
-		return fail(e, err, "attach tc %s", egress ? "egress" : "ingress");
+		filter_tc_remove(&tc, !e->pin_dir);
+		return fail(e, err, "%s", tc.step);
 	}
 	e->hook = FILTER_HOOK_TC;
-	e->tc_handle = opts.handle;
-	e->tc_priority = opts.priority;
+	e->tc_handle = tc.handle;
+	e->tc_priority = tc.priority;
 	return 0;
 }
 
@@ -838,20 +865,18 @@ static int tc_pin(struct filter_engine *e)
 /* Removes this engine's own tc filter (and its pin). */
 static void tc_detach_own(struct filter_engine *e)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = e->ifindex, .attach_point = e->tc_attach_point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = e->tc_handle, .priority = e->tc_priority);
+	struct filter_tc tc = { .ifindex = e->ifindex, .handle = e->tc_handle,
+				.priority = e->tc_priority, .created_hook = e->tc_created_hook,
+				.egress = e->tc_attach_point == BPF_TC_EGRESS };
 	struct tc_place t = tc_own(e);
 	char name[TC_PIN_NAME_MAX];
 
 	if (!e->tc_priority)
 		return;
-	bpf_tc_detach(&hook, &opts);
+	filter_tc_remove(&tc, !e->pinned && !e->pin_dir);
 	if (e->pinned) {
 		tc_pin_name(&t, name, sizeof(name));
 		unpin(e, name);
-	} else if (e->tc_created_hook && !e->pin_dir) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		bpf_tc_hook_destroy(&hook);
 	}
 	e->tc_handle = e->tc_priority = 0;
 }
@@ -877,9 +902,20 @@ static int tc_adopt(struct filter_engine *e)
 	return 0;
 }
 
+const char *const filter_nf_chains[6] = { "prerouting", "input", "forward", "output",
+					  "postrouting", NULL };
+
+int filter_nf_hook_number(const char *chain)
+{
+	for (int i = 0; chain && filter_nf_chains[i]; i++)
+		if (!strcmp(chain, filter_nf_chains[i]))
+			return i;
+	return -1;
+}
+
 /* BPF_LINK_CREATE for netfilter, with the attr layout of Linux 6.4+ (the
  * installed uapi headers may predate it). */
-static int nf_link_create(int prog_fd, int pf, int hooknum, int priority)
+int filter_nf_link(int prog_fd, int pf, int hooknum, int priority)
 {
 	union {
 		struct {
@@ -910,7 +946,7 @@ static int nf_link_near(int prog_fd, int pf, int hooknum, int priority, bool nea
 	int fd = -EBUSY;
 
 	for (size_t i = 0; i < (near ? ARRAY_SIZE(steps) : 1) && fd == -EBUSY; i++)
-		fd = nf_link_create(prog_fd, pf, hooknum, priority + steps[i]);
+		fd = filter_nf_link(prog_fd, pf, hooknum, priority + steps[i]);
 	return fd;
 }
 
@@ -1140,15 +1176,13 @@ static int alloc_id(struct filter_engine *e, uint32_t *id)
  * must be on in this namespace (filter_conntrack.c). */
 static int ct_rule_check(struct filter_engine *e)
 {
-	static const char *const chains[] = { "prerouting", "input", "forward", "output",
-					      "postrouting" };
 	int fd;
 
 	if (e->hook_kind == FILTER_HOOK_NF && e->hook == FILTER_HOOK_NF &&
 	    !nf_after_conntrack(e->nf_hooknum, e->nf_priority))
 		return fail(e, -EINVAL, "ct: the netfilter hook (%s, priority %d) runs before "
 			    "connection tracking (priority -200): give it a priority above -200",
-			    chains[e->nf_hooknum % 5], e->nf_priority);
+			    filter_nf_chains[e->nf_hooknum % 5], e->nf_priority);
 	if (e->hook_kind != FILTER_HOOK_NF && e->ct_missing)
 		return fail(e, -EOPNOTSUPP, "ct: this kernel has no %s kfunc, which %s needs to "
 			    "read connection tracking (Linux 6.0 or later with CONFIG_NF_CONNTRACK; "

@@ -1110,14 +1110,13 @@ static int opt_field(lua_State *L, const char *k)
 
 static int parse_chain(lua_State *L)
 {
-	static const char *const chains[] = { "prerouting", "input", "forward", "output",
-					      "postrouting", NULL };
 	const char *name = opt_field(L, "chain") == LUA_TNIL ? "input" : lua_tostring(L, -1);
+	int hooknum = filter_nf_hook_number(name);
 
-	for (int i = 0; name && chains[i]; i++)
-		if (!strcmp(name, chains[i]))
-			return lua_pop(L, 1), i;
-	return luaL_error(L, "chain: expected prerouting, input, forward, output or postrouting");
+	if (hooknum < 0)
+		return luaL_error(L, "chain: expected prerouting, input, forward, output or postrouting");
+	lua_pop(L, 1);
+	return hooknum;
 }
 
 static int parse_family(lua_State *L)
@@ -1160,15 +1159,13 @@ static void filter_attach(lua_State *L, struct lfilter *f, enum filter_hook_kind
 		if (dev && !dry)
 			err = filter_attach_tc(f->e, ifindex, !strcmp(dir, "egress"));
 	} else {
-		static const char *const chains[] = { "prerouting", "input", "forward", "output",
-						      "postrouting" };
-
 		chain = parse_chain(L);
 		family = parse_family(L);
 		/* INT_MIN and INT_MAX are netfilter's own first and last */
 		prio = opt_field(L, "priority") == LUA_TNIL ? -100 :
 			(int)check_range(L, "priority", -1, INT_MIN + 1, INT_MAX - 1);
-		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d", chains[chain], prio);
+		snprintf(f->where, sizeof(f->where), "netfilter %s priority %d",
+			 filter_nf_chains[chain], prio);
 		if (!dry)
 			err = filter_attach_nf(f->e, family, chain, prio);
 	}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "btf_path.h"
+#include "btf_types.h"
 
 struct btf *btf_kernel_load(void)
 {
@@ -39,47 +40,6 @@ static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-/* The type under typedefs and qualifiers (0 stays void). */
-static const struct btf_type *resolved(const struct btf *btf, unsigned id, unsigned *out)
-{
-	int r = id ? btf__resolve_type(btf, id) : 0;
-
-	*out = r > 0 ? (unsigned)r : 0;
-	return r > 0 ? btf__type_by_id(btf, r) : NULL;
-}
-
-/* A type as C writes it, for messages: "struct sock", "int", "char *". */
-static const char *type_text(const struct btf *btf, unsigned id, char *buf, size_t size)
-{
-	const struct btf_type *t = id ? btf__type_by_id(btf, id) : NULL;
-	const char *name, *kind = "";
-	char inner[128];
-
-	if (!t)
-		return snprintf(buf, size, "void"), buf;
-	if (btf_is_ptr(t)) {
-		snprintf(buf, size, "%s *", type_text(btf, t->type, inner, sizeof(inner)));
-		return buf;
-	}
-	if (btf_is_mod(t))
-		return type_text(btf, t->type, buf, size);
-	name = btf__name_by_offset(btf, t->name_off);
-	if (btf_is_struct(t))
-		kind = "struct ";
-	else if (btf_is_union(t))
-		kind = "union ";
-	else if (btf_is_any_enum(t))
-		kind = "enum ";
-	else if (btf_is_array(t))
-		return snprintf(buf, size, "%s[%u]", type_text(btf, btf_array(t)->type, inner,
-				sizeof(inner)), btf_array(t)->nelems), buf;
-	if (!name || !*name)
-		snprintf(buf, size, "an anonymous %s", *kind ? kind : "type");
-	else
-		snprintf(buf, size, "%s%s", kind, name);
-	return buf;
 }
 
 /* The arguments of a FUNC_PROTO into out, skipping its first `skip`. */
@@ -289,12 +249,12 @@ static int deref(struct walk *w, const char *what)
 {
 	char text[160];
 	unsigned id;
-	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	const struct btf_type *t = btf_resolved(w->btf, w->type, &id);
 	struct lbpf_path *st = &w->out->steps;
 
 	if (!t || !btf_is_ptr(t))
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is not a pointer (%s)%s", w->path,
-			    what, type_text(w->btf, w->type, text, sizeof(text)),
+			    what, btf_type_text(w->btf, w->type, text, sizeof(text)),
 			    t && btf_is_composite(t) ? "; use '.'" : "");
 	if (!w->in_arg) {
 		if (st->nreads + 1 >= LBPF_MAX_STEPS)
@@ -308,61 +268,30 @@ static int deref(struct walk *w, const char *what)
 	return 0;
 }
 
-/* Finds member `name` of composite `id`, inside anonymous members too:
- * its bit offset and type. */
-static bool find_member(const struct btf *btf, unsigned id, const char *name, unsigned *bits,
-			unsigned *type, unsigned *bitfield)
-{
-	const struct btf_type *t = btf__type_by_id(btf, id);
-	const struct btf_member *m = btf_members(t);
-	int i;
-
-	for (i = 0; i < btf_vlen(t); i++, m++) {
-		const char *mn = btf__name_by_offset(btf, m->name_off);
-		const struct btf_type *mt;
-		unsigned mid;
-
-		if (mn && *mn) {
-			if (strcmp(mn, name))
-				continue;
-			*bits = btf_member_bit_offset(t, i);
-			*type = m->type;
-			*bitfield = btf_member_bitfield_size(t, i);
-			return true;
-		}
-		mt = resolved(btf, m->type, &mid);
-		if (mt && btf_is_composite(mt) && find_member(btf, mid, name, bits, type, bitfield)) {
-			*bits += btf_member_bit_offset(t, i);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* .name: a member of the struct or union in place; `what` is the path so
  * far, for messages. */
 static int member(struct walk *w, const char *what)
 {
 	char name[128], text[160];
 	unsigned id, bits, type, bitfield;
-	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	const struct btf_type *t = btf_resolved(w->btf, w->type, &id);
 
 	if (!ident(w, name, sizeof(name)))
 		return syntax(w, "a member's name");
 	if (t && btf_is_ptr(t))
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is a pointer (%s); use '->'",
-			    w->path, what, type_text(w->btf, w->type, text, sizeof(text)));
+			    w->path, what, btf_type_text(w->btf, w->type, text, sizeof(text)));
 	if (!t || !btf_is_composite(t))
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is not a struct or union, it "
-			    "has no member %s", w->path, type_text(w->btf, w->type, text,
+			    "has no member %s", w->path, btf_type_text(w->btf, w->type, text,
 			    sizeof(text)), name);
 	if (w->in_arg)
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: a path goes through pointers; "
-			    "the argument is %s", w->path, type_text(w->btf, w->type, text,
+			    "the argument is %s", w->path, btf_type_text(w->btf, w->type, text,
 			    sizeof(text)));
-	if (!find_member(w->btf, id, name, &bits, &type, &bitfield))
+	if (!btf_find_member(w->btf, id, name, &bits, &type, &bitfield))
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s has no member %s", w->path,
-			    type_text(w->btf, id, text, sizeof(text)), name);
+			    btf_type_text(w->btf, id, text, sizeof(text)), name);
 	if (bitfield || bits % 8)
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: member %s is a bitfield; paths "
 			    "read whole bytes", w->path, name);
@@ -377,7 +306,7 @@ static int element(struct walk *w)
 	char *end, text[160];
 	unsigned long n = strtoul(w->s, &end, 0);
 	unsigned id;
-	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	const struct btf_type *t = btf_resolved(w->btf, w->type, &id);
 	__s64 size;
 	int err;
 
@@ -390,28 +319,18 @@ static int element(struct walk *w)
 	} else if (t && btf_is_array(t)) {
 		if (n >= btf_array(t)->nelems)
 			return fail(w->errbuf, w->errlen, -EINVAL, "%s: index %lu is past the end "
-				    "of %s", w->path, n, type_text(w->btf, id, text, sizeof(text)));
+				    "of %s", w->path, n, btf_type_text(w->btf, id, text, sizeof(text)));
 		w->type = btf_array(t)->type;
 	} else {
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is neither an array nor a "
-			    "pointer", w->path, type_text(w->btf, w->type, text, sizeof(text)));
+			    "pointer", w->path, btf_type_text(w->btf, w->type, text, sizeof(text)));
 	}
 	size = btf__resolve_size(w->btf, w->type);
 	if (size <= 0 || n * size > 1u << 20)
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: cannot index %s", w->path,
-			    type_text(w->btf, w->type, text, sizeof(text)));
+			    btf_type_text(w->btf, w->type, text, sizeof(text)));
 	w->off += n * size;
 	return 0;
-}
-
-/* char (and, behind a pointer, any byte: d_name.name is unsigned char *) */
-static bool is_char(const struct btf *btf, unsigned type, bool any_byte)
-{
-	unsigned id;
-	const struct btf_type *t = resolved(btf, type, &id);
-	const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
-
-	return t && btf_is_int(t) && t->size == 1 && (any_byte || (name && !strcmp(name, "char")));
 }
 
 /* What the value is and how many bytes the last read takes. */
@@ -420,7 +339,7 @@ static int classify(struct walk *w)
 	struct btf_path *out = w->out;
 	char text[160];
 	unsigned id;
-	const struct btf_type *t = resolved(w->btf, w->type, &id);
+	const struct btf_type *t = btf_resolved(w->btf, w->type, &id);
 	__s64 size = t ? btf__resolve_size(w->btf, id) : -1;
 
 	out->type = id;
@@ -432,22 +351,22 @@ static int classify(struct walk *w)
 		out->kind = BTF_VALUE_ENUM;
 		out->is_signed = btf_kflag(t);
 	} else if (t && btf_is_ptr(t)) {
-		out->kind = is_char(w->btf, t->type, true) ? BTF_VALUE_STRPTR : BTF_VALUE_PTR;
-	} else if (t && btf_is_array(t) && is_char(w->btf, btf_array(t)->type, false)) {
+		out->kind = btf_is_char(w->btf, t->type, true) ? BTF_VALUE_STRPTR : BTF_VALUE_PTR;
+	} else if (t && btf_is_array(t) && btf_is_char(w->btf, btf_array(t)->type, false)) {
 		out->kind = BTF_VALUE_CHARS;
 	} else if (t && (btf_is_composite(t) || btf_is_array(t)) && size > 0) {
 		out->kind = BTF_VALUE_BYTES;
 	} else {
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: lbpf cannot read a value of type %s",
-			    w->path, type_text(w->btf, w->type, text, sizeof(text)));
+			    w->path, btf_type_text(w->btf, w->type, text, sizeof(text)));
 	}
 	if (out->size > LBPF_MAX_PATH_BYTES)
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: %s is %u bytes; a path reads at "
-			    "most %d", w->path, type_text(w->btf, w->type, text, sizeof(text)),
+			    "most %d", w->path, btf_type_text(w->btf, w->type, text, sizeof(text)),
 			    out->size, LBPF_MAX_PATH_BYTES);
 	if (w->in_arg && out->kind >= BTF_VALUE_CHARS && out->kind != BTF_VALUE_STRPTR)
 		return fail(w->errbuf, w->errlen, -EINVAL, "%s: an argument of type %s", w->path,
-			    type_text(w->btf, w->type, text, sizeof(text)));
+			    btf_type_text(w->btf, w->type, text, sizeof(text)));
 	return 0;
 }
 
