@@ -39,7 +39,7 @@ BPF_SRCS  := $(sort $(wildcard bpf/*.bpf.c))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 # user/ is one folder per part, lowest first (user/README.md, scripts/check-layers.sh):
 # the library's parts, then the two faces, lbpfd and the lbpf CLI.
-LIB_PARTS := core protocol trace filter
+LIB_PARTS := core protocol trace filter object
 BINDINGS  := $(sort $(wildcard $(patsubst %,user/%/l*.c,$(LIB_PARTS))))
 LIB_SRCS  := $(sort $(wildcard $(patsubst %,user/%/*.c,$(LIB_PARTS))) \
 	$(filter-out user/cli/main.c,$(wildcard user/cli/*.c)))

@@ -16,12 +16,13 @@ declare -A may_use=(
 	[protocol]=""
 	[trace]="core"
 	[filter]="core"
+	[object]="core trace filter"
 	[daemon]="core protocol trace filter"
 	[cli]="core protocol trace filter"
 )
 # The engines: plain C under the bindings, usable without Lua. The Lua side
 # of a part is its binding, l<name>.c, and the files that help it, *_lua.c.
-engine_files() { ls user/trace/*.c user/filter/*.c | grep -v -e '/l[a-z_]*\.c$' -e '_lua\.c$'; }
+engine_files() { ls user/trace/*.c user/filter/*.c user/object/*.c | grep -v -e '/l[a-z_]*\.c$' -e '_lua\.c$'; }
 
 part_of() { # user/core/x.c or BUILD/user/core/x.o -> core
 	local p=${1#"$BUILD"/}

@@ -290,6 +290,8 @@ int lbpf_runtime_exit_code(lbpf_runtime_t *rt);
 /* Sets the exit code and stops the loop after the current callback. */
 void lbpf_runtime_exit(lbpf_runtime_t *rt, int code);
 bool lbpf_runtime_stopping(lbpf_runtime_t *rt);
+/* opts.sandboxed: what a binding must refuse (files the script names). */
+bool lbpf_runtime_sandboxed(lbpf_runtime_t *rt);
 /* True while lua_close runs: releases must not touch the registry then. */
 bool lbpf_runtime_closing(lbpf_runtime_t *rt);
 
@@ -383,6 +385,11 @@ typedef void (*lbpf_record_fn)(void *ctx, const void *data, size_t size);
  * ring buffer and its consumer on first use. -errno on failure. */
 int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx);
 void lbpf_ringbuf_unsubscribe(lbpf_runtime_t *rt, int id);
+/* Drains another BPF ring buffer map (a user's object's, whose records have
+ * no struct lbpf_record header) with the runtime's ring: the same timer and
+ * loop, each record whole to fn. The map stays the caller's (it must outlive
+ * the subscription). Returns an id for lbpf_ringbuf_unsubscribe, or -errno. */
+int lbpf_ringbuf_add(lbpf_runtime_t *rt, int map_fd, lbpf_record_fn fn, void *ctx);
 /* The ring buffer map's fd, for bpf_map__reuse_fd() before a load, or -errno. */
 int lbpf_ringbuf_fd(lbpf_runtime_t *rt);
 /* Sets the size (a power of two >= page size) before the first subscribe. */
@@ -393,6 +400,8 @@ int lbpf_ringbuf_drain(lbpf_runtime_t *rt);
 /* What libbpf warned about on this thread since the last clear (e.g. a
  * verifier log), for error messages; "" when nothing. */
 const char *lbpf_libbpf_log(void);
+/* Its last n lines (where a verifier states its reason). */
+const char *lbpf_libbpf_log_tail(int n);
 void lbpf_libbpf_log_clear(void);
 
 /* ------------------------------------------------------------------ */

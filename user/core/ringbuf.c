@@ -8,6 +8,11 @@
  * otherwise a weak timer drains, its period halving (down to 1 ms) while
  * records keep coming and doubling (up to 32 ms) while the ring stays empty.
  * Each drain consumes everything pending.
+ *
+ * A user's BPF object brings ring buffers of its own, whose records carry no
+ * lbpf_record header: each is added as an extra ring (its own libbpf
+ * consumer, one subscriber) drained with the runtime's, by the same timer
+ * and on its own wake-ups.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +28,19 @@
 #define PERIOD_MIN 1000000ull   /* 1 ms */
 #define PERIOD_MAX 32000000ull  /* 32 ms */
 
+struct extra;
+
 struct subscriber {
+	lbpf_record_fn fn;
+	void *ctx;
+	struct extra *extra;       /* an extra ring's, or NULL */
+};
+
+/* An extra ring: a map of a user's object, all of whose records go to one
+ * subscriber. */
+struct extra {
+	struct lbpf_ringbuf *r;
+	struct ring_buffer *rb;
 	lbpf_record_fn fn;
 	void *ctx;
 };
@@ -48,7 +65,7 @@ static int dispatch(void *ctx, void *data, size_t size)
 	struct subscriber *sub;
 
 	if (size < sizeof(*rec) || rec->source == 0 || (int)rec->source >= r->nsubs ||
-	    !(sub = &r->subs[rec->source])->fn) {
+	    !(sub = &r->subs[rec->source])->fn || sub->extra) {
 		r->unrouted++; /* a record of a source that just unsubscribed */
 		return 0;
 	}
@@ -57,16 +74,43 @@ static int dispatch(void *ctx, void *data, size_t size)
 	return lbpf_runtime_stopping(r->rt) ? -ECANCELED : 0;
 }
 
-static int consume(struct lbpf_ringbuf *r)
+static int dispatch_extra(void *ctx, void *data, size_t size)
 {
-	int n = ring_buffer__consume(r->rb);
+	struct extra *x = ctx;
+
+	x->fn(x->ctx, data, size);
+	return lbpf_runtime_stopping(x->r->rt) ? -ECANCELED : 0;
+}
+
+static int consume_one(struct ring_buffer *rb)
+{
+	int n = rb ? ring_buffer__consume(rb) : 0;
 
 	return n == -ECANCELED ? 0 : n;
+}
+
+/* Drains the runtime's ring and the extra ones. Records consumed or -errno. */
+static int consume(struct lbpf_ringbuf *r)
+{
+	int n = consume_one(r->rb), id, m;
+
+	for (id = 1; id < r->nsubs && n >= 0 && !lbpf_runtime_stopping(r->rt); id++) {
+		if (r->subs[id].extra && (m = consume_one(r->subs[id].extra->rb)) != 0)
+			n = m < 0 ? m : n + m;
+	}
+	return n;
 }
 
 static void on_wakeup(lbpf_loop_t *loop, int fd, int events, void *arg)
 {
 	consume(arg);
+}
+
+static void on_extra_wakeup(lbpf_loop_t *loop, int fd, int events, void *arg)
+{
+	struct extra *x = arg;
+
+	consume_one(x->rb);
 }
 
 static void on_timer(lbpf_loop_t *loop, lbpf_timer_node_t *node)
@@ -152,14 +196,11 @@ int lbpf_ringbuf_fd(lbpf_runtime_t *rt)
 	return r->map_fd;
 }
 
-int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx)
+/* A free subscriber id (the array grows as needed), or -ENOMEM. */
+static int subscriber_slot(struct lbpf_ringbuf *r)
 {
-	int err = lbpf_ringbuf_fd(rt), id;
-	struct lbpf_ringbuf *r;
+	int id;
 
-	if (err < 0)
-		return err;
-	r = ringbuf_get(rt, false);
 	for (id = 1; id < r->nsubs && r->subs[id].fn; id++)
 		;
 	if (id >= r->nsubs) {
@@ -172,10 +213,73 @@ int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx)
 		r->subs = subs;
 		r->nsubs = n;
 	}
-	r->subs[id] = (struct subscriber){ fn, ctx };
-	if (r->active++ == 0)
-		lbpf_loop_timer_at(lbpf_runtime_getloop(rt), &r->timer, lbpf_now() + r->period);
 	return id;
+}
+
+static void activate(struct lbpf_ringbuf *r)
+{
+	if (r->active++ == 0)
+		lbpf_loop_timer_at(lbpf_runtime_getloop(r->rt), &r->timer, lbpf_now() + r->period);
+}
+
+int lbpf_ringbuf_subscribe(lbpf_runtime_t *rt, lbpf_record_fn fn, void *ctx)
+{
+	int err = lbpf_ringbuf_fd(rt), id;
+	struct lbpf_ringbuf *r;
+
+	if (err < 0)
+		return err;
+	r = ringbuf_get(rt, false);
+	id = subscriber_slot(r);
+	if (id < 0)
+		return id;
+	r->subs[id] = (struct subscriber){ fn, ctx, NULL };
+	activate(r);
+	return id;
+}
+
+static void extra_free(lbpf_runtime_t *rt, struct extra *x)
+{
+	if (!x)
+		return;
+	if (x->rb) {
+		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(x->rb));
+		ring_buffer__free(x->rb);
+	}
+	free(x);
+}
+
+int lbpf_ringbuf_add(lbpf_runtime_t *rt, int map_fd, lbpf_record_fn fn, void *ctx)
+{
+	struct lbpf_ringbuf *r = ringbuf_get(rt, true);
+	struct extra *x = NULL;
+	int id, err;
+
+	if (!r || !(x = calloc(1, sizeof(*x)))) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	*x = (struct extra){ r, NULL, fn, ctx };
+	x->rb = ring_buffer__new(map_fd, dispatch_extra, x, NULL);
+	if (!x->rb) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = lbpf_loop_add(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(x->rb), LBPF_READ,
+			    false, on_extra_wakeup, x);
+	if (err < 0)
+		goto cleanup;
+	id = subscriber_slot(r);
+	if (id < 0) {
+		err = id;
+		goto cleanup;
+	}
+	r->subs[id] = (struct subscriber){ fn, ctx, x };
+	activate(r);
+	return id;
+cleanup:
+	extra_free(rt, x);
+	return err;
 }
 
 void lbpf_ringbuf_unsubscribe(lbpf_runtime_t *rt, int id)
@@ -184,7 +288,8 @@ void lbpf_ringbuf_unsubscribe(lbpf_runtime_t *rt, int id)
 
 	if (!r || id <= 0 || id >= r->nsubs || !r->subs[id].fn)
 		return;
-	r->subs[id].fn = NULL;
+	extra_free(rt, r->subs[id].extra);
+	r->subs[id] = (struct subscriber){ NULL, NULL, NULL };
 	if (--r->active == 0)
 		lbpf_loop_timer_cancel(lbpf_runtime_getloop(rt), &r->timer);
 }
@@ -193,7 +298,7 @@ int lbpf_ringbuf_drain(lbpf_runtime_t *rt)
 {
 	struct lbpf_ringbuf *r = ringbuf_get(rt, false);
 
-	return r && r->rb ? consume(r) : 0;
+	return r ? consume(r) : 0;
 }
 
 void lbpf_ringbuf_free(lbpf_runtime_t *rt)
@@ -203,6 +308,8 @@ void lbpf_ringbuf_free(lbpf_runtime_t *rt)
 	if (!r)
 		return;
 	lbpf_loop_timer_cancel(lbpf_runtime_getloop(rt), &r->timer);
+	for (int id = 1; id < r->nsubs; id++)
+		extra_free(rt, r->subs[id].extra);
 	if (r->rb) {
 		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(r->rb));
 		ring_buffer__free(r->rb);

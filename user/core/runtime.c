@@ -123,6 +123,11 @@ void lbpf_runtime_count_lost(lbpf_runtime_t *rt, uint64_t n)
 }
 
 /* A runtime without a loop failed to be made: nothing of it may run. */
+bool lbpf_runtime_sandboxed(lbpf_runtime_t *rt)
+{
+	return rt && rt->opts.sandboxed;
+}
+
 bool lbpf_runtime_stopping(lbpf_runtime_t *rt)
 {
 	return !rt->loop || lbpf_loop_stopping(rt->loop);

@@ -154,6 +154,16 @@ uint32_t lbpf_bpf_id(int fd)
 	return info.id;
 }
 
+const char *lbpf_libbpf_log_tail(int n)
+{
+	const char *log = lbpf_libbpf_log(), *p = log + strlen(log);
+
+	while (p > log && n >= 0)
+		if (*--p == '\n')
+			n--;
+	return p == log ? p : p + 1;
+}
+
 void lbpf_libbpf_log_clear(void)
 {
 	libbpf_log[0] = '\0';

@@ -751,17 +751,6 @@ static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
 	lbpf_throw(L, err, "attach %s", name);
 }
 
-/* The last n lines of a log (where a verifier states its reason). */
-static const char *log_tail(const char *log, int n)
-{
-	const char *p = log + strlen(log);
-
-	while (p > log && n >= 0)
-		if (*--p == '\n')
-			n--;
-	return p == log ? p : p + 1;
-}
-
 /* fentry/fexit was refused (err): says so once per process, and loads the
  * probe as a kprobe instead, where kprobes exist. */
 static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
@@ -839,7 +828,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 		lbpf_releaseobject(object);
 		luaL_error(L, "load probe for %s: %s (%s)%s%s", luaL_checkstring(L, 1), lbpf_strerror(err),
 			   lbpf_errname(err), *lbpf_libbpf_log() ? "; the verifier said:\n" : "",
-			   log_tail(lbpf_libbpf_log(), 12));
+			   lbpf_libbpf_log_tail(12));
 	}
 	err = write_configs(p);
 	if (!err)
