@@ -321,6 +321,9 @@ static void check_at(lua_State *L, int ix, const struct btf *btf, unsigned type,
 		size_t len;
 		const char *s = lua_tolstring(L, ix, &len);
 
+		if (len != (size_t)tsize && !btf_is_composite(t) && !btf_is_array(t))
+			luaL_error(L, "%s: expected an integer (%s) or a string of its %d bytes, got "
+				   "a string of %d bytes", what, tname, (int)tsize, (int)len);
 		if (len != (size_t)tsize)
 			luaL_error(L, "%s: %d bytes given, %s is %d bytes", what, (int)len, tname,
 				   (int)tsize);
