@@ -433,6 +433,13 @@ static int map_index(lua_State *L)
 	return map_get(L);
 }
 
+/* m:id(): the kernel's id of the map (what bpftool shows) */
+static int map_id(lua_State *L)
+{
+	lua_pushinteger(L, lbpf_bpf_id(checkmap(L, 1)->m.fd));
+	return 1;
+}
+
 static int map_tostring(lua_State *L)
 {
 	lbpf_object_t *object = lbpf_testobject(L, 1);
@@ -716,6 +723,13 @@ static int link_tostring(lua_State *L)
 	return 1;
 }
 
+/* p:id(): the kernel's id of the program */
+static int prog_id(lua_State *L)
+{
+	lua_pushinteger(L, lbpf_bpf_id(bpf_program__fd(checkprog(L, 1)->prog)));
+	return 1;
+}
+
 static int prog_tostring(lua_State *L)
 {
 	lbpf_object_t *object = lbpf_testobject(L, 1);
@@ -958,6 +972,7 @@ static const luaL_Reg map_methods[] = {
 	{ "delete", map_delete },
 	{ "clear", map_clear },
 	{ "view", map_view },
+	{ "id", map_id },
 	{ "__newindex", map_set },
 	{ "__pairs", map_pairs },
 	{ "__tostring", map_tostring },
@@ -966,6 +981,7 @@ static const luaL_Reg map_methods[] = {
 
 static const luaL_Reg prog_methods[] = {
 	{ "attach", prog_attach },
+	{ "id", prog_id },
 	{ "__tostring", prog_tostring },
 	{ NULL, NULL },
 };
