@@ -221,3 +221,17 @@ test("object: closing the object closes its maps, programs and links", function(
 	ok(tostring(link):match("detached"), "%s", tostring(link))
 	ok(tostring(obj):match("closed"), "%s", tostring(obj))
 end)
+
+-- The example (lua/examples/object/hello.bpf.c and hello.lua) builds and runs.
+test("object: the example runs", function()
+	local o = work .. "/hello.bpf.o"
+	local out, code = t.sh(("clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I%s/vmlinux/x86 " ..
+		"-c %s/lua/examples/object/hello.bpf.c -o %s 2>&1"):format(top, top, o))
+	eq(code, 0, "clang: " .. out)
+	local lbpf_bin = t.lbpf() or (build .. "/lbpf")
+	out, code = t.sh(("%s run %s/lua/examples/object/hello.lua %s 1 & sleep 0.5; /bin/true; wait $!")
+		:format(lbpf_bin, top, o))
+	eq(code, 0, "exit code: " .. out)
+	ok(out:match("true%s+pid %d+%s+ppid %d+%s+uid 0"), "no exec of true in: %s", out)
+	ok(out:match("uid 0: %d+ execs"), "no count in: %s", out)
+end, 10000)
