@@ -156,6 +156,11 @@ int lbpf_throw(lua_State *L, int err, const char *fmt, ...)
 /* "16M", "512K", "1G", "4096" -> bytes. 0 or -EINVAL. */
 int lbpf_parse_size(const char *text, size_t *bytes);
 
+/* Writes a message into (buf, len) and returns err: how plain C engines fail
+ * with the message a user sees. */
+int lbpf_errmsg(char *buf, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* "ENOENT", "EPERM", ...; a number for unknown values. */
 const char *lbpf_errname(int err);
 /* strerror of -err or err, libbpf's own codes (4000 and up) included */

@@ -154,6 +154,16 @@ uint32_t lbpf_bpf_id(int fd)
 	return info.id;
 }
 
+int lbpf_errmsg(char *buf, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 const char *lbpf_libbpf_log_tail(int n)
 {
 	const char *log = lbpf_libbpf_log(), *p = log + strlen(log);

@@ -29,18 +29,8 @@
 #define PROG_TYPE_NETFILTER 32  /* libbpf 1.1 predates it (KERNEL-NOTES) */
 #define ATTACH_NETFILTER 45
 
-static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-	return err;
-}
+/* returns err, the message in (errbuf, errlen) */
+#define fail lbpf_errmsg
 
 /* Whether path is an ELF file for BPF: the magic, then e_machine. */
 static int check_elf(const char *path, const char *name, char *errbuf, size_t errlen)

@@ -21,6 +21,8 @@
 #include <bpf/btf.h>
 #include <unistd.h>
 
+#include <lbpf/lbpf.h>
+
 #include "btf_path.h"
 #include "btf_types.h"
 
@@ -29,18 +31,8 @@ struct btf *btf_kernel_load(void)
 	return btf__load_vmlinux_btf();
 }
 
-static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-	return err;
-}
+/* returns err, the message in (errbuf, errlen) */
+#define fail lbpf_errmsg
 
 /* The arguments of a FUNC_PROTO into out, skipping its first `skip`. */
 static int proto_args(const struct btf *btf, const struct btf_type *proto, int skip,
