@@ -7,8 +7,13 @@
 # packets in a .bss global from XDP on a0, tc ingress on a0 and a netfilter
 # input hook in lbpf-oa; each run sends 20 UDP datagrams from lbpf-ob and
 # wants all 20 counted. And bpftool as an independent oracle of the typed map
-# views: what Lua writes, bpftool dumps; what bpftool writes, Lua reads.
+# views: what Lua writes, bpftool dumps; what bpftool writes, Lua reads. And
+# an lbpfd of its own (/tmp/lbpf-test-object): a trusted policy's object,
+# maps, programs and link show in the pinned objects map with the kernel's
+# ids; a sandboxed policy is refused lbpf.object.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../daemon.sh"
+daemon_folders object
 
 PKT=$HELPERS/pkt
 NSP=${LBPF_TEST_NS:-lbpf-o}
@@ -24,6 +29,8 @@ cleanup() {
 		ip netns del $ns 2>/dev/null
 	done
 	[ -n "$WORK" ] && rm -rf "$WORK"
+	daemon_kill_all
+	rm -rf "$W" "$BPFFS"
 }
 t_cleanup cleanup
 
@@ -101,6 +108,33 @@ EOF
 	t_expect_contains "$out" "READ	5	6	bt" "Lua's read of bpftool's write"
 }
 
+# lbpfd mirrors the object, its maps, programs and links into its pinned
+# objects map; their ids are the kernel's.
+test_daemon_objects() {
+	local out prog link
+	mkdir -p "$W"
+	daemon_launch
+	cat > "$W/objpol.lua" <<EOF
+local obj = lbpf.object("$WORK/sample.bpf.o")
+obj.progs.on_exec:attach()
+EOF
+	out=$("$LBPF" load --trusted "$W/objpol.lua" 2>&1) || t_fail "load: $out"
+	out=$("$LBPF" list --offline --json)
+	for kind in lbpf.object lbpf.object.map lbpf.object.prog lbpf.object.link; do
+		t_expect_contains "$out" "\"kind\":\"$kind\"" "the objects map"
+	done
+	out=$(echo "$out" | grep -o '{"kind":"lbpf.object.link"[^}]*}' | head -1)
+	prog=$(echo "$out" | grep -o '"prog_id":[0-9]*' | cut -d: -f2)
+	link=$(echo "$out" | grep -o '"link_id":[0-9]*' | cut -d: -f2)
+	[ "${prog:-0}" -gt 0 ] && [ "${link:-0}" -gt 0 ] || t_fail "link entry without ids: $out"
+	bpftool link show id "$link" | grep -q "prog $prog" ||
+		t_fail "link $link does not run prog $prog: $(bpftool link show id "$link" 2>&1)"
+	"$LBPF" unload objpol >/dev/null || t_fail "unload failed"
+	cp "$W/objpol.lua" "$W/boxed.lua"
+	out=$("$LBPF" load "$W/boxed.lua" 2>&1) && t_fail "a sandboxed policy loaded an object"
+	t_expect_contains "$out" "lbpf.object: not available to a sandboxed policy" "the refusal"
+}
+
 t_need_root
 command -v clang >/dev/null || { echo "SKIP object: no clang"; exit 0; }
 WORK=$(mktemp -d)
@@ -114,3 +148,4 @@ t_run object/tc test_tc
 t_run object/netfilter test_netfilter
 t_run object/refusals test_refusals
 t_run object/bpftool_oracle test_bpftool_oracle
+t_run object/daemon_objects test_daemon_objects
