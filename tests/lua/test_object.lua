@@ -235,3 +235,26 @@ test("object: the example runs", function()
 	ok(out:match("true%s+pid %d+%s+ppid %d+%s+uid 0"), "no exec of true in: %s", out)
 	ok(out:match("uid 0: %d+ execs"), "no count in: %s", out)
 end, 10000)
+
+-- A callback may close its own object: the ring it is drained from goes once
+-- the drain is over, and no later record is delivered.
+test("object: a ring-buffer callback closes its object", function()
+	local w = workload(5)
+	local ok_, err = pcall(function()
+		local obj = lbpf.object(obj_path, { rodata = { target_pid = w.pid } })
+		local calls = 0
+		obj:ringbuf("events", "struct event", function(ev)
+			calls = calls + 1
+			obj:close()
+			raises("closed", function() return ev.pid end)
+		end)
+		obj.progs.on_getppid:attach()
+		w.run()
+		local t0 = lbpf.now()
+		while calls == 0 and lbpf.now() - t0 < 3e9 do lbpf.sleep(10) end
+		lbpf.sleep(50)
+		eq(calls, 1, "callbacks after the close")
+	end)
+	w.kill()
+	assert(ok_, err)
+end)

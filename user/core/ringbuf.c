@@ -43,7 +43,11 @@ struct extra {
 	struct ring_buffer *rb;
 	lbpf_record_fn fn;
 	void *ctx;
+	bool busy;                 /* being drained: a callback may unsubscribe it */
+	bool dead;                 /* unsubscribed while busy: freed when the drain ends */
 };
+
+static void extra_free(lbpf_runtime_t *rt, struct extra *x);
 
 struct lbpf_ringbuf {
 	lbpf_runtime_t *rt;
@@ -78,6 +82,8 @@ static int dispatch_extra(void *ctx, void *data, size_t size)
 {
 	struct extra *x = ctx;
 
+	if (x->dead)
+		return -ECANCELED;
 	x->fn(x->ctx, data, size);
 	return lbpf_runtime_stopping(x->r->rt) ? -ECANCELED : 0;
 }
@@ -89,13 +95,26 @@ static int consume_one(struct ring_buffer *rb)
 	return n == -ECANCELED ? 0 : n;
 }
 
+/* Drains an extra ring; one its callback unsubscribed goes once it is over. */
+static int consume_extra(struct extra *x)
+{
+	int n;
+
+	x->busy = true;
+	n = consume_one(x->rb);
+	x->busy = false;
+	if (x->dead)
+		extra_free(x->r->rt, x);
+	return n;
+}
+
 /* Drains the runtime's ring and the extra ones. Records consumed or -errno. */
 static int consume(struct lbpf_ringbuf *r)
 {
 	int n = consume_one(r->rb), id, m;
 
 	for (id = 1; id < r->nsubs && n >= 0 && !lbpf_runtime_stopping(r->rt); id++) {
-		if (r->subs[id].extra && (m = consume_one(r->subs[id].extra->rb)) != 0)
+		if (r->subs[id].extra && (m = consume_extra(r->subs[id].extra)) != 0)
 			n = m < 0 ? m : n + m;
 	}
 	return n;
@@ -108,9 +127,7 @@ static void on_wakeup(lbpf_loop_t *loop, int fd, int events, void *arg)
 
 static void on_extra_wakeup(lbpf_loop_t *loop, int fd, int events, void *arg)
 {
-	struct extra *x = arg;
-
-	consume_one(x->rb);
+	consume_extra(arg);
 }
 
 static void on_timer(lbpf_loop_t *loop, lbpf_timer_node_t *node)
@@ -242,6 +259,10 @@ static void extra_free(lbpf_runtime_t *rt, struct extra *x)
 {
 	if (!x)
 		return;
+	if (x->busy) { /* inside its own drain: consume_extra frees it after */
+		x->dead = true;
+		return;
+	}
 	if (x->rb) {
 		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(x->rb));
 		ring_buffer__free(x->rb);
@@ -259,7 +280,7 @@ int lbpf_ringbuf_add(lbpf_runtime_t *rt, int map_fd, lbpf_record_fn fn, void *ct
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	*x = (struct extra){ r, NULL, fn, ctx };
+	*x = (struct extra){ .r = r, .fn = fn, .ctx = ctx };
 	x->rb = ring_buffer__new(map_fd, dispatch_extra, x, NULL);
 	if (!x->rb) {
 		err = -errno;
