@@ -53,6 +53,7 @@ struct lprog {
 
 struct llink {
 	lbpf_runtime_t *rt;
+	bool attached;                 /* holds the loop */
 	struct objfile_link link;
 	char where[160];
 };
@@ -545,7 +546,8 @@ static void link_release(void *private)
 	struct llink *l = private;
 
 	objfile_detach(&l->link);
-	lbpf_loop_hold(lbpf_runtime_getloop(l->rt), -1);
+	if (l->attached)
+		lbpf_loop_hold(lbpf_runtime_getloop(l->rt), -1);
 }
 
 static void link_ids(void *private, lbpf_kernel_ids_t *ids)
@@ -707,6 +709,7 @@ static int prog_attach(lua_State *L)
 	}
 	snprintf(l->where, sizeof(l->where), "%s at %s", bpf_program__name(p->prog), pt.where);
 	lbpf_loop_hold(lbpf_runtime_getloop(l->rt), 1);
+	l->attached = true;
 	if (add_child(p->o, object))
 		lbpf_throw(L, -ENOMEM, "%s: attach", what);
 	lbpf_registerobject(L, -1, object);
