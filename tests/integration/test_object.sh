@@ -57,7 +57,7 @@ os.execute("ip netns exec ${NSP}b $PKT udp-send 10.98.1.1 7000 5 >/dev/null")
 print(n, obj.bss.packets, tostring(link))
 EOF
 	local out
-	out=$($A "$LBPF" run "$WORK/hook.lua" 2>&1) || t_fail "lbpf: $out"
+	out=$($A timeout 30 "$LBPF" run "$WORK/hook.lua" 2>&1) || t_fail "lbpf: $out"
 	set -- $out
 	# an ARP exchange may come too, before the first datagram
 	[ "${1:-0}" -ge 20 ] && [ "${1:-0}" -le 24 ] ||
@@ -78,8 +78,9 @@ local obj = lbpf.object("$WORK/sample.bpf.o")
 print(select(2, pcall(obj.progs.count_tc.attach, obj.progs.count_tc, { xdp = "a0" })))
 local l = obj.progs.count_xdp:attach { xdp = "a0" }
 print(select(2, pcall(obj.progs.count_xdp.attach, obj.progs.count_xdp, { xdp = "a0" })))
+lbpf.exit(0) -- an attached link keeps a script running
 EOF
-	out=$($A "$LBPF" run "$WORK/bad.lua" 2>&1)
+	out=$($A timeout 20 "$LBPF" run "$WORK/bad.lua" 2>&1)
 	t_expect_contains "$out" "program count_tc is of type sched_cls (section 'tc'); xdp a0 needs one of type xdp"
 	t_expect_contains "$out" "attach program count_xdp to xdp a0: "
 }
@@ -101,7 +102,7 @@ os.execute("bpftool map update id " .. m:id() .. " key hex 58 00 00 00 value hex
 local v = m[88]
 print("READ", v and v.hits, v and v.last_pid, v and v.comm)
 EOF
-	out=$("$LBPF" run "$WORK/oracle.lua" 2>&1) || t_fail "lbpf: $out"
+	out=$(timeout 30 "$LBPF" run "$WORK/oracle.lua" 2>&1) || t_fail "lbpf: $out"
 	t_expect_contains "$out" '"key":77' "bpftool's dump"
 	t_expect_contains "$out" '"hits":123456789,"last_pid":42,"comm":"oracle","delta":-7,"flags":3' \
 		"bpftool's dump"
