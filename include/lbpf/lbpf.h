@@ -318,6 +318,15 @@ bool lbpf_runtime_closing(lbpf_runtime_t *rt);
  * suspended, -1 if it raised. */
 int lbpf_call(lua_State *L, int nargs);
 
+/* lbpf_call for a function called once per event (a probe's or a filter's
+ * callback): the same task semantics, but the coroutine stays parked
+ * between calls, so a call that returns costs one resume and no new task.
+ * *cb starts NULL and is filled in on the first call; free it with
+ * lbpf_callback_free when the callback goes (safe from inside it). */
+typedef struct lbpf_callback lbpf_callback_t;
+int lbpf_callback_call(lua_State *L, lbpf_callback_t **cb, int nargs);
+void lbpf_callback_free(lbpf_callback_t *cb);
+
 /* Pushes the function referenced by `ref` in the registry (a LUA_NOREF-safe
  * helper for bindings that store callbacks). */
 void lbpf_pushref(lua_State *L, int ref);

@@ -83,6 +83,8 @@ struct lbpf_sched *lbpf_sched_new(lua_State *L, lbpf_loop_t *loop,
 void lbpf_sched_free(struct lbpf_sched *sched);
 /* lbpf_call on the scheduler sched (NULL: pops and returns -1). */
 int lbpf_sched_call(struct lbpf_sched *sched, lua_State *L, int nargs);
+/* lbpf_callback_call on the scheduler sched. */
+int lbpf_sched_callback(struct lbpf_sched *sched, struct lbpf_callback **cb, lua_State *L, int nargs);
 /* Resumes the tasks that were ready when called. Returns how many ran. */
 int lbpf_sched_run_ready(struct lbpf_sched *sched);
 bool lbpf_sched_has_ready(struct lbpf_sched *sched);
@@ -97,9 +99,12 @@ extern char lbpf_exit_sentinel;
  * may raise. Installs it on L (threads made later inherit it) and replaces
  * debug.sethook/gethook with versions that chain the script's hook. */
 typedef void (*lbpf_count_hook)(lua_State *L, int instructions);
-int lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count);
-/* Puts the merged hook back on co (after something cleared it). */
-void lbpf_hooks_install(lua_State *co);
+struct lbpf_hooks;
+/* Returns the hooks of L, which live as long as L (kept in its registry). */
+struct lbpf_hooks *lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count);
+/* Puts the merged hook h of co's state back on co (after something cleared
+ * it); cheap when it is there already. */
+void lbpf_hooks_install(struct lbpf_hooks *h, lua_State *co);
 /* Drops the script's hook of co (a pooled coroutine going back to the
  * pool) and puts lbpf's alone back. */
 void lbpf_hooks_forget(lua_State *co);

@@ -55,6 +55,7 @@ struct lbpf_runtime {
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
 	_Atomic uint64_t pins_held[16]; /* bitmap: those whose filter attached */
 	bool closing;
+	struct lbpf_hooks *hooks;  /* of L: lbpf_runtime_arm_limit puts them on each coroutine */
 	bool started;
 	atomic_bool accepted;      /* lbpf_runtime_accept */
 	int signalfd;
@@ -139,6 +140,11 @@ lbpf_runtime_t *lbpf_loop_runtime(lbpf_loop_t *loop)
 int lbpf_call(lua_State *L, int nargs)
 {
 	return lbpf_sched_call(lbpf_toruntime(L)->sched, L, nargs);
+}
+
+int lbpf_callback_call(lua_State *L, lbpf_callback_t **cb, int nargs)
+{
+	return lbpf_sched_callback(lbpf_toruntime(L)->sched, cb, L, nargs);
 }
 
 lbpf_runtime_t *lbpf_runtime_root(lbpf_runtime_t *rt)
@@ -271,7 +277,7 @@ void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co)
 		rt->over_budget = false;
 		rt->budget_armed = true;
 	}
-	lbpf_hooks_install(co);
+	lbpf_hooks_install(rt->hooks, co);
 }
 
 /* Lua's preallocated memory error: with a limit set, the limit was hit. */
@@ -516,7 +522,7 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 	rt->L = L;
 	luaL_openlibs(L);
 	/* on the main state before any coroutine exists, so all inherit it */
-	lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
+	rt->hooks = lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
 	if (rt->opts.log) {
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");

@@ -478,10 +478,41 @@ static void lost_tick(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 /* ---- events: views valid during the callback only ---- */
 
 struct view {
-	const struct lbpf_event *e;   /* NULL once the callback returned */
+	const struct lbpf_event *e;   /* NULL outside a callback */
 	size_t size;
 	struct probe *p;
 };
+
+/* A new view on L's top, NULL, with its metatable. */
+static struct view *new_view(lua_State *L, struct probe *p)
+{
+	struct view *v = lua_newuserdatauv(L, sizeof(*v), 0);
+
+	*v = (struct view){ NULL, 0, p };
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key);
+	lua_setmetatable(L, -2);
+	return v;
+}
+
+/* Pushes the view for the next event: the probe's own one, made once and
+ * pointed at each event in turn (as Lunatik's data objects are), or a
+ * fresh one when a drain inside a callback nests a second event. */
+static struct view *push_view(lua_State *L, struct probe *p)
+{
+	struct view *v;
+
+	if (p->view_busy)
+		return new_view(L, p);
+	if (p->view) {
+		lbpf_pushref(L, p->view_ref);
+		return p->view;
+	}
+	v = new_view(L, p);
+	lua_pushvalue(L, -1);
+	p->view_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	p->view = v;
+	return v;
+}
 
 static void on_event(void *ctx, const void *data, size_t size)
 {
@@ -489,19 +520,27 @@ static void on_event(void *ctx, const void *data, size_t size)
 	const struct lbpf_event *e = data;
 	lua_State *L = lbpf_runtime_state(p->rt);
 	struct view *v;
+	bool own;
 
 	if (size < sizeof(*e) || e->attach >= (unsigned)p->npoints || p->fn_ref == LUA_NOREF)
 		return;
 	lbpf_pushref(L, p->fn_ref);
-	v = lua_newuserdatauv(L, sizeof(*v), 0);
-	*v = (struct view){ e, size, p };
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key);
-	lua_setmetatable(L, -2);
-	lua_pushvalue(L, -1);
-	lua_insert(L, -3); /* a copy stays to invalidate it after the call */
-	lbpf_call(L, 1);
+	v = push_view(L, p);
+	v->e = e;
+	v->size = size;
+	own = v == p->view;
+	if (own) {
+		p->view_busy = true;
+	} else {
+		lua_pushvalue(L, -1);
+		lua_insert(L, -3); /* a copy keeps it alive to invalidate it */
+	}
+	lbpf_callback_call(L, &p->callback, 1);
 	v->e = NULL;
-	lua_pop(L, 1);
+	if (own)
+		p->view_busy = false;
+	else
+		lua_pop(L, 1);
 }
 
 static struct view *checkview(lua_State *L, int ix)
@@ -702,6 +741,8 @@ static void probe_release(void *private)
 	if (p->skel && p->print && p->rt && !lbpf_runtime_closing(p->rt) && p->agg != AGG_NONE)
 		probe_print_aggregation(lbpf_runtime_state(p->rt), p);
 	probe_detach(p);
+	lbpf_callback_free(p->callback);
+	p->callback = NULL;
 	if (p->skel)
 		report_lost(p, true);
 	for (i = 0; i < p->npoints; i++) {
@@ -709,8 +750,13 @@ static void probe_release(void *private)
 		if (!lbpf_runtime_closing(p->rt))
 			luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->points[i].fields_ref);
 	}
-	if (!lbpf_runtime_closing(p->rt))
+	if (!lbpf_runtime_closing(p->rt)) {
 		luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->fn_ref);
+		luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->view_ref);
+	}
+	if (p->view)
+		p->view->e = NULL;
+	p->view = NULL;
 	probe_bpf__destroy(p->skel);
 	ksyms_free(p->ksyms);
 	usyms_free(p->usyms);
@@ -769,9 +815,11 @@ static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 	static bool told;
 
 	if (!kprobes_available()) {
+		/* the message first: releasing the object may free p */
+		lua_pushfstring(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
+				p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
 		lbpf_releaseobject(p->object);
-		luaL_error(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
-			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+		lua_error(L);
 	}
 	if (!told)
 		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
@@ -797,7 +845,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	p->rt = lbpf_toruntime(L);
 	p->object = object;
 	p->type = type;
-	p->fn_ref = LUA_NOREF;
+	p->fn_ref = p->view_ref = LUA_NOREF;
 	p->pid = -1;
 	p->enabled = true;
 	p->latency = latency;

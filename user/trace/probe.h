@@ -99,6 +99,10 @@ struct probe {
 	int npoints;
 	struct probe_bpf *skel;
 	int fn_ref;
+	lbpf_callback_t *callback;     /* fn_ref's parked task (on_event) */
+	struct view *view;             /* the event view on_event reuses */
+	int view_ref;                  /* its registry anchor, LUA_NOREF until made */
+	bool view_busy;                /* a callback is using it (a nested drain) */
 	int source;                    /* ring buffer subscription, 0 = none */
 	bool attached;
 	bool enabled;
