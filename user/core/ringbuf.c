@@ -39,6 +39,7 @@ struct lbpf_ringbuf {
 	uint64_t period;
 	lbpf_timer_node_t timer;
 	uint64_t unrouted;
+	bool consuming;            /* inside ring_buffer__consume */
 };
 
 static int dispatch(void *ctx, void *data, size_t size)
@@ -57,10 +58,19 @@ static int dispatch(void *ctx, void *data, size_t size)
 	return lbpf_runtime_stopping(r->rt) ? -ECANCELED : 0;
 }
 
+/* Delivers everything pending. Not from inside a delivery (a callback that
+ * drains, or detaches its probe): libbpf moves the consumer position only
+ * after each record's callback, so a nested consume would deliver the
+ * current record and those after it twice. */
 static int consume(struct lbpf_ringbuf *r)
 {
-	int n = ring_buffer__consume(r->rb);
+	int n;
 
+	if (r->consuming)
+		return 0;
+	r->consuming = true;
+	n = ring_buffer__consume(r->rb);
+	r->consuming = false;
 	return n == -ECANCELED ? 0 : n;
 }
 

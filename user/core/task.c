@@ -395,7 +395,9 @@ int lbpf_sched_callback(struct lbpf_sched *s, struct lbpf_callback **slot, lua_S
 	struct lbpf_task *t;
 	int ret;
 
-	if (!s || !(cb = *slot ? *slot : (*slot = calloc(1, sizeof(*cb)))))
+	/* a call nested in a running one (a drain inside the callback) is a
+	 * task of its own */
+	if (!s || !(cb = *slot ? *slot : (*slot = calloc(1, sizeof(*cb)))) || cb->busy)
 		return lbpf_sched_call(s, L, nargs);
 	if (!(t = cb->task) && !(t = callback_task(s, cb)))
 		return lbpf_sched_call(s, L, nargs);
