@@ -186,19 +186,21 @@ static void find_functions(lua_State *L, struct probe *p)
 		lbpf_throw(L, err, "find kernel functions %s", p->spec);
 }
 
-/* The binary p->spec names, an ELF file, into p->binary. */
-static void find_binary(lua_State *L, struct probe *p)
+/* The binary p->spec names, an ELF file, into p->binary; messages name
+ * the probe (what) when given. */
+static void find_binary(lua_State *L, struct probe *p, const char *what)
 {
-	char path[256];
+	char path[256], type[256];
 	int err = elf_resolve_path(p->spec, path, sizeof(path));
 
+	snprintf(type, sizeof(type), what ? "%s '%.200s'" : "%s", type_names[p->type], what);
 	if (err)
-		lbpf_throw(L, err, "%s: find binary %s", type_names[p->type], p->spec);
+		lbpf_throw(L, err, "%s: find binary %s", type, p->spec);
 	err = elf_check(path);
 	if (err == -ENOEXEC)
-		lbpf_throw(L, err, "%s: %s is not an ELF file", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: %s is not an ELF file", type, path);
 	if (err)
-		lbpf_throw(L, err, "%s: open %s", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: open %s", type, path);
 	snprintf(p->binary, sizeof(p->binary), "%s", path);
 }
 
@@ -207,7 +209,7 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 	const char *path = p->binary;
 	int err;
 
-	find_binary(L, p);
+	find_binary(L, p, NULL);
 	if (lua_isinteger(L, ix)) {
 		lua_Integer off = lua_tointeger(L, ix);
 		char name[32];
@@ -290,7 +292,7 @@ static void find_usdt(lua_State *L, struct probe *p)
 	char msg[1024];
 	int err;
 
-	find_binary(L, p);
+	find_binary(L, p, spec);
 	err = usdt_probes_read(p->binary, &probes);
 	if (err == -ENODATA)
 		snprintf(msg, sizeof(msg), "usdt '%s': %s has no USDT probes (no .note.stapsdt "
@@ -899,11 +901,15 @@ static const char *log_tail(const char *log, int n)
 static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 {
 	static bool told;
+	char msg[512];
 
 	if (!kprobes_available()) {
+		/* the message first: releasing the object frees p */
+		snprintf(msg, sizeof(msg), "%s '%s': %s, and fentry was refused: %s (%s)",
+			 type_names[p->type], p->spec, no_kprobes, lbpf_strerror(err),
+			 lbpf_errname(err));
 		lbpf_releaseobject(p->object);
-		luaL_error(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
-			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+		luaL_error(L, "%s", msg);
 	}
 	if (!told)
 		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
@@ -1035,6 +1041,8 @@ static int lbpf_uretprobe(lua_State *L)
  * typed by the probe's note */
 static int lbpf_usdt(lua_State *L)
 {
+	luaL_checkstring(L, 1);
+	luaL_checkstring(L, 2); /* before probe_new pushes its object */
 	return probe_new(L, PROBE_USDT, 3, false);
 }
 
