@@ -9,7 +9,7 @@
  *     lbpf_test:str    (const char *"hello", int i)
  *     lbpf_test:seven  (long 1, 2, 3, 4, 5, 6, 7)
  *     lbpf_test:none   ()
- *     lbpf_other:tick  (int i)
+ *     lbpf_other:tick  (int i) in odd rounds, (long i) in even ones: two sites
  *
  * -s and -k as for trace_target: print the pid and wait for SIGUSR1 before
  * working; after "done", wait for another SIGUSR1 before exiting. The values
@@ -60,7 +60,12 @@ static void fire(long n)
 		DTRACE_PROBE2(lbpf_test, str, hello, ii);
 		DTRACE_PROBE7(lbpf_test, seven, 1L, 2L, 3L, 4L, 5L, 6L, 7L);
 		DTRACE_PROBE(lbpf_test, none);
-		DTRACE_PROBE1(lbpf_other, tick, ii);
+		/* two sites of one probe, odd rounds at one, even rounds at the
+		 * other, with arguments of 4 and 8 bytes */
+		if (i % 2)
+			DTRACE_PROBE1(lbpf_other, tick, ii);
+		else
+			DTRACE_PROBE1(lbpf_other, tick, i);
 	}
 }
 #endif
