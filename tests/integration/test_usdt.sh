@@ -13,7 +13,8 @@
 #
 # A Lua script starts its workloads stopped (usdt_target -s prints its pid
 # and waits for SIGUSR1; tests/lua/workload.lua), attaches, lets them run, and
-# checks; it ends by printing "ok".
+# checks; it ends by printing "ok". It runs under busybox too (the guests):
+# readelf, bpftrace and python3 are used where they are installed.
 . "$(dirname "$0")/../lib.sh"
 
 W=/tmp/lbpf-test-usdt
@@ -31,7 +32,7 @@ reap() {
 		[ -e "$f" ] || continue
 		while read -r pid; do
 			[ -n "$pid" ] || continue
-			grep -qaE "usdt_target|pywork.py|pygc.lua" "/proc/$pid/cmdline" 2>/dev/null &&
+			grep -qE "usdt_target|pywork.py|pygc.lua" "/proc/$pid/cmdline" 2>/dev/null &&
 				kill -KILL "$pid" 2>/dev/null
 		done < "$f"
 		rm -f "$f"
@@ -50,7 +51,7 @@ mkdir -p "$W"
 lua() {
 	local name=$1 rc=0
 	{ echo "dofile('$LBPF_TOP/tests/lua/workload.lua')"; cat; } > "$W/$name.lua"
-	timeout -k 2 60 "$LBPF" run "$W/$name.lua" > "$W/$name.out" 2> "$W/$name.err" || rc=$?
+	timeout 60 "$LBPF" run "$W/$name.lua" > "$W/$name.out" 2> "$W/$name.err" || rc=$?
 	reap
 	grep '^#' "$W/$name.out" || true
 	[ "$rc" -eq 0 ] && grep -qx ok "$W/$name.out" ||
@@ -161,12 +162,18 @@ EOF
 }
 
 # Globs over provider and name: the probes lbpf attaches are those `readelf
-# -n` lists, for "*:*", and subsets for narrower patterns.
+# -n` lists, for "*:*" (where there is no readelf, as in the guests, the six
+# usdt_target.c fires), and subsets for narrower patterns.
 test_globs() {
 	need
-	command -v readelf > /dev/null || t_skip "no readelf (binutils)"
-	local want
-	want=$(readelf -n "$TT" | awk -v b="$TT" '$1 == "Provider:" { p = $2 } $1 == "Name:" { print "usdt:" b ":" p ":" $2 }' | sort -u)
+	local want p
+	if command -v readelf > /dev/null; then
+		want=$(readelf -n "$TT" | awk -v b="$TT" '$1 == "Provider:" { p = $2 } $1 == "Name:" { print "usdt:" b ":" p ":" $2 }' | sort -u)
+	else
+		echo "# no readelf: the probes usdt_target.c fires stand in for its list"
+		want=$(for p in lbpf_other:tick lbpf_test:big lbpf_test:none lbpf_test:seven lbpf_test:small lbpf_test:str; do
+			echo "usdt:$TT:$p"; done)
+	fi
 	[ "$(wc -l <<< "$want")" -eq 6 ] || t_fail "readelf lists other probes: $want"
 	echo "$want" > "$W/readelf.txt"
 	lua globs <<'EOF'
