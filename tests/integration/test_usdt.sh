@@ -6,7 +6,8 @@
 # size and sign (1, 2, 4, 8 bytes; on the stack, in registers, constants):
 # each argument's value as its note types it, the argument count, strings,
 # every aggregation and filter on arguments, globs over provider and name
-# (checked against `readelf -n`), opts.pid, counts and sums checked against
+# (checked against `readelf -n`), opts.pid, a semaphore-gated probe
+# (tests/helpers/usdt_gated), counts and sums checked against
 # bpftrace's usdt probes, every error, a semaphore-gated probe of Debian's
 # python3, and lua/examples/pygc.lua. tests/vm/test_usdt.sh runs the same
 # checks in the guests of scripts/vmtest.sh.
@@ -32,7 +33,7 @@ reap() {
 		[ -e "$f" ] || continue
 		while read -r pid; do
 			[ -n "$pid" ] || continue
-			grep -qE "usdt_target|pywork.py|pygc.lua" "/proc/$pid/cmdline" 2>/dev/null &&
+			grep -qE "usdt_target|usdt_gated|pywork.py|pygc.lua" "/proc/$pid/cmdline" 2>/dev/null &&
 				kill -KILL "$pid" 2>/dev/null
 		done < "$f"
 		rm -f "$f"
@@ -214,6 +215,36 @@ done()
 EOF
 }
 
+# A probe gated by a semaphore (tests/helpers/usdt_gated, built as Python
+# is): it fires nothing untraced, and every round while lbpf is attached,
+# with opts.pid (the kernel raises the semaphore in that process) and
+# without. A probe libbpf cannot read fails with libbpf's reason.
+test_semaphore() {
+	need
+	local gated=$HELPERS/usdt_gated out
+	[ -x "$gated" ] || t_fail "$gated is not built (make)"
+	out=$("$gated" fire 3) || t_fail "usdt_gated failed: $out"
+	t_expect_contains "$out" "fired 0" "untraced usdt_gated"
+	GATED=$gated lua semaphore <<'EOF'
+H = os.getenv("GATED")
+local a = start("fire 12")
+local sum = lbpf.usdt(H, "lbpf_gated:hit", { pid = a.pid, sum = "arg1" })
+go(a)
+eq(sum:counts(), 78, "sum of arg1 over 12 gated rounds, opts.pid")
+sum:detach()
+local b = start("fire 5")
+local count = lbpf.usdt(H, "lbpf_gated:hit", { count = "pid" })
+go(b)
+eq(count:counts()[b.pid], 5, "gated rounds, no pid")
+-- libbpf 1.1 cannot read an index-register operand; its reason is in the error
+local ok, err = pcall(lbpf.usdt, H, "lbpf_gated:indexed")
+check(ok or tostring(err):find("attach usdt:" .. H .. ":lbpf_gated:indexed (libbpf: usdt: ", 1, true),
+	"lbpf_gated:indexed: %s", tostring(err))
+print("# lbpf_gated:indexed: " .. (ok and "attached (this libbpf reads index registers)" or tostring(err)))
+done()
+EOF
+}
+
 # bpftrace, an independent reader of the same notes, counts and sums the
 # same arguments of the same workload as lbpf does (bpftrace's sums are
 # unsigned 64-bit; bash reads them back as signed).
@@ -386,6 +417,7 @@ t_run usdt/values test_values
 t_run usdt/aggregations test_aggregations
 t_run usdt/globs test_globs
 t_run usdt/pid test_pid
+t_run usdt/semaphore test_semaphore
 t_run usdt/bpftrace_oracle test_bpftrace_oracle
 t_run usdt/errors test_errors
 t_run usdt/python test_python

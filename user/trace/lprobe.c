@@ -872,19 +872,6 @@ static int parse_tail(lua_State *L, struct probe *p, int ix, int nargs)
 	return opts;
 }
 
-static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
-{
-	char name[256];
-
-	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
-	bool tracepoint = p->type == PROBE_TRACEPOINT;
-
-	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
-	if (err == -ENOENT && !tracepoint)
-		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
-	lbpf_throw(L, err, "attach %s", name);
-}
-
 /* The last n lines of a log (where a verifier states its reason). */
 static const char *log_tail(const char *log, int n)
 {
@@ -894,6 +881,24 @@ static const char *log_tail(const char *log, int n)
 		if (*--p == '\n')
 			n--;
 	return p == log ? p : p + 1;
+}
+
+/* Releases the probe and raises its attach error; for USDT probes, with the
+ * last line libbpf logged (an argument spec it cannot read, for one). */
+static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
+{
+	char name[256], why[512] = "";
+	bool tracepoint = p->type == PROBE_TRACEPOINT;
+	const char *log = lbpf_libbpf_log();
+
+	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
+	if (p->type == PROBE_USDT && *log)
+		snprintf(why, sizeof(why), " (%.*s)", (int)strcspn(log_tail(log, 1), "\n"),
+			 log_tail(log, 1));
+	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
+	if (err == -ENOENT && !tracepoint && !*why)
+		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
+	lbpf_throw(L, err, "attach %s%s", name, why);
 }
 
 /* fentry/fexit was refused (err): says so once per process, and loads the
@@ -986,6 +991,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 			   log_tail(lbpf_libbpf_log(), 12));
 	}
 	err = write_configs(p);
+	lbpf_libbpf_log_clear();
 	if (!err)
 		err = probe_attach(p, &failed);
 	if (err)
