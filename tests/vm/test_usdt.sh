@@ -9,4 +9,7 @@ if [ -z "${LBPF_VM:-}" ]; then
 	echo "SKIP usdt: runs only inside the guest of scripts/vmtest.sh"
 	exit 0
 fi
-exec bash "$(dirname "$0")/../integration/test_usdt.sh"
+bash "$(dirname "$0")/../integration/test_usdt.sh"
+rc=$?
+echo "# the USDT tests took $SECONDS s on $(uname -r)" # against LBPF_VM_TEST_TIMEOUT
+exit $rc
