@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * Tracing probes: lbpf.tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe,
- * uretprobe and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
+ * uretprobe, usdt and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
  * point its spec matches (wildcards match many), each with the BPF cookie of
  * its config. fn(ev) receives events through the runtime's ring buffer as a
  * view that is valid during the call only; aggregations stay in the kernel
@@ -21,6 +21,7 @@
 #include "probe_lua.h"
 #include "probe.skel.h"
 #include "symbols.h"
+#include "usdt.h"
 
 #define MAX_POINTS 4096
 
@@ -33,7 +34,7 @@ static const char view_key = 'v';
 LBPF_PRIVATECHECKER(checkprobe, struct probe, &probe_class)
 
 static const char *const type_names[] = {
-	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint",
+	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint", "usdt",
 };
 
 /* ---- finding the attach points ---- */
@@ -57,7 +58,7 @@ static int add_point(struct probe *p, const char *target, uint64_t offset)
 	ap->fields_ref = LUA_NOREF;
 	ap->offset = offset;
 	snprintf(ap->target, sizeof(ap->target), "%s", target);
-	if (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE)
+	if (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE || p->type == PROBE_USDT)
 		snprintf(ap->name, sizeof(ap->name), "%s:%.120s:%.120s", type_names[p->type], p->binary, target);
 	else
 		snprintf(ap->name, sizeof(ap->name), "%s:%s", type_names[p->type], target);
@@ -185,19 +186,30 @@ static void find_functions(lua_State *L, struct probe *p)
 		lbpf_throw(L, err, "find kernel functions %s", p->spec);
 }
 
-static void find_symbols(lua_State *L, struct probe *p, int ix)
+/* The binary p->spec names, an ELF file, into p->binary; messages name
+ * the probe (what) when given. */
+static void find_binary(lua_State *L, struct probe *p, const char *what)
 {
-	char path[256];
+	char path[256], type[256];
 	int err = elf_resolve_path(p->spec, path, sizeof(path));
 
+	snprintf(type, sizeof(type), what ? "%s '%.200s'" : "%s", type_names[p->type], what);
 	if (err)
-		lbpf_throw(L, err, "%s: find binary %s", type_names[p->type], p->spec);
+		lbpf_throw(L, err, "%s: find binary %s", type, p->spec);
 	err = elf_check(path);
 	if (err == -ENOEXEC)
-		lbpf_throw(L, err, "%s: %s is not an ELF file", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: %s is not an ELF file", type, path);
 	if (err)
-		lbpf_throw(L, err, "%s: open %s", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: open %s", type, path);
 	snprintf(p->binary, sizeof(p->binary), "%s", path);
+}
+
+static void find_symbols(lua_State *L, struct probe *p, int ix)
+{
+	const char *path = p->binary;
+	int err;
+
+	find_binary(L, p, NULL);
 	if (lua_isinteger(L, ix)) {
 		lua_Integer off = lua_tointeger(L, ix);
 		char name[32];
@@ -220,16 +232,114 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 		lbpf_throw(L, err, "read symbols of %s", path);
 }
 
+/* The first probes of a binary, "a:b, c:d, ... (N in all)", for a message. */
+static const char *some_probes(const struct usdt_probes *probes, char *buf, size_t size)
+{
+	size_t len = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; i < probes->n && i < 6 && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s:%s", i ? ", " : "", probes->v[i].provider,
+				probes->v[i].name);
+	if (i < probes->n && len < size)
+		snprintf(buf + len, size - len, ", ... (%zu in all)", probes->n);
+	return buf;
+}
+
+/* Adds the probes of p->binary that "provider:name" (globs in either part)
+ * matches; or a message into msg. 0, or -errno with the message. */
+static int add_usdt_probes(struct probe *p, const char *spec, const struct usdt_probes *probes,
+			   char *msg, size_t size)
+{
+	char provider[64], some[512];
+	const char *name = strchr(spec, ':');
+	size_t i;
+	int err;
+
+	if (!name || name == spec || !name[1] || (size_t)(name - spec) >= sizeof(provider)) {
+		snprintf(msg, size, "usdt '%s': expected \"provider:name\" (globs allowed, like "
+			 "\"python:*\"); %s has %s", spec, p->binary, some_probes(probes, some, sizeof(some)));
+		return -EINVAL;
+	}
+	snprintf(provider, sizeof(provider), "%.*s", (int)(name++ - spec), spec);
+	for (i = 0; i < probes->n; i++) {
+		const struct usdt_probe *u = &probes->v[i];
+		char target[192];
+
+		if (fnmatch(provider, u->provider, 0) || fnmatch(name, u->name, 0))
+			continue;
+		snprintf(target, sizeof(target), "%s:%s", u->provider, u->name);
+		err = add_point(p, target, 0);
+		if (err) {
+			snprintf(msg, size, "usdt '%s': %s", spec, strerror(-err));
+			return err;
+		}
+		p->points[p->npoints - 1].usdt = *u;
+	}
+	if (!p->npoints) {
+		snprintf(msg, size, "usdt '%s' matches no probe of %s (it has %s; readelf -n lists "
+			 "them)", spec, p->binary, some_probes(probes, some, sizeof(some)));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The USDT probes of the binary at 1 that the spec at 2 matches. */
+static void find_usdt(lua_State *L, struct probe *p)
+{
+	const char *spec = luaL_checkstring(L, 2);
+	struct usdt_probes probes;
+	char msg[1024];
+	int err;
+
+	find_binary(L, p, spec);
+	err = usdt_probes_read(p->binary, &probes);
+	if (err == -ENODATA)
+		snprintf(msg, sizeof(msg), "usdt '%s': %s has no USDT probes (no .note.stapsdt "
+			 "section)", spec, p->binary);
+	else if (err)
+		snprintf(msg, sizeof(msg), "usdt '%s': read the notes of %s: %s", spec, p->binary,
+			 strerror(-err));
+	else
+		err = add_usdt_probes(p, spec, &probes, msg, sizeof(msg));
+	usdt_probes_free(&probes);
+	if (err)
+		luaL_error(L, "%s", msg);
+}
+
+/* opts.pid of a uprobe or USDT probe: a process that maps the binary. */
+static void check_pid(lua_State *L, struct probe *p)
+{
+	int err;
+
+	if (p->pid == -1)
+		return;
+	if (p->pid <= 0)
+		luaL_error(L, "%s %s: pid: expected a process id > 0, got %d", type_names[p->type],
+			   p->spec, p->pid);
+	err = usdt_pid_maps(p->pid, p->binary);
+	if (err == -ESRCH)
+		luaL_error(L, "%s %s: pid %d: no such process", type_names[p->type], p->spec, p->pid);
+	if (err == -ENOENT)
+		luaL_error(L, "%s %s: pid %d does not map %s", type_names[p->type], p->spec, p->pid,
+			   p->binary);
+	if (err)
+		lbpf_throw(L, err, "%s %s: read /proc/%d/maps", type_names[p->type], p->spec, p->pid);
+}
+
 /* ---- loading and attaching ---- */
 
 static void autoload(struct probe *p)
 {
 	bool tp = p->type == PROBE_TRACEPOINT, raw = p->type == PROBE_RAW_TRACEPOINT;
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
+	bool usdt = p->type == PROBE_USDT;
 
 	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
 	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_usdt, usdt);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !usdt &&
+				  !p->fentry);
 	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret && !p->fentry);
 	bpf_program__set_autoload(p->skel->progs.lbpf_fentry, p->fentry && !ret);
 	bpf_program__set_autoload(p->skel->progs.lbpf_fexit, p->fentry && ret);
@@ -270,6 +380,24 @@ static void set_uses(struct probe *p)
 	}
 }
 
+/* libbpf's USDT maps, made only for a USDT probe (only lbpf_usdt uses them;
+ * its .kconfig map is made always, as libbpf maps it into memory):
+ * a spec per site of every probe (libbpf gives each distinct spec and
+ * cookie its own); the map from addresses to specs is for kernels without
+ * BPF cookies, which lbpf needs anyway. */
+static void set_usdt_maps(struct probe *p)
+{
+	bool usdt = p->type == PROBE_USDT;
+	int i, sites = 0;
+
+	for (i = 0; usdt && i < p->npoints; i++)
+		sites += p->points[i].usdt.nsites;
+	bpf_map__set_max_entries(p->skel->maps.__bpf_usdt_specs, sites ? sites : 1);
+	bpf_map__set_max_entries(p->skel->maps.__bpf_usdt_ip_to_spec_id, 1);
+	bpf_map__set_autocreate(p->skel->maps.__bpf_usdt_specs, usdt);
+	bpf_map__set_autocreate(p->skel->maps.__bpf_usdt_ip_to_spec_id, usdt);
+}
+
 /* Opens the object, sizes its maps, shares the runtime's ring buffer, loads. */
 static int probe_load(struct probe *p)
 {
@@ -295,6 +423,7 @@ static int probe_load(struct probe *p)
 		bpf_map__set_max_entries(p->skel->maps.stacks, 16384);
 	if (p->latency)
 		bpf_map__set_max_entries(p->skel->maps.starts, 16384);
+	set_usdt_maps(p);
 	/* only a probe with a callback shares the runtime's ring buffer; one
 	 * that counts keeps the object's small placeholder, never written */
 	if (p->source > 0) {
@@ -351,6 +480,7 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 	LIBBPF_OPTS(bpf_tracepoint_opts, tp_opts, .bpf_cookie = i);
 	LIBBPF_OPTS(bpf_kprobe_opts, k_opts, .bpf_cookie = i, .retprobe = ret);
 	LIBBPF_OPTS(bpf_uprobe_opts, u_opts, .bpf_cookie = i, .retprobe = ret);
+	LIBBPF_OPTS(bpf_usdt_opts, usdt_opts, .usdt_cookie = i);
 	char cat[192], *name;
 
 	switch (p->type) {
@@ -364,6 +494,9 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 	case PROBE_KPROBE:
 	case PROBE_KRETPROBE:
 		return bpf_program__attach_kprobe_opts(prog, ap->target, &k_opts);
+	case PROBE_USDT:
+		return bpf_program__attach_usdt(prog, p->pid, p->binary, ap->usdt.provider,
+						ap->usdt.name, &usdt_opts);
 	default:
 		u_opts.func_name = ap->offset ? NULL : ap->target;
 		return bpf_program__attach_uprobe_opts(prog, p->pid, p->binary, ap->offset, &u_opts);
@@ -376,6 +509,7 @@ static int probe_attach(struct probe *p, int *failed)
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
 				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
+				   p->type == PROBE_USDT ? p->skel->progs.lbpf_usdt :
 				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
 	int i;
 
@@ -784,19 +918,6 @@ static int parse_tail(lua_State *L, struct probe *p, int ix, int nargs)
 	return opts;
 }
 
-static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
-{
-	char name[256];
-
-	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
-	bool tracepoint = p->type == PROBE_TRACEPOINT;
-
-	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
-	if (err == -ENOENT && !tracepoint)
-		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
-	lbpf_throw(L, err, "attach %s", name);
-}
-
 /* The last n lines of a log (where a verifier states its reason). */
 static const char *log_tail(const char *log, int n)
 {
@@ -808,18 +929,38 @@ static const char *log_tail(const char *log, int n)
 	return p == log ? p : p + 1;
 }
 
+/* Releases the probe and raises its attach error; for USDT probes, with the
+ * last line libbpf logged (an argument spec it cannot read, for one). */
+static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
+{
+	char name[256], why[512] = "";
+	bool tracepoint = p->type == PROBE_TRACEPOINT;
+	const char *log = lbpf_libbpf_log();
+
+	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
+	if (p->type == PROBE_USDT && *log)
+		snprintf(why, sizeof(why), " (%.*s)", (int)strcspn(log_tail(log, 1), "\n"),
+			 log_tail(log, 1));
+	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
+	if (err == -ENOENT && !tracepoint && !*why)
+		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
+	lbpf_throw(L, err, "attach %s%s", name, why);
+}
+
 /* fentry/fexit was refused (err): says so once per process, and loads the
  * probe as a kprobe instead, where kprobes exist. */
 static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 {
 	static bool told;
+	char msg[512];
 
 	if (!kprobes_available()) {
-		/* the message first: releasing the object may free p */
-		lua_pushfstring(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
-				p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+		/* the message first: releasing the object frees p */
+		snprintf(msg, sizeof(msg), "%s '%s': %s, and fentry was refused: %s (%s)",
+			 type_names[p->type], p->spec, no_kprobes, lbpf_strerror(err),
+			 lbpf_errname(err));
 		lbpf_releaseobject(p->object);
-		lua_error(L);
+		luaL_error(L, "%s", msg);
 	}
 	if (!told)
 		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
@@ -858,8 +999,9 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (o.via != VIA_AUTO && type != PROBE_KPROBE && type != PROBE_KRETPROBE)
 		luaL_error(L, "via: only kprobes and kretprobes choose how they attach");
 	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
-		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE, opts,
-			      "pid: only uprobes take a pid; use filter = {pid = N}");
+		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE ||
+			      type == PROBE_USDT, opts,
+			      "pid: only uprobes and USDT probes take a pid; use filter = {pid = N}");
 		p->pid = (int)luaL_checkinteger(L, -1);
 	}
 	if (type == PROBE_TRACEPOINT)
@@ -868,11 +1010,16 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 		find_raw_tracepoint(L, p);
 	else if (type == PROBE_KPROBE || type == PROBE_KRETPROBE)
 		find_functions(L, p);
+	else if (type == PROBE_USDT)
+		find_usdt(L, p);
 	else
 		find_symbols(L, p, 2);
-	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
+	if (type == PROBE_UPROBE || type == PROBE_URETPROBE || type == PROBE_USDT) {
+		/* messages name the symbol or probe too */
 		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
 			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
+		check_pid(L, p);
+	}
 	if (probe_compile(p, &o, msg, sizeof(msg)))
 		luaL_error(L, "%s", msg);
 	choose_fentry(L, p);
@@ -890,6 +1037,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 			   log_tail(lbpf_libbpf_log(), 12));
 	}
 	err = write_configs(p);
+	lbpf_libbpf_log_clear();
 	if (!err)
 		err = probe_attach(p, &failed);
 	if (err)
@@ -939,6 +1087,15 @@ static int lbpf_uprobe(lua_State *L)
 static int lbpf_uretprobe(lua_State *L)
 {
 	return probe_new(L, PROBE_URETPROBE, 3, false);
+}
+
+/* lbpf.usdt(binary, "provider:name", [opts], [fn]) -> probe: arg1..argN
+ * typed by the probe's note */
+static int lbpf_usdt(lua_State *L)
+{
+	luaL_checkstring(L, 1);
+	luaL_checkstring(L, 2); /* before probe_new pushes its object */
+	return probe_new(L, PROBE_USDT, 3, false);
 }
 
 /* lbpf.latency("func" | "/path/binary:symbol", [opts]) -> probe whose hist()
@@ -1128,6 +1285,7 @@ static const luaL_Reg probe_lib[] = {
 	{ "kretprobe", lbpf_kretprobe },
 	{ "uprobe", lbpf_uprobe },
 	{ "uretprobe", lbpf_uretprobe },
+	{ "usdt", lbpf_usdt },
 	{ "latency", lbpf_latency },
 	{ "print_hist", probe_print_hist },
 	{ NULL, NULL },

@@ -364,7 +364,8 @@ void probe_build_fields(lua_State *L, struct probe *p)
 		for (j = 0; j < (int)(sizeof(names) / sizeof(names[0])); j++)
 			set_code(L, names[j], VIEW_PID + j);
 		for (j = 0; j < 6 && (p->type == PROBE_KPROBE || p->type == PROBE_UPROBE ||
-				      (p->type == PROBE_RAW_TRACEPOINT && j < ap->args.n)); j++) {
+				      (p->type == PROBE_RAW_TRACEPOINT && j < ap->args.n) ||
+				      (p->type == PROBE_USDT && j < ap->usdt.nargs)); j++) {
 			char arg[8] = "arg1";
 
 			arg[3] = '1' + j;
