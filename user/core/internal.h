@@ -15,6 +15,17 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* output.c: records for people */
+/* Whether rec is a diagnostic (stderr) rather than output (stdout). */
+bool lbpf_output_diagnostic(const struct lbpf_output *rec);
+/* The text lbpf prints for rec, without a last newline (malloc'd; "" for a
+ * record people do not see), or NULL with errno. */
+char *lbpf_output_text(const struct lbpf_output *rec);
+/* Fills rec as the error `text` (what: as lbpf_output_error). Returns the
+ * copy rec points into, to free after use (NULL when out of memory: then
+ * rec holds the text alone). */
+char *lbpf_output_error_parse(struct lbpf_output *rec, const char *what, const char *text);
+
 /* registry.c: the registry that constructors fill before main */
 /* Adds a top-level module that every runtime preloads (module.c's "lbpf"). */
 void lbpf_register_module(lbpf_lib_t *lib);
