@@ -239,19 +239,19 @@ void policy_output(void *ctx, const struct lbpf_output *rec)
 	struct policy *p = ctx;
 	struct lbpf_output cut;
 	char *shorter = cut_text(rec, &cut);
-	char *text = lbpf_output_text(&cut);
+	char *text = lbpf_output_text(rec);
 	size_t lines = 1;
 	char *json;
 
 	if (text) {
-		echo_diagnostic(p, &cut, text);
+		echo_diagnostic(p, rec, text);
 		for (const char *c = text; *c; c++)
 			lines += *c == '\n';
 	}
 	json = record_json(p, &cut, lines * (LBPF_DAEMON_LOG_LINE_MAX + 256));
 	if (!text)
 		log_add(p, "(out of memory)", 15, json);
-	else if (*text || cut.kind == LBPF_OUTPUT_PRINT)
+	else if (*text || rec->kind == LBPF_OUTPUT_PRINT)
 		keep_lines(p, text, json);
 	else if (json)
 		log_add(p, NULL, 0, json);
