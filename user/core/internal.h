@@ -2,8 +2,8 @@
 /* Core-internal interfaces: shared by the core's files and the faces (CLI,
  * daemon), not by bindings (they use include/lbpf/lbpf.h only).
  *
- * The core's files call one way, lowest first: util.c and registry.c call no
- * other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
+ * The core's files call one way, lowest first: util.c, output.c and
+ * registry.c call no other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
  * build on the loop; runtime.c drives them all; above it module.c (the `lbpf`
  * module), ringbuf.c and the bindings. A lower file reports up by what its
  * user registered with it (loop hooks, the scheduler's ops, at-free hooks,
