@@ -652,14 +652,39 @@ void probe_push_aggregation(lua_State *L, struct probe *p)
 	free(es.v);
 }
 
+/* A zeroed array of n items of size bytes, a userdata kept alive in the
+ * anchor table (at anchor) for as long as the record is in use. */
+static void *anchored_array(lua_State *L, int anchor, size_t n, size_t size)
+{
+	void *array = lua_newuserdatauv(L, (n + 1) * size, 0);
+
+	memset(array, 0, (n + 1) * size);
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	return array;
+}
+
+/* The number of entries of the table at ix; with what, raises unless each
+ * value is a table. */
+static size_t table_count(lua_State *L, int ix, const char *what)
+{
+	size_t n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		luaL_argcheck(L, !what || lua_istable(L, -1), 1, what);
+		lua_pop(L, 1);
+		n++;
+	}
+	return n;
+}
+
 /* Reads the histogram at ix ({kind =, {lo =, hi =, count =}, ...}) into h;
- * its buckets live in a userdata stored in the anchor table at anchor. */
+ * its buckets are anchored. */
 static void check_hist(lua_State *L, int ix, int anchor, struct lbpf_output_hist *h)
 {
 	lua_Integer n = (lua_Integer)lua_rawlen(L, ix), i;
-	struct lbpf_output_bucket *b = lua_newuserdatauv(L, (n + 1) * sizeof(*b), 0);
+	struct lbpf_output_bucket *b = anchored_array(L, anchor, n, sizeof(*b));
 
-	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 	lua_getfield(L, ix, "kind");
 	h->log2 = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "log2");
 	lua_pop(L, 1);
@@ -698,17 +723,9 @@ static int hist_compare(const void *a, const void *b)
  * anchored; returns how many. */
 static size_t check_hists(lua_State *L, int ix, int anchor, struct lbpf_output_hist **out)
 {
-	struct lbpf_output_hist *h;
-	size_t n = 0;
+	size_t n = table_count(L, ix, "expected a histogram or {key = histogram}");
+	struct lbpf_output_hist *h = anchored_array(L, anchor, n, sizeof(*h));
 
-	lua_pushnil(L);
-	while (lua_next(L, ix)) {
-		luaL_argcheck(L, lua_istable(L, -1), 1, "expected a histogram or {key = histogram}");
-		lua_pop(L, 1);
-		n++;
-	}
-	h = lua_newuserdatauv(L, (n + 1) * sizeof(*h), 0);
-	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 	n = 0;
 	lua_pushnil(L);
 	while (lua_next(L, ix)) {
@@ -734,9 +751,7 @@ static void check_hist_table(lua_State *L, int ix, int anchor, struct lbpf_outpu
 		rec->table.nhists = check_hists(L, ix, anchor, &h);
 	} else {
 		lua_pop(L, 1);
-		h = lua_newuserdatauv(L, sizeof(*h), 0);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-		memset(h, 0, sizeof(*h));
+		h = anchored_array(L, anchor, 1, sizeof(*h));
 		check_hist(L, ix, anchor, h);
 		rec->table.nhists = 1;
 	}
@@ -789,25 +804,18 @@ static int row_compare(const void *a, const void *b)
 static void check_rows(lua_State *L, int ix, int anchor, struct lbpf_output *rec)
 {
 	struct lbpf_output_row *rows;
-	size_t n = 0;
+	size_t n;
 
 	rec->kind = LBPF_OUTPUT_MAP;
 	if (!lua_istable(L, ix)) {
-		rows = lua_newuserdatauv(L, sizeof(*rows), 0);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-		memset(rows, 0, sizeof(*rows));
+		rows = anchored_array(L, anchor, 1, sizeof(*rows));
 		check_value(L, ix, rows);
 		rec->table.rows = rows;
 		rec->table.nrows = 1;
 		return;
 	}
-	lua_pushnil(L);
-	while (lua_next(L, ix)) {
-		lua_pop(L, 1);
-		n++;
-	}
-	rows = lua_newuserdatauv(L, (n + 1) * sizeof(*rows), 0);
-	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	n = table_count(L, ix, NULL);
+	rows = anchored_array(L, anchor, n, sizeof(*rows));
 	n = 0;
 	lua_pushnil(L);
 	while (lua_next(L, ix)) {
