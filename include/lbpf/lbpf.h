@@ -190,7 +190,8 @@ typedef struct lbpf_runtime_opts {
 	/* arg[-1]: the path the interpreter was started with (lbpf's argv[0]),
 	 * so a script can run it again; NULL leaves arg[-1] nil */
 	const char *progname;
-	/* where log lines go; NULL = stderr. When set, print() goes there too. */
+	/* where log lines go, as text; NULL = stderr. When set, print() and
+	 * printed aggregations go there too. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 	/* where output records go (print(), log lines, errors, lost events,
