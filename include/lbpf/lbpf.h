@@ -27,6 +27,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include <lbpf/output.h>
+
 #define LBPF_VERSION "0.1.0"
 
 #ifndef container_of
@@ -162,8 +164,17 @@ const char *lbpf_errname(int err);
 const char *lbpf_strerror(int err);
 
 /* Logs one line "lbpf: <message>" to the runtime's log sink (stderr for
- * `lbpf run`, the policy log in the daemon). rt may be NULL. */
+ * `lbpf run`, the policy log in the daemon): a LBPF_OUTPUT_LOG record.
+ * rt may be NULL. */
 void lbpf_log(lbpf_runtime_t *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Hands a record (<lbpf/output.h>) to the runtime's sink, opts.output; without
+ * one prints it for people: on opts.log when set, else diagnostics (log,
+ * error, lost, attached) on stderr and the rest on stdout. rt may be NULL. */
+void lbpf_output(lbpf_runtime_t *rt, const struct lbpf_output *rec);
+/* An error record made of an error's text ("file:line: message" and a
+ * traceback) to the runtime's sink; what is NULL for the body. */
+void lbpf_output_error(lbpf_runtime_t *rt, const char *what, const char *text);
 
 /* ------------------------------------------------------------------ */
 /* Runtimes                                                             */
@@ -179,9 +190,14 @@ typedef struct lbpf_runtime_opts {
 	/* arg[-1]: the path the interpreter was started with (lbpf's argv[0]),
 	 * so a script can run it again; NULL leaves arg[-1] nil */
 	const char *progname;
-	/* where log lines go; NULL = stderr. When set, print() goes there too. */
+	/* where log lines go, as text; NULL = stderr. When set, print() and
+	 * printed aggregations go there too. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* where output records go (print(), log lines, errors, lost events,
+	 * printed aggregations), in place of log; NULL = printed for people */
+	lbpf_output_fn output;
+	void *output_ctx;
 	/* Lua instructions one resume of a callback (or the body) may run before
 	 * it raises; 0 = no limit. Also lets lbpf_runtime_stop() interrupt a
 	 * callback that spins. */

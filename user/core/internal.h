@@ -2,8 +2,8 @@
 /* Core-internal interfaces: shared by the core's files and the faces (CLI,
  * daemon), not by bindings (they use include/lbpf/lbpf.h only).
  *
- * The core's files call one way, lowest first: util.c and registry.c call no
- * other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
+ * The core's files call one way, lowest first: util.c, output.c and
+ * registry.c call no other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
  * build on the loop; runtime.c drives them all; above it module.c (the `lbpf`
  * module), ringbuf.c and the bindings. A lower file reports up by what its
  * user registered with it (loop hooks, the scheduler's ops, at-free hooks,
@@ -14,6 +14,17 @@
 #include <lbpf/lbpf.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* output.c: records for people */
+/* Whether rec is a diagnostic (stderr) rather than output (stdout). */
+bool lbpf_output_diagnostic(const struct lbpf_output *rec);
+/* The text lbpf prints for rec, without a last newline (malloc'd; "" for a
+ * record people do not see), or NULL with errno. */
+char *lbpf_output_text(const struct lbpf_output *rec);
+/* Fills rec as the error `text` (what: as lbpf_output_error). Returns the
+ * copy rec points into, to free after use (NULL when out of memory: then
+ * rec holds the text alone). */
+char *lbpf_output_error_parse(struct lbpf_output *rec, const char *what, const char *text);
 
 /* registry.c: the registry that constructors fill before main */
 /* Adds a top-level module that every runtime preloads (module.c's "lbpf"). */

@@ -176,24 +176,53 @@ void lbpf_runtime_exit(lbpf_runtime_t *rt, int code)
 	lbpf_runtime_stop(rt);
 }
 
-static void log_line(lbpf_runtime_t *rt, const char *line)
+/* A record for people: on the log sink, or on stdout/stderr. */
+static void output_text(lbpf_runtime_t *rt, const struct lbpf_output *rec)
 {
-	if (rt && rt->opts.log)
-		rt->opts.log(rt->opts.log_ctx, line);
+	char *text = lbpf_output_text(rec);
+	FILE *f = lbpf_output_diagnostic(rec) ? stderr : stdout;
+
+	if (!text || (!*text && rec->kind != LBPF_OUTPUT_PRINT)) {
+		free(text);
+		return;
+	}
+	if (rt && rt->opts.log) {
+		rt->opts.log(rt->opts.log_ctx, text);
+	} else {
+		fprintf(f, "%s\n", text);
+		fflush(f);
+	}
+	free(text);
+}
+
+void lbpf_output(lbpf_runtime_t *rt, const struct lbpf_output *rec)
+{
+	if (rt && rt->opts.output)
+		rt->opts.output(rt->opts.output_ctx, rec);
 	else
-		fprintf(stderr, "%s\n", line);
+		output_text(rt, rec);
+}
+
+void lbpf_output_error(lbpf_runtime_t *rt, const char *what, const char *text)
+{
+	struct lbpf_output rec;
+	char *copy = lbpf_output_error_parse(&rec, what, text);
+
+	lbpf_output(rt, &rec);
+	free(copy);
 }
 
 void lbpf_log(lbpf_runtime_t *rt, const char *fmt, ...)
 {
+	struct lbpf_output rec = { .kind = LBPF_OUTPUT_LOG };
 	char line[4096];
 	va_list ap;
-	int n = snprintf(line, sizeof(line), "lbpf: ");
 
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	vsnprintf(line, sizeof(line) - 6, fmt, ap);
 	va_end(ap);
-	log_line(rt, line);
+	rec.text = line;
+	lbpf_output(rt, &rec);
 }
 
 static void set_error(lbpf_runtime_t *rt, const char *msg)
@@ -357,7 +386,7 @@ static void report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 		return fail_memory(rt);
 	msg = error_text(rt->L, co);
 	luaL_traceback(rt->L, co, msg, 0);
-	lbpf_log(rt, "error in %s: %s", what, lua_tostring(rt->L, -1));
+	lbpf_output_error(rt, what, lua_tostring(rt->L, -1));
 	set_error(rt, lua_tostring(rt->L, -1));
 	lua_pop(rt->L, 1);
 	if (rt->over_budget)
@@ -479,7 +508,7 @@ static void set_args(lua_State *L, const char *script, const lbpf_runtime_opts_t
 	lua_setglobal(L, "arg");
 }
 
-/* print() of a runtime with a log sink: one call, one entry in the log. */
+/* print() of a runtime with a log or output sink: one call, one record. */
 static int log_print(lua_State *L)
 {
 	int i, n = lua_gettop(L);
@@ -493,7 +522,8 @@ static int log_print(lua_State *L)
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	log_line(lbpf_toruntime(L), lua_tostring(L, -1));
+	lbpf_output(lbpf_toruntime(L),
+		    &(struct lbpf_output){ .kind = LBPF_OUTPUT_PRINT, .text = lua_tostring(L, -1) });
 	return 0;
 }
 
@@ -523,7 +553,7 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 	luaL_openlibs(L);
 	/* on the main state before any coroutine exists, so all inherit it */
 	rt->hooks = lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
-	if (rt->opts.log) {
+	if (rt->opts.log || rt->opts.output) {
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");
 	}

@@ -583,6 +583,19 @@ static void probe_collect(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *em
 	     st.filtered);
 }
 
+/* An attached record: people see "attached N probes for ..." when a spec
+ * matched several points; a JSON reader sees each probe. */
+static void report_attached(struct probe *p, enum probe_type type)
+{
+	struct lbpf_output rec = { .kind = LBPF_OUTPUT_ATTACHED };
+	char name[sizeof(p->spec) + 32];
+
+	snprintf(name, sizeof(name), "%s:%s", type_names[type], p->spec);
+	rec.attached.probe = name;
+	rec.attached.points = p->npoints;
+	lbpf_output(p->rt, &rec);
+}
+
 /* ---- lost events are never silent ---- */
 
 static void report_lost(struct probe *p, bool final)
@@ -593,11 +606,15 @@ static void report_lost(struct probe *p, bool final)
 		return;
 	if (st.lost > p->lost_reported)
 		lbpf_runtime_count_lost(p->rt, st.lost - p->lost_reported);
-	if (!final && st.lost > p->lost_reported)
-		lbpf_log(p->rt, "%llu events lost on %s (ring buffer full; raise --ringbuf)",
-			 (unsigned long long)(st.lost - p->lost_reported), p->spec);
-	if (final && st.lost)
-		lbpf_log(p->rt, "%llu events lost on %s in total", (unsigned long long)st.lost, p->spec);
+	if ((!final && st.lost > p->lost_reported) || (final && st.lost)) {
+		struct lbpf_output rec = { .kind = LBPF_OUTPUT_LOST };
+
+		rec.lost.probe = p->spec;
+		rec.lost.events = st.lost > p->lost_reported ? st.lost - p->lost_reported : 0;
+		rec.lost.total = st.lost;
+		rec.lost.final = final;
+		lbpf_output(p->rt, &rec);
+	}
 	p->lost_reported = st.lost;
 }
 
@@ -1046,8 +1063,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	lbpf_loop_hold(lbpf_runtime_getloop(p->rt), 1);
 	lbpf_loop_timer_at(lbpf_runtime_getloop(p->rt), &p->lost_timer, lbpf_now() + 1000000000ull);
 	p->metrics = lbpf_metric_source_add(p->rt, probe_collect, p); /* NULL: none */
-	if (p->npoints > 1)
-		lbpf_log(p->rt, "attached %d probes for %s:%s", p->npoints, type_names[type], p->spec);
+	report_attached(p, type);
 	lua_settop(L, ud);
 	lbpf_registerobject(L, -1, object);
 	return 1;
@@ -1143,6 +1159,19 @@ static int probe_detach_method(lua_State *L)
 	p->print = false;
 	probe_detach(p);
 	lbpf_unregisterobject(L, p->object);
+	return 0;
+}
+
+/* probe:print(): prints the aggregation now, as print = true does at detach */
+static int probe_print_method(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+
+	if (p->agg == AGG_NONE)
+		luaL_error(L, "probe:print(): %s has no aggregation (opts.count, hist, lhist, sum, "
+			      "min, max or avg)", p->spec);
+	luaL_argcheck(L, p->skel != NULL, 1, "probe is detached");
+	probe_print_aggregation(L, p);
 	return 0;
 }
 
@@ -1247,6 +1276,7 @@ static const luaL_Reg probe_methods[] = {
 	{ "counts", probe_counts },
 	{ "values", probe_counts },
 	{ "hist", probe_hist },
+	{ "print", probe_print_method },
 	{ "clear", probe_clear },
 	{ "points", probe_points },
 	{ NULL, NULL },

@@ -91,6 +91,9 @@ struct probe_bpf;
 struct ksyms;
 struct usyms;
 
+/* opts.name's size, with its NUL */
+#define PROBE_NAME_MAX 64
+
 struct probe {
 	lbpf_runtime_t *rt;
 	lbpf_object_t *object;
@@ -110,6 +113,7 @@ struct probe {
 	bool attached;
 	bool enabled;
 	bool print;                    /* print the aggregation at detach */
+	char name[PROBE_NAME_MAX];     /* opts.name: printed as "@name"; "" = the spec */
 	bool latency;                  /* entry+return pair measuring ns */
 	enum probe_via via;
 	bool fentry;                   /* a kprobe/kretprobe served by fentry/fexit */
@@ -159,6 +163,7 @@ struct probe_field_opt {
 struct probe_opts {
 	bool kstack, ustack;           /* every event carries its stacks */
 	bool print;                    /* print the aggregation at detach */
+	const char *name;              /* printed aggregations' name, or NULL */
 	enum probe_agg_kind agg;
 	const char *keys[LBPF_MAX_KEYS]; /* count's keys, or by's */
 	int nkeys;

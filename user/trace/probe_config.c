@@ -608,6 +608,9 @@ int probe_compile(struct probe *p, const struct probe_opts *o, char *errbuf, siz
 			    "%d fields", LBPF_MAX_KEYS, LBPF_MAX_FILTERS, LBPF_MAX_STRINGS,
 			    LBPF_MAX_PATHS);
 	p->print = o->print;
+	if (o->name && strlen(o->name) >= sizeof(p->name))
+		return fail(errbuf, errlen, "name: expected 1 to %d characters", PROBE_NAME_MAX - 1);
+	snprintf(p->name, sizeof(p->name), "%s", o->name ? o->name : "");
 	err = compile_agg_spec(p, o, errbuf, errlen);
 	if (err)
 		return err;
