@@ -32,8 +32,11 @@ CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -O1
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# The multiarch folder last: libbpf's usdt.bpf.h includes <linux/errno.h>, whose
+# <asm/errno.h> lives there.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
-	-Iinclude -Ivmlinux/$(ARCH) -I$(BUILD)
+	-Iinclude -Ivmlinux/$(ARCH) -I$(BUILD) \
+	-idirafter /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null)
 
 BPF_SRCS  := $(sort $(wildcard bpf/*.bpf.c))
 SKELS     := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))

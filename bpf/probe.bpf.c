@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The generic tracing program behind lbpf.tracepoint, raw_tracepoint, kprobe,
- * kretprobe, uprobe, uretprobe and latency. Every hit:
+ * kretprobe, uprobe, uretprobe, usdt and latency. Every hit:
  *   1. finds its attach point's config through the BPF cookie (a raw
  *      tracepoint has one point, 0: its kernels may lack cookies), and walks
  *      its field paths (offsets from BTF, read with bpf_probe_read_kernel);
@@ -23,8 +23,10 @@
 #include "record.bpf.h"
 
 /* KIND_RAW: a raw tracepoint or fentry, args in a u64 array at ctx;
- * KIND_FEXIT: fexit, the same array, the return value after the args. */
-enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW, KIND_FEXIT };
+ * KIND_FEXIT: fexit, the same array, the return value after the args;
+ * KIND_USDT: a USDT probe, args where its note says, its point in the
+ * USDT cookie (libbpf takes the BPF cookie for its spec). */
+enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW, KIND_FEXIT, KIND_USDT };
 
 /* What this probe uses at all, set before load: the verifier drops the
  * code of everything else, which keeps the hot path short. */
@@ -107,6 +109,17 @@ struct lbpf_pt_regs {
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
 
+/* libbpf's USDT support: its maps (__bpf_usdt_specs, sized by lprobe.c, and
+ * __bpf_usdt_ip_to_spec_id, unused where BPF cookies exist), its .kconfig
+ * and bpf_usdt_arg(), which reads an argument where its note's spec says and
+ * extends it to 64 bits by the spec's size and sign. Its PT_REGS_IP (on
+ * kernels without cookies) reads through the uapi layout above: through
+ * vmlinux.h's it would be a CO-RE relocation, which makes libbpf parse the
+ * kernel's BTF for every probe. */
+#undef PT_REGS_IP
+#define PT_REGS_IP(x) (((const struct lbpf_pt_regs *)(x))->ip)
+#include <bpf/usdt.bpf.h>
+
 /* The verifier wants constant offsets from the context pointer, so the
  * registers are read once, in straight-line code, and used from h->args. */
 static __always_inline void read_regs(struct hit *h, void *ctx)
@@ -147,6 +160,26 @@ static __always_inline void read_fexit_ret(struct hit *h, void *ctx)
 	if (raw_nargs == 4) h->rc = a[4];
 	if (raw_nargs == 5) h->rc = a[5];
 	if (raw_nargs == 6) h->rc = a[6];
+}
+
+/* A USDT probe's first six arguments, as many as its note has. */
+static __always_inline void read_usdt_args(struct hit *h, void *ctx)
+{
+	int i, n = bpf_usdt_arg_cnt(ctx);
+	long v;
+
+	for (i = 0; i < 6; i++) {
+		if (i >= n)
+			break;
+		bpf_usdt_arg(ctx, i, &v);
+		h->args[i] = v;
+	}
+}
+
+/* Whether a hit of this kind has arguments in h->args. */
+static __always_inline bool has_args(enum kind kind)
+{
+	return kind == KIND_ENTRY || kind == KIND_RAW || kind == KIND_USDT;
 }
 
 static __always_inline __s64 read_arg(struct hit *h, __u32 n)
@@ -227,7 +260,7 @@ static __always_inline __s64 read_ref(struct hit *h, const struct lbpf_ref *ref)
 	case LBPF_SRC_CGROUP: return bpf_get_current_cgroup_id();
 	case LBPF_SRC_PROBE: return h->attach;
 	case LBPF_SRC_ARG:
-		return h->kind == KIND_ENTRY || h->kind == KIND_RAW ? read_arg(h, ref->arg) : 0;
+		return has_args(h->kind) ? read_arg(h, ref->arg) : 0;
 	case LBPF_SRC_RET: return h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
 	case LBPF_SRC_FIELD: return use_fields ? read_field(h, ref) : 0;
 	case LBPF_SRC_LATENCY: return h->latency;
@@ -396,7 +429,7 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->ret = h->kind == KIND_RETURN || h->kind == KIND_FEXIT ? h->rc : 0;
 	for (i = 0; i < 6; i++)
-		e->args[i] = h->kind == KIND_ENTRY || h->kind == KIND_RAW ? h->args[i] : 0;
+		e->args[i] = has_args(h->kind) ? h->args[i] : 0;
 	e->kstack = c->kstack ? stack_id(h, false) : -1;
 	e->ustack = c->ustack ? stack_id(h, true) : -1;
 	e->data_size = off;
@@ -419,7 +452,8 @@ static __always_inline void emit(struct hit *h, const struct lbpf_attach_config 
 static __always_inline int handle(void *ctx, enum kind kind)
 {
 	/* a raw tracepoint or fentry/fexit probe has one point */
-	__u32 attach = kind == KIND_RAW || kind == KIND_FEXIT ? 0 : bpf_get_attach_cookie(ctx);
+	__u32 attach = kind == KIND_RAW || kind == KIND_FEXIT ? 0 :
+		       kind == KIND_USDT ? bpf_usdt_cookie(ctx) : bpf_get_attach_cookie(ctx);
 	__u32 zero = 0;
 	const struct lbpf_attach_config *c = bpf_map_lookup_elem(&configs, &attach);
 	struct lbpf_probe_stats *st = bpf_map_lookup_elem(&stats, &attach);
@@ -439,6 +473,8 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		read_raw_args(&h, ctx);
 		read_fexit_ret(&h, ctx);
 	}
+	else if (kind == KIND_USDT)
+		read_usdt_args(&h, ctx);
 	else if (kind != KIND_TP)
 		read_regs(&h, ctx);
 	h.pid_tgid = bpf_get_current_pid_tgid();
@@ -506,6 +542,13 @@ SEC("kprobe")
 int lbpf_return(void *ctx)
 {
 	return handle(ctx, KIND_RETURN);
+}
+
+/* USDT: attached with bpf_program__attach_usdt, one link per probe name */
+SEC("usdt")
+int lbpf_usdt(struct pt_regs *ctx)
+{
+	return handle(ctx, KIND_USDT);
 }
 
 /* The entry half of a latency pair: remembers when this thread entered. */

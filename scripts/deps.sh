@@ -12,6 +12,7 @@ packages=(
 	pkg-config make gcc iproute2 qemu-system-x86 busybox-static cpio kmod util-linux
 	ca-certificates xz-utils curl systemd lua5.4 python3-yaml python3-kubernetes jq nftables
 	mmdebstrap podman runc # make image and its test (runc: the runtime the test names)
+	systemtap-sdt-dev # <sys/sdt.h>, for the USDT probes of tests/helpers/usdt_target
 	"$@"
 )
 

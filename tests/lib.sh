@@ -6,6 +6,7 @@
 #   t_fail WHY / t_skip WHY   end the current test.
 #   t_cleanup FUNC    registers the file's cleanup: it runs now (leftovers of an
 #                     earlier run), on exit and on every signal.
+#   t_wait_file FILE PATTERN  waits up to 10 s for PATTERN in FILE, else fails.
 set -u
 LBPF_TOP=${LBPF_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BUILD=${BUILD:-$LBPF_TOP/build}
@@ -36,6 +37,16 @@ t_cleanup() {
 	"$T_CLEANUP_FN" >/dev/null 2>&1 || true
 	trap '"$T_CLEANUP_FN" >/dev/null 2>&1; rm -f "$T_RESULT"' EXIT
 	trap 'exit 130' INT TERM HUP
+}
+
+# t_wait_file FILE PATTERN: waits up to 10 s for PATTERN (grep's) to appear in FILE.
+t_wait_file() {
+	local i
+	for i in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	t_fail "timed out waiting for '$2' in $1: $(head -c 400 "$1" 2>/dev/null)"
 }
 
 t_need_root() { [ "$(id -u)" -eq 0 ] || t_skip "needs root"; }

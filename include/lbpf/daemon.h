@@ -35,8 +35,10 @@
  *       "running", "stopped" or "failed"),"reason","file","trusted",
  *       "uptime_s","generation","attach":[STR...],"events","errors","lost",
  *       "memory","memory_limit","log_lines","log_dropped","log_cut"}...]}
- *   {"op":"logs","name":NAME,["follow":true]}
- *       -> {"ok":true,"lines":[STR...]} (the last LBPF_DAEMON_LOG_LINES lines);
+ *   {"op":"logs","name":NAME,["follow":true],["format":"json"]}
+ *       -> {"ok":true,"lines":[STR...]} (the last LBPF_DAEMON_LOG_LINES lines;
+ *       with format json, the JSON line of each record they hold, as
+ *       `lbpf run --format json` writes it plus "policy" and "time");
  *       with follow, then one {"ok":true,"line":STR} per new line, and
  *       {"ok":true,"end":true,"reason":STR} when the policy goes away.
  *   {"op":"status"} -> {"ok":true,"version","pid","uptime_s","policies",

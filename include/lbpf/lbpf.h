@@ -27,6 +27,8 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include <lbpf/output.h>
+
 #define LBPF_VERSION "0.1.0"
 
 #ifndef container_of
@@ -167,8 +169,17 @@ const char *lbpf_errname(int err);
 const char *lbpf_strerror(int err);
 
 /* Logs one line "lbpf: <message>" to the runtime's log sink (stderr for
- * `lbpf run`, the policy log in the daemon). rt may be NULL. */
+ * `lbpf run`, the policy log in the daemon): a LBPF_OUTPUT_LOG record.
+ * rt may be NULL. */
 void lbpf_log(lbpf_runtime_t *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Hands a record (<lbpf/output.h>) to the runtime's sink, opts.output; without
+ * one prints it for people: on opts.log when set, else diagnostics (log,
+ * error, lost, attached) on stderr and the rest on stdout. rt may be NULL. */
+void lbpf_output(lbpf_runtime_t *rt, const struct lbpf_output *rec);
+/* An error record made of an error's text ("file:line: message" and a
+ * traceback) to the runtime's sink; what is NULL for the body. */
+void lbpf_output_error(lbpf_runtime_t *rt, const char *what, const char *text);
 
 /* ------------------------------------------------------------------ */
 /* Runtimes                                                             */
@@ -184,9 +195,14 @@ typedef struct lbpf_runtime_opts {
 	/* arg[-1]: the path the interpreter was started with (lbpf's argv[0]),
 	 * so a script can run it again; NULL leaves arg[-1] nil */
 	const char *progname;
-	/* where log lines go; NULL = stderr. When set, print() goes there too. */
+	/* where log lines go, as text; NULL = stderr. When set, print() and
+	 * printed aggregations go there too. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* where output records go (print(), log lines, errors, lost events,
+	 * printed aggregations), in place of log; NULL = printed for people */
+	lbpf_output_fn output;
+	void *output_ctx;
 	/* Lua instructions one resume of a callback (or the body) may run before
 	 * it raises; 0 = no limit. Also lets lbpf_runtime_stop() interrupt a
 	 * callback that spins. */
@@ -324,6 +340,15 @@ bool lbpf_runtime_closing(lbpf_runtime_t *rt);
  * runtime goes on, unless strict. Returns 0 if the call finished or
  * suspended, -1 if it raised. */
 int lbpf_call(lua_State *L, int nargs);
+
+/* lbpf_call for a function called once per event (a probe's or a filter's
+ * callback): the same task semantics, but the coroutine stays parked
+ * between calls, so a call that returns costs one resume and no new task.
+ * *cb starts NULL and is filled in on the first call; free it with
+ * lbpf_callback_free when the callback goes (safe from inside it). */
+typedef struct lbpf_callback lbpf_callback_t;
+int lbpf_callback_call(lua_State *L, lbpf_callback_t **cb, int nargs);
+void lbpf_callback_free(lbpf_callback_t *cb);
 
 /* Pushes the function referenced by `ref` in the registry (a LUA_NOREF-safe
  * helper for bindings that store callbacks). */

@@ -564,6 +564,58 @@ EOF
 	"$LBPF" unload chatty >/dev/null && "$LBPF" unload long >/dev/null
 }
 
+# lbpf logs --format json: each record of a policy's log as the JSON line that
+# lbpf run --format json writes, plus "policy" and "time"; a long print is
+# cut as its text line is; -f follows in JSON; the text form is unchanged.
+test_logs_json() {
+	t_need_root
+	start_daemon
+	cat > "$W/jsonlog.lua" <<'EOF'
+print('q"\1' .. "\xff")
+print(("z"):rep(5000))
+lbpf.print_hist({ kind = "log2", { lo = 0, hi = 1, count = 2 } }, "h")
+lbpf.after(1, function() error("boom") end)
+lbpf.every(100, function() print("tick") end)
+EOF
+	"$LBPF" load "$W/jsonlog.lua" >/dev/null || t_fail "load jsonlog failed"
+	local i out why
+	for i in $(seq 50); do
+		"$LBPF" logs jsonlog | grep -q tick && break
+		sleep 0.1
+	done
+	out=$("$LBPF" logs jsonlog)
+	t_expect_contains "$out" 'q"' "text logs"
+	t_expect_contains "$out" "lbpf: error in callback: $W/jsonlog.lua:4: boom" "text logs"
+	t_expect_contains "$out" "$(printf '%-20s %8d |' '[0]' 2)" "text logs"
+	"$LBPF" logs --format json jsonlog > "$W/jsonlog.json" || t_fail "logs --format json failed"
+	why=$(/usr/bin/python3 - "$W/jsonlog.json" "$W/jsonlog.lua" <<'PY'
+import json, sys, time
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+def fail(why): print(why); sys.exit(0)
+for r in recs:
+    if r.get("policy") != "jsonlog" or not abs(r.get("time", 0) - time.time()) < 60:
+        fail("policy or time: %r" % r)
+pr = [r["data"] for r in recs if r["type"] == "printf"]
+if pr[0] != 'q"\x01\ufffd\n': fail("printf: %r" % pr[0])
+if pr[1] != "z" * 4096 + "... [904 bytes cut]\n": fail("long print: %r" % pr[1][-40:])
+if "tick\n" not in pr: fail("no tick")
+h = [r["data"] for r in recs if r["type"] == "hist"]
+if h != [{"h": [{"min": 0, "max": 0, "count": 2}]}]: fail("hist: %r" % h)
+e = [r["data"] for r in recs if r["type"] == "error"]
+if len(e) != 1 or (e[0]["msg"], e[0]["file"], e[0]["line"], e[0]["in"]) != \
+        ("boom", sys.argv[2], 4, "callback"):
+    fail("error: %r" % e)
+PY
+)
+	[ -z "$why" ] || t_fail "logs --format json: $why"
+	out=$(timeout 1 "$LBPF" logs --format json -f jsonlog | tail -1) || true
+	case "$out" in '{"type": "printf", "data": "tick\n", "policy": "jsonlog", "time": '*) ;;
+	*) t_fail "logs --format json -f: $out" ;; esac
+	out=$("$LBPF" logs --format yaml jsonlog 2>&1) && t_fail "--format yaml was taken"
+	t_expect_contains "$out" "usage: lbpf logs [--format text|json] NAME [-f]" "--format yaml"
+	"$LBPF" unload jsonlog >/dev/null
+}
+
 # A policy is sandboxed by default: each way out of the sandbox is tried from
 # the policy (and from its child runtimes) and each one fails, while what the
 # sandbox keeps works. A check that cannot run prints no line, so the count
@@ -859,3 +911,4 @@ t_run pin_symlink test_pin_symlink
 t_run bpffs_mode test_bpffs_mode
 t_run state_records test_state_records
 t_run log_caps test_log_caps
+t_run logs_json test_logs_json

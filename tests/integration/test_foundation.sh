@@ -60,16 +60,6 @@ check_released() {
 	echo "# $n BPF objects were held while it ran; none is left"
 }
 
-# wait_for FILE TEXT: waits up to 10 s for TEXT to appear in FILE.
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	t_fail "timed out waiting for '$2' in $1: $(head -c 400 "$1")"
-}
-
 # A runtime error on line 4, after a probe attached: "bad.lua:4:" with a
 # traceback, exit 1, and the probe's program, map and link are gone.
 test_body_error() {
@@ -120,7 +110,7 @@ EOF
 	"$LBPF" run "$W/probe.lua" > "$W/$sig.out" 2>&1 &
 	pid=$!
 	echo "$pid" > "$W/$sig.pid"
-	wait_for "$W/$sig.out" ready
+	t_wait_file "$W/$sig.out" ready
 	kill -"$sig" "$pid"
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 0 ] || t_fail "exit code $rc after SIG$sig, want 0: $(cat "$W/$sig.out")"

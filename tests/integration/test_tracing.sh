@@ -578,6 +578,50 @@ end)
 EOF
 }
 
+# Each call of a probe's callback is its own task, though the coroutine stays
+# parked between calls: a call that sleeps goes on alone while the next events
+# are delivered; a coroutine the script took with coroutine.running() reads
+# "dead" once its call returned and is never reused; a callback may detach its
+# own probe; a kept ev shows the current event inside a later callback.
+test_callback_tasks() {
+	need
+	lua callback_tasks <<'EOF'
+local N = 50
+local w = start("getppid " .. N)
+local n, slept, woke, held, prev, same = 0, 0, 0, {}, nil, 0
+local p
+p = lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = w.pid } }, function(ev)
+	n = n + 1
+	if prev then
+		if prev.pid == w.pid then same = same + 1 end
+	end
+	prev = ev
+	held[#held + 1] = coroutine.running()
+	if n % 10 == 1 then
+		slept = slept + 1
+		lbpf.sleep(50)
+		woke = woke + 1
+	end
+	if n == N then p:detach() end
+end)
+go(w)
+later(function() return n == N and woke == slept end, function()
+	eq(n, N, "calls")
+	eq(slept, 5, "calls that slept")
+	eq(same, N - 1, "a kept ev read inside a later callback")
+	local seen = {}
+	for i, co in ipairs(held) do
+		eq(coroutine.status(co), "dead", "coroutine of call " .. i)
+		check(not seen[co], "call %d reused a coroutine the script holds", i)
+		seen[co] = true
+	end
+	local ok, err = pcall(function() return prev.pid end)
+	check(not ok and tostring(err):find("after its callback", 1, true), "kept ev outside a callback: %s", tostring(err))
+	eq(p:stats().events, N, "events")
+end)
+EOF
+}
+
 # A 4 KiB ring and a burst while Lua is busy: events the full ring refused
 # are counted in stats().lost, delivered + lost = events, and stderr says
 # "N events lost on ..." (once per second) and the total at exit.
@@ -990,6 +1034,7 @@ run uprobe test_uprobe
 run uprobe_pid_wildcard_offset test_uprobe_pid_wildcard_offset
 run latency test_latency
 run view_expiry test_view_expiry
+run callback_tasks test_callback_tasks
 run lost_events_config test_lost_config
 run lost_events_cli test_lost_cli
 run enable test_enable

@@ -664,11 +664,13 @@ static int follow(struct client *cl)
 	return interrupted ? 0 : 1;
 }
 
+#define LOGS_USAGE "lbpf logs [--format text|json] NAME [-f]"
+
 int lbpf_cmd_logs(int argc, char **argv)
 {
 	struct client cl = { 0 };
 	struct json_writer w = { 0 };
-	const char *name = NULL;
+	const char *name = NULL, *format = "text";
 	bool follow_mode = false;
 	struct json *reply;
 	int i, code = 1;
@@ -677,17 +679,22 @@ int lbpf_cmd_logs(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
 			follow_mode = true;
+		else if (!strcmp(argv[i], "--format") && i + 1 < argc)
+			format = argv[++i];
+		else if (!strncmp(argv[i], "--format=", 9))
+			format = argv[i] + 9;
 		else if (argv[i][0] != '-' && !name)
 			name = argv[i];
 		else
-			return usage("lbpf logs NAME [-f]");
+			return usage(LOGS_USAGE);
 	}
-	if (!name)
-		return usage("lbpf logs NAME [-f]");
+	if (!name || (strcmp(format, "text") && strcmp(format, "json")))
+		return usage(LOGS_USAGE);
 	json_object_begin(&w);
 	json_kv_string(&w, "op", "logs");
 	json_kv_string(&w, "name", name);
 	json_kv_bool(&w, "follow", follow_mode);
+	json_kv_string(&w, "format", format);
 	json_object_end(&w);
 	reply = call(&cl, &w);
 	if (reply && reply_ok(reply)) {

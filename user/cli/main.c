@@ -8,6 +8,7 @@
 #include <lbpf/daemon.h>
 
 #include "core/internal.h"
+#include "protocol/output_json.h"
 
 struct command {
 	const char *name;
@@ -34,15 +35,31 @@ struct run_options {
 	bool strict;
 	const char *inline_code;
 	const char *ringbuf;
+	bool json;                 /* --format json */
 };
 
-/* Prints the failure of a runtime's body the way lua.c does. */
+/* Prints the failure of a runtime's body the way lua.c does (an error
+ * record: with --format json, a JSON line). */
 static int report_failure(lbpf_runtime_t *rt, int err)
 {
 	const char *msg = lbpf_runtime_error(rt);
 
-	fprintf(stderr, "lbpf: %s\n", msg ? msg : strerror(-err));
+	lbpf_output_error(rt, NULL, msg ? msg : strerror(-err));
 	return 1;
+}
+
+/* --format json: each record as one line of JSON on stdout. Child runtimes
+ * share the sink from their own threads, hence a writer per record and one
+ * fwrite per line. */
+static void json_sink(void *ctx, const struct lbpf_output *rec)
+{
+	struct json_writer w = { 0 };
+
+	if (json_output_line(&w, rec)) {
+		fwrite(w.data, 1, w.len, stdout);
+		fflush(stdout);
+	}
+	json_writer_free(&w);
 }
 
 /* Everything that touches BPF needs the capabilities and the file systems. */
@@ -81,7 +98,7 @@ static int run_script(const char *script, const struct run_options *ro, int argc
 {
 	lbpf_runtime_opts_t opts = {
 		.strict = ro->strict, .signals = true, .argc = argc, .argv = argv,
-		.progname = progname,
+		.progname = progname, .output = ro->json ? json_sink : NULL,
 	};
 	lbpf_runtime_t *rt = NULL;
 	int err, code;
@@ -110,6 +127,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *ro)
 	static const struct option longopts[] = {
 		{ "strict", no_argument, NULL, 's' },
 		{ "ringbuf", required_argument, NULL, 'r' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,6 +139,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *ro)
 		case 's': ro->strict = true; break;
 		case 'e': ro->inline_code = optarg; break;
 		case 'r': ro->ringbuf = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+				fprintf(stderr, "lbpf: --format %s: expected text or json\n", optarg);
+				return -1;
+			}
+			ro->json = !strcmp(optarg, "json");
+			break;
 		case 'h': return -2;
 		default: return -1;
 		}
@@ -153,12 +178,14 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "run", cmd_run, "lbpf run [--strict] [--ringbuf SIZE] SCRIPT.lua [ARGS...] | lbpf run -e CODE [ARGS...]",
+	{ "run", cmd_run, "lbpf run [--strict] [--ringbuf SIZE] [--format text|json] SCRIPT.lua [ARGS...] | lbpf run -e CODE [ARGS...]",
 	  "Runs a Lua script in the foreground: its body once, then the event loop until\n"
 	  "lbpf.exit(), Ctrl-C/SIGTERM, or nothing is left to wait for. On exit the on_exit\n"
 	  "handlers run and every probe, link and map is released.\n"
 	  "  --strict          an error in a callback stops the script (exit 1)\n"
 	  "  --ringbuf SIZE    size of the event ring buffer (default 4M), as lbpf.config{ringbuf=}\n"
+	  "  --format json     write print(), printed aggregations, lost events and errors as\n"
+	  "                    JSON lines in the shapes of bpftrace -f json (default: text)\n"
 	  "  -e CODE           run CODE instead of a file (also: lbpf -e CODE)\n"
 	  "lbpf SCRIPT.lua (a name ending in .lua, or with a /) is lbpf run SCRIPT.lua." },
 	{ "test", lbpf_cmd_test, "lbpf test [--json] [--ct STATE] POLICY.lua CAPTURE.pcap",
@@ -188,8 +215,10 @@ static const struct command commands[] = {
 	  "Shows the loaded policies: state, uptime, events, errors, lost events, memory.\n"
 	  "  --offline         read the pinned runtimes map (LBPF_BPFFS, default " LBPF_DAEMON_BPFFS ")\n"
 	  "                    instead of asking lbpfd: works while it is down" },
-	{ "logs", lbpf_cmd_logs, "lbpf logs NAME [-f]",
-	  "Shows the last lines a policy printed, and its errors; -f follows." },
+	{ "logs", lbpf_cmd_logs, "lbpf logs [--format text|json] NAME [-f]",
+	  "Shows the last lines a policy printed, and its errors; -f follows.\n"
+	  "  --format json     one JSON line per record, as lbpf run --format json writes\n"
+	  "                    them, with \"policy\" (its name) and \"time\" (Unix seconds)" },
 	{ "status", lbpf_cmd_status, "lbpf status [--json]",
 	  "Shows lbpfd's version, uptime and the kernel's features." },
 	{ "features", lbpf_cmd_features, "lbpf features",
@@ -242,7 +271,8 @@ int main(int argc, char **argv)
 		return cmd_version(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return cmd_help(1, argv);
-	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "--strict"))
+	if (!strcmp(argv[1], "-e") || !strcmp(argv[1], "--strict") ||
+	    !strncmp(argv[1], "--format", 8))
 		return cmd_run(argc, argv); /* lbpf -e CODE: run's options directly */
 	for (c = commands; c->name; c++)
 		if (!strcmp(c->name, argv[1]))

@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-struct hooks {
+struct lbpf_hooks {
 	lbpf_count_hook fn; /* lbpf's check, every `count` instructions */
 	int count;          /* 0: lbpf has no hook */
 	bool scripts;       /* a script hook was ever set: look them up */
@@ -31,12 +31,12 @@ struct script_hook {
 	int left;  /* instructions until its next count event */
 };
 
-static const char hooks_key = 'h';   /* registry: struct hooks */
+static const char hooks_key = 'h';   /* registry: struct lbpf_hooks */
 static const char scripts_key = 's'; /* registry: thread -> struct script_hook (weak keys) */
 
-static struct hooks *get_hooks(lua_State *L)
+static struct lbpf_hooks *get_hooks(lua_State *L)
 {
-	struct hooks *h;
+	struct lbpf_hooks *h;
 
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &hooks_key);
 	h = lua_touserdata(L, -1);
@@ -100,7 +100,7 @@ static int event_mask(int event)
  * script's hook when the event is one it asked for. */
 static void dispatch(lua_State *L, lua_Debug *ar)
 {
-	struct hooks *h = get_hooks(L);
+	struct lbpf_hooks *h = get_hooks(L);
 	int n = lua_gethookcount(L);
 	struct script_hook *sh;
 
@@ -129,7 +129,7 @@ static void dispatch(lua_State *L, lua_Debug *ar)
 
 /* Sets co's hook slot to what lbpf and co's script hook (sh, may be NULL)
  * need together. */
-static void install(lua_State *co, const struct hooks *h, struct script_hook *sh)
+static void install(lua_State *co, const struct lbpf_hooks *h, struct script_hook *sh)
 {
 	int mask = h->count ? LUA_MASKCOUNT : 0, count = h->count;
 
@@ -143,9 +143,8 @@ static void install(lua_State *co, const struct hooks *h, struct script_hook *sh
 	lua_sethook(co, mask ? dispatch : NULL, mask, count);
 }
 
-void lbpf_hooks_install(lua_State *co)
+void lbpf_hooks_install(struct lbpf_hooks *h, lua_State *co)
 {
-	struct hooks *h = get_hooks(co);
 	struct script_hook *sh = NULL;
 
 	if (!h)
@@ -162,7 +161,7 @@ void lbpf_hooks_install(lua_State *co)
 
 void lbpf_hooks_forget(lua_State *co)
 {
-	struct hooks *h = get_hooks(co);
+	struct lbpf_hooks *h = get_hooks(co);
 
 	if (!h || !h->scripts)
 		return;
@@ -207,7 +206,7 @@ static int hooks_sethook(lua_State *L)
 {
 	int arg, mask = 0, count = 0;
 	lua_State *co = hook_thread(L, &arg);
-	struct hooks *h = get_hooks(L);
+	struct lbpf_hooks *h = get_hooks(L);
 	struct script_hook *sh = NULL;
 
 	if (!lua_isnoneornil(L, arg + 1)) {
@@ -261,11 +260,11 @@ static int hooks_gethook(lua_State *L)
 	return 3;
 }
 
-int lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count)
+struct lbpf_hooks *lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count)
 {
-	struct hooks *h = lua_newuserdatauv(L, sizeof(*h), 0);
+	struct lbpf_hooks *h = lua_newuserdatauv(L, sizeof(*h), 0);
 
-	*h = (struct hooks){ .fn = fn, .count = count > 0 ? count : 0 };
+	*h = (struct lbpf_hooks){ .fn = fn, .count = count > 0 ? count : 0 };
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &hooks_key);
 	lua_newtable(L); /* thread -> script hook, weak keys */
 	lua_newtable(L);
@@ -281,5 +280,5 @@ int lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count)
 	}
 	lua_pop(L, 1);
 	install(L, h, NULL);
-	return 0;
+	return h;
 }

@@ -2,8 +2,8 @@
 /* Core-internal interfaces: shared by the core's files and the faces (CLI,
  * daemon), not by bindings (they use include/lbpf/lbpf.h only).
  *
- * The core's files call one way, lowest first: util.c and registry.c call no
- * other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
+ * The core's files call one way, lowest first: util.c, output.c and
+ * registry.c call no other; eventloop.c knows no runtime; object.c and task.c (the scheduler)
  * build on the loop; runtime.c drives them all; above it module.c (the `lbpf`
  * module), ringbuf.c and the bindings. A lower file reports up by what its
  * user registered with it (loop hooks, the scheduler's ops, at-free hooks,
@@ -14,6 +14,17 @@
 #include <lbpf/lbpf.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* output.c: records for people */
+/* Whether rec is a diagnostic (stderr) rather than output (stdout). */
+bool lbpf_output_diagnostic(const struct lbpf_output *rec);
+/* The text lbpf prints for rec, without a last newline (malloc'd; "" for a
+ * record people do not see), or NULL with errno. */
+char *lbpf_output_text(const struct lbpf_output *rec);
+/* Fills rec as the error `text` (what: as lbpf_output_error). Returns the
+ * copy rec points into, to free after use (NULL when out of memory: then
+ * rec holds the text alone). */
+char *lbpf_output_error_parse(struct lbpf_output *rec, const char *what, const char *text);
 
 /* registry.c: the registry that constructors fill before main */
 /* Adds a top-level module that every runtime preloads (module.c's "lbpf"). */
@@ -83,6 +94,8 @@ struct lbpf_sched *lbpf_sched_new(lua_State *L, lbpf_loop_t *loop,
 void lbpf_sched_free(struct lbpf_sched *sched);
 /* lbpf_call on the scheduler sched (NULL: pops and returns -1). */
 int lbpf_sched_call(struct lbpf_sched *sched, lua_State *L, int nargs);
+/* lbpf_callback_call on the scheduler sched. */
+int lbpf_sched_callback(struct lbpf_sched *sched, struct lbpf_callback **cb, lua_State *L, int nargs);
 /* Resumes the tasks that were ready when called. Returns how many ran. */
 int lbpf_sched_run_ready(struct lbpf_sched *sched);
 bool lbpf_sched_has_ready(struct lbpf_sched *sched);
@@ -97,9 +110,12 @@ extern char lbpf_exit_sentinel;
  * may raise. Installs it on L (threads made later inherit it) and replaces
  * debug.sethook/gethook with versions that chain the script's hook. */
 typedef void (*lbpf_count_hook)(lua_State *L, int instructions);
-int lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count);
-/* Puts the merged hook back on co (after something cleared it). */
-void lbpf_hooks_install(lua_State *co);
+struct lbpf_hooks;
+/* Returns the hooks of L, which live as long as L (kept in its registry). */
+struct lbpf_hooks *lbpf_hooks_open(lua_State *L, lbpf_count_hook fn, int count);
+/* Puts the merged hook h of co's state back on co (after something cleared
+ * it); cheap when it is there already. */
+void lbpf_hooks_install(struct lbpf_hooks *h, lua_State *co);
 /* Drops the script's hook of co (a pooled coroutine going back to the
  * pool) and puts lbpf's alone back. */
 void lbpf_hooks_forget(lua_State *co);

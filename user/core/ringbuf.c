@@ -60,6 +60,7 @@ struct lbpf_ringbuf {
 	uint64_t period;
 	lbpf_timer_node_t timer;
 	uint64_t unrouted;
+	bool consuming;            /* inside ring_buffer__consume */
 };
 
 static int dispatch(void *ctx, void *data, size_t size)
@@ -88,10 +89,19 @@ static int dispatch_extra(void *ctx, void *data, size_t size)
 	return lbpf_runtime_stopping(x->r->rt) ? -ECANCELED : 0;
 }
 
-static int consume_one(struct ring_buffer *rb)
+/* Delivers everything pending in rb. Not from inside a delivery of the same
+ * ring (*busy: a callback that drains, or detaches its probe): libbpf moves
+ * the consumer position only after each record's callback, so a nested
+ * consume would deliver the current record and those after it twice. */
+static int consume_one(struct ring_buffer *rb, bool *busy)
 {
-	int n = rb ? ring_buffer__consume(rb) : 0;
+	int n;
 
+	if (!rb || *busy)
+		return 0;
+	*busy = true;
+	n = ring_buffer__consume(rb);
+	*busy = false;
 	return n == -ECANCELED ? 0 : n;
 }
 
@@ -100,9 +110,9 @@ static int consume_extra(struct extra *x)
 {
 	int n;
 
-	x->busy = true;
-	n = consume_one(x->rb);
-	x->busy = false;
+	if (x->busy)
+		return 0;
+	n = consume_one(x->rb, &x->busy);
 	if (x->dead)
 		extra_free(x->r->rt, x);
 	return n;
@@ -111,7 +121,7 @@ static int consume_extra(struct extra *x)
 /* Drains the runtime's ring and the extra ones. Records consumed or -errno. */
 static int consume(struct lbpf_ringbuf *r)
 {
-	int n = consume_one(r->rb), id, m;
+	int n = consume_one(r->rb, &r->consuming), id, m;
 
 	for (id = 1; id < r->nsubs && n >= 0 && !lbpf_runtime_stopping(r->rt); id++) {
 		if (r->subs[id].extra && (m = consume_extra(r->subs[id].extra)) != 0)

@@ -55,6 +55,7 @@ struct lbpf_runtime {
 	atomic_uint pins;          /* indices handed out in opts.pin_dir */
 	_Atomic uint64_t pins_held[16]; /* bitmap: those whose filter attached */
 	bool closing;
+	struct lbpf_hooks *hooks;  /* of L: lbpf_runtime_arm_limit puts them on each coroutine */
 	bool started;
 	atomic_bool accepted;      /* lbpf_runtime_accept */
 	int signalfd;
@@ -146,6 +147,11 @@ int lbpf_call(lua_State *L, int nargs)
 	return lbpf_sched_call(lbpf_toruntime(L)->sched, L, nargs);
 }
 
+int lbpf_callback_call(lua_State *L, lbpf_callback_t **cb, int nargs)
+{
+	return lbpf_sched_callback(lbpf_toruntime(L)->sched, cb, L, nargs);
+}
+
 lbpf_runtime_t *lbpf_runtime_root(lbpf_runtime_t *rt)
 {
 	while (rt->opts.parent)
@@ -175,24 +181,53 @@ void lbpf_runtime_exit(lbpf_runtime_t *rt, int code)
 	lbpf_runtime_stop(rt);
 }
 
-static void log_line(lbpf_runtime_t *rt, const char *line)
+/* A record for people: on the log sink, or on stdout/stderr. */
+static void output_text(lbpf_runtime_t *rt, const struct lbpf_output *rec)
 {
-	if (rt && rt->opts.log)
-		rt->opts.log(rt->opts.log_ctx, line);
+	char *text = lbpf_output_text(rec);
+	FILE *f = lbpf_output_diagnostic(rec) ? stderr : stdout;
+
+	if (!text || (!*text && rec->kind != LBPF_OUTPUT_PRINT)) {
+		free(text);
+		return;
+	}
+	if (rt && rt->opts.log) {
+		rt->opts.log(rt->opts.log_ctx, text);
+	} else {
+		fprintf(f, "%s\n", text);
+		fflush(f);
+	}
+	free(text);
+}
+
+void lbpf_output(lbpf_runtime_t *rt, const struct lbpf_output *rec)
+{
+	if (rt && rt->opts.output)
+		rt->opts.output(rt->opts.output_ctx, rec);
 	else
-		fprintf(stderr, "%s\n", line);
+		output_text(rt, rec);
+}
+
+void lbpf_output_error(lbpf_runtime_t *rt, const char *what, const char *text)
+{
+	struct lbpf_output rec;
+	char *copy = lbpf_output_error_parse(&rec, what, text);
+
+	lbpf_output(rt, &rec);
+	free(copy);
 }
 
 void lbpf_log(lbpf_runtime_t *rt, const char *fmt, ...)
 {
+	struct lbpf_output rec = { .kind = LBPF_OUTPUT_LOG };
 	char line[4096];
 	va_list ap;
-	int n = snprintf(line, sizeof(line), "lbpf: ");
 
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	vsnprintf(line, sizeof(line) - 6, fmt, ap);
 	va_end(ap);
-	log_line(rt, line);
+	rec.text = line;
+	lbpf_output(rt, &rec);
 }
 
 static void set_error(lbpf_runtime_t *rt, const char *msg)
@@ -276,7 +311,7 @@ void lbpf_runtime_arm_limit(lbpf_runtime_t *rt, lua_State *co)
 		rt->over_budget = false;
 		rt->budget_armed = true;
 	}
-	lbpf_hooks_install(co);
+	lbpf_hooks_install(rt->hooks, co);
 }
 
 /* Lua's preallocated memory error: with a limit set, the limit was hit. */
@@ -356,7 +391,7 @@ static void report(lbpf_runtime_t *rt, lua_State *co, const char *what)
 		return fail_memory(rt);
 	msg = error_text(rt->L, co);
 	luaL_traceback(rt->L, co, msg, 0);
-	lbpf_log(rt, "error in %s: %s", what, lua_tostring(rt->L, -1));
+	lbpf_output_error(rt, what, lua_tostring(rt->L, -1));
 	set_error(rt, lua_tostring(rt->L, -1));
 	lua_pop(rt->L, 1);
 	if (rt->over_budget)
@@ -478,7 +513,7 @@ static void set_args(lua_State *L, const char *script, const lbpf_runtime_opts_t
 	lua_setglobal(L, "arg");
 }
 
-/* print() of a runtime with a log sink: one call, one entry in the log. */
+/* print() of a runtime with a log or output sink: one call, one record. */
 static int log_print(lua_State *L)
 {
 	int i, n = lua_gettop(L);
@@ -492,7 +527,8 @@ static int log_print(lua_State *L)
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	log_line(lbpf_toruntime(L), lua_tostring(L, -1));
+	lbpf_output(lbpf_toruntime(L),
+		    &(struct lbpf_output){ .kind = LBPF_OUTPUT_PRINT, .text = lua_tostring(L, -1) });
 	return 0;
 }
 
@@ -521,8 +557,8 @@ static int open_state(lbpf_runtime_t *rt, const char *script)
 	rt->L = L;
 	luaL_openlibs(L);
 	/* on the main state before any coroutine exists, so all inherit it */
-	lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
-	if (rt->opts.log) {
+	rt->hooks = lbpf_hooks_open(L, count_hook, hook_count(&rt->opts));
+	if (rt->opts.log || rt->opts.output) {
 		lua_pushcfunction(L, log_print);
 		lua_setglobal(L, "print");
 	}

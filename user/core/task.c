@@ -27,10 +27,11 @@ enum task_state {
 	TASK_DONE,
 	TASK_FAILED,
 	TASK_CANCELLED,
+	TASK_IDLE,      /* a callback's coroutine, parked between its calls */
 };
 
 static const char *const state_names[] = {
-	"ready", "running", "sleeping", "waiting", "done", "failed", "cancelled",
+	"ready", "running", "sleeping", "waiting", "done", "failed", "cancelled", "idle",
 };
 
 struct waitq;
@@ -48,6 +49,18 @@ struct lbpf_task {
 	lbpf_object_t *object;     /* spawned tasks; NULL for callbacks */
 	bool orphan;               /* its object was closed while it ran */
 	bool seen;                 /* coroutine.running() gave co to the script */
+	struct lbpf_callback *cb;  /* the callback parked on co between calls */
+};
+
+/* A callback called once per event (lbpf_callback_call). Its task's
+ * coroutine stays parked in callback_k between calls, so an event costs one
+ * resume of a suspended coroutine, not a new task. While a call sleeps or
+ * waits, that task goes on alone (detached) and the next call gets a new
+ * one, so each call is still its own task to the script. */
+struct lbpf_callback {
+	struct lbpf_task *task;    /* idle or running; NULL: none parked */
+	bool busy;                 /* inside lbpf_sched_callback */
+	bool dying;                /* freed while busy: the caller frees it */
 };
 
 struct queue {
@@ -210,6 +223,10 @@ static void task_finish(struct lbpf_task *t, enum task_state state, bool reset)
 {
 	struct lbpf_sched *s = t->sched;
 
+	if (t->cb) {
+		t->cb->task = NULL;
+		t->cb = NULL;
+	}
 	if (t->live_prev)
 		t->live_prev->live_next = t->live_next;
 	else
@@ -257,6 +274,12 @@ static int task_resume(struct lbpf_task *t)
 		s->ops->resumed_ok(s->rt);
 	if (status == LUA_YIELD) {
 		lua_pop(t->co, nres);
+		if (t->state == TASK_IDLE) /* a callback returned and parked */
+			return 0;
+		if (t->cb) { /* a callback slept: it goes on as a task of its own */
+			t->cb->task = NULL;
+			t->cb = NULL;
+		}
 		if (t->state == TASK_CANCELLED || t->orphan)
 			task_cancel(t);
 		else if (t->state == TASK_RUNNING) /* coroutine.yield(): let others run */
@@ -289,6 +312,7 @@ static void task_cancel(struct lbpf_task *t)
 	case TASK_SLEEPING:
 		lbpf_loop_timer_cancel(s->loop, &t->timer);
 		break;
+	case TASK_IDLE:
 	case TASK_RUNNING:   /* it yielded after it was closed */
 	case TASK_CANCELLED: /* it yielded in task:cancel() */
 		break;
@@ -321,6 +345,89 @@ int lbpf_sched_call(struct lbpf_sched *s, lua_State *L, int nargs)
 	lua_xmove(L, t->co, nargs + 1);
 	t->nargs = nargs;
 	return task_resume(t);
+}
+
+enum { CALLBACK_CALL, CALLBACK_RETURNED };
+
+/* The body of a callback's coroutine, on each resume: calls the function
+ * under its arguments (the values of the resume), then parks (TASK_IDLE)
+ * until the next call. It ends instead, finishing its task, when the task
+ * was detached while the call slept or when the script holds the coroutine
+ * (coroutine.running()), which must then read "dead". */
+static int callback_k(lua_State *co, int status, lua_KContext ctx)
+{
+	struct lbpf_task *t;
+
+	(void)status;
+	if (ctx == CALLBACK_CALL)
+		lua_callk(co, lua_gettop(co) - 1, 0, CALLBACK_RETURNED, callback_k);
+	t = *(struct lbpf_task **)lua_getextraspace(co);
+	if (!t || !t->cb || t->seen)
+		return 0;
+	t->state = TASK_IDLE;
+	return lua_yieldk(co, 0, CALLBACK_CALL, callback_k);
+}
+
+static int callback_body(lua_State *co)
+{
+	return callback_k(co, LUA_OK, CALLBACK_CALL);
+}
+
+/* A new task parked for cb, its coroutine's body pushed. NULL: no memory. */
+static struct lbpf_task *callback_task(struct lbpf_sched *s, struct lbpf_callback *cb)
+{
+	struct lbpf_task *t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	task_live(s, t);
+	coro_get(s, t);
+	lua_pushcfunction(t->co, callback_body);
+	t->cb = cb;
+	cb->task = t;
+	return t;
+}
+
+int lbpf_sched_callback(struct lbpf_sched *s, struct lbpf_callback **slot, lua_State *L, int nargs)
+{
+	struct lbpf_callback *cb;
+	struct lbpf_task *t;
+	int ret;
+
+	/* a call nested in a running one (a drain inside the callback) is a
+	 * task of its own */
+	if (!s || !(cb = *slot ? *slot : (*slot = calloc(1, sizeof(*cb)))) || cb->busy)
+		return lbpf_sched_call(s, L, nargs);
+	if (!(t = cb->task) && !(t = callback_task(s, cb)))
+		return lbpf_sched_call(s, L, nargs);
+	s->ops->called(s->rt);
+	lua_xmove(L, t->co, nargs + 1);
+	t->nargs = nargs + 1; /* the function and its arguments */
+	cb->busy = true;
+	ret = task_resume(t);
+	cb->busy = false;
+	if (cb->dying)
+		free(cb);
+	return ret;
+}
+
+void lbpf_callback_free(struct lbpf_callback *cb)
+{
+	struct lbpf_task *t;
+
+	if (!cb)
+		return;
+	if ((t = cb->task)) {
+		cb->task = NULL;
+		t->cb = NULL; /* a running call ends its task when it returns */
+		if (t->state == TASK_IDLE)
+			task_finish(t, TASK_DONE, true);
+	}
+	if (cb->busy)
+		cb->dying = true;
+	else
+		free(cb);
 }
 
 void lbpf_pushref(lua_State *L, int ref)

@@ -137,7 +137,8 @@ void clients_flush_followers(void)
 		next = c->next;
 		if (!c->follow)
 			continue;
-		c->follow_seq = policy_log_lines(c->follow, c->follow_seq, send_line, c);
+		c->follow_seq = policy_log_lines(c->follow, c->follow_seq, c->follow_json, send_line,
+						 c);
 	}
 }
 

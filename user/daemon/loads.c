@@ -63,7 +63,7 @@ static void load_run(struct load_job *job)
 	struct policy *p = job->policy;
 	lbpf_runtime_opts_t opts = {
 		.name = p->name, .memory_limit = p->memory, .argc = p->nargs, .argv = p->args,
-		.log = policy_log, .log_ctx = p,
+		.output = policy_output, .output_ctx = p,
 		.instruction_limit = p->instructions ? p->instructions : instruction_limit,
 		.max_errors = max_errors,
 		.pin_dir = p->pin_dir,

@@ -26,9 +26,16 @@
 #include "core/internal.h"
 #include "mailbox.h"
 
+/* A line of a policy's log, and the JSON line (bpftrace's shape, with the
+ * policy's name and the time) of the record it starts, if it starts one. */
+struct log_entry {
+	char *line;                /* NULL: a record people do not see */
+	char *json;
+};
+
 struct log_ring {
 	pthread_mutex_t lock;
-	char *lines[LBPF_DAEMON_LOG_LINES];
+	struct log_entry lines[LBPF_DAEMON_LOG_LINES];
 	uint64_t seq;              /* lines ever added; line i is at i % N */
 	uint64_t cut;              /* lines cut at LBPF_DAEMON_LOG_LINE_MAX */
 };
@@ -107,15 +114,19 @@ struct policy *policies_first(void);
 void policy_link(struct policy *p);
 /* Takes p out of the table and frees it. */
 void policy_drop(struct policy *p);
-/* The runtimes' log sink (lbpf_runtime_opts_t.log); ctx is the policy. */
-void policy_log(void *ctx, const char *line);
-/* Calls fn for each kept line from seq `from` on; returns the next seq. */
+/* The runtimes' output sink (lbpf_runtime_opts_t.output); ctx is the
+ * policy. Keeps each record's lines for people and its JSON line. */
+void policy_output(void *ctx, const struct lbpf_output *rec);
+/* One of lbpfd's own lines about p ("lbpf: ..."), as a log record. */
+void policy_log(struct policy *p, const char *line);
 /* Lines ever logged, and of those how many were cut to
  * LBPF_DAEMON_LOG_LINE_MAX bytes. (Lines beyond the last
  * LBPF_DAEMON_LOG_LINES are dropped: lines - LBPF_DAEMON_LOG_LINES.) */
 void policy_log_counts(struct policy *p, uint64_t *lines, uint64_t *cut);
-uint64_t policy_log_lines(struct policy *p, uint64_t from, void (*fn)(void *ctx, const char *line),
-			  void *ctx);
+/* Calls fn for each kept line from seq `from` on (json: each JSON line of a
+ * kept record instead); returns the next seq. */
+uint64_t policy_log_lines(struct policy *p, uint64_t from, bool json,
+			  void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* ---- runners.c: runners, the job queue and the workers ---- */
 

@@ -388,21 +388,26 @@ static void add_line(void *ctx, const char *line)
 	json_string(ctx, line);
 }
 
-/* logs: the kept lines; with follow, the new ones as they come. */
+/* logs: the kept lines; with follow, the new ones as they come. With
+ * "format":"json", each line is the JSON line of a kept record. */
 static void op_logs(struct client *c, const struct json *req)
 {
 	const char *name = need_string(c, req, "name");
+	const char *format = json_get_string(req, "format");
 	struct policy *p = name ? policy_find(name) : NULL;
 	struct json_writer w = { 0 };
 
 	if (!name)
 		return;
+	if (format && strcmp(format, "text") && strcmp(format, "json"))
+		return client_error(c, "logs: format '%s': expected text or json", format);
 	if (!p)
 		return client_error(c, "no policy named '%s' (see lbpf list)", name);
+	c->follow_json = format && !strcmp(format, "json");
 	reply_begin_ok(&w);
 	json_key(&w, "lines");
 	json_array_begin(&w);
-	c->follow_seq = policy_log_lines(p, 0, add_line, &w);
+	c->follow_seq = policy_log_lines(p, 0, c->follow_json, add_line, &w);
 	json_array_end(&w);
 	client_send_ok(c, &w);
 	if (json_get_bool(req, "follow", false) && !c->follow) {

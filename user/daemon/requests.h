@@ -26,6 +26,7 @@ struct client {
 	int pending;               /* replies it still waits for (loads, unloads) */
 	struct policy *follow;     /* lbpf logs -f */
 	uint64_t follow_seq;
+	bool follow_json;          /* lbpf logs --format json -f */
 };
 
 /* Queues w's text plus a newline on c's connection (and frees w). */

@@ -40,6 +40,7 @@ struct lfilter {
 	lbpf_timer_node_t sweep_node;
 	int rules_ref;             /* table: rule id -> rule userdata */
 	int log_ref, flow_ref;     /* callbacks */
+	lbpf_callback_t *log_call; /* log_ref's parked task */
 	int log_source, flow_source;
 	bool held;
 	char where[96];            /* "xdp on veth0" */
@@ -713,7 +714,7 @@ static void on_log_record(void *ctx, const void *data, size_t size)
 		return;
 	lbpf_pushref(L, f->log_ref);
 	push_report(L, f, data, r);
-	lbpf_call(L, 1);
+	lbpf_callback_call(L, &f->log_call, 1);
 }
 
 /* Applies what on_new_flow returned; the task's stack: fw, key, result. */
@@ -1368,6 +1369,8 @@ static void filter_release(void *private)
 		lbpf_log(f->rt, "filter %s: %s", f->where, f->e->error);
 	filter_engine_free(f->e);
 	f->e = NULL;
+	lbpf_callback_free(f->log_call);
+	f->log_call = NULL;
 	if (!lbpf_runtime_closing(f->rt)) {
 		luaL_unref(L, LUA_REGISTRYINDEX, f->rules_ref);
 		luaL_unref(L, LUA_REGISTRYINDEX, f->log_ref);

@@ -448,7 +448,7 @@ void json_raw(struct json_writer *w, const char *s, size_t len)
 static void separate(struct json_writer *w)
 {
 	if (w->depth > 0 && w->need_comma[w->depth - 1])
-		json_raw(w, ",", 1);
+		json_raw(w, ", ", w->spaced ? 2 : 1);
 	if (w->depth > 0)
 		w->need_comma[w->depth - 1] = true;
 }
@@ -551,7 +551,7 @@ void json_key(struct json_writer *w, const char *key)
 {
 	separate(w);
 	quote(w, key);
-	json_raw(w, ":", 1);
+	json_raw(w, ": ", w->spaced ? 2 : 1);
 	/* the value that follows takes no comma */
 	if (w->depth > 0)
 		w->need_comma[w->depth - 1] = false;

@@ -51,6 +51,7 @@ struct json_writer {
 	char *data;
 	size_t len, cap;
 	bool failed;
+	bool spaced;               /* ", " and ": " as bpftrace writes; else none */
 	int depth;
 	bool need_comma[JSON_MAX_DEPTH];
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * Tracing probes: lbpf.tracepoint, raw_tracepoint, kprobe, kretprobe, uprobe,
- * uretprobe and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
+ * uretprobe, usdt and latency. One call loads one bpf/probe.bpf.c object and attaches it to every
  * point its spec matches (wildcards match many), each with the BPF cookie of
  * its config. fn(ev) receives events through the runtime's ring buffer as a
  * view that is valid during the call only; aggregations stay in the kernel
@@ -21,6 +21,7 @@
 #include "probe_lua.h"
 #include "probe.skel.h"
 #include "symbols.h"
+#include "usdt.h"
 
 #define MAX_POINTS 4096
 
@@ -33,7 +34,7 @@ static const char view_key = 'v';
 LBPF_PRIVATECHECKER(checkprobe, struct probe, &probe_class)
 
 static const char *const type_names[] = {
-	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint",
+	"tracepoint", "kprobe", "kretprobe", "uprobe", "uretprobe", "raw_tracepoint", "usdt",
 };
 
 /* ---- finding the attach points ---- */
@@ -57,7 +58,7 @@ static int add_point(struct probe *p, const char *target, uint64_t offset)
 	ap->fields_ref = LUA_NOREF;
 	ap->offset = offset;
 	snprintf(ap->target, sizeof(ap->target), "%s", target);
-	if (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE)
+	if (p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE || p->type == PROBE_USDT)
 		snprintf(ap->name, sizeof(ap->name), "%s:%.120s:%.120s", type_names[p->type], p->binary, target);
 	else
 		snprintf(ap->name, sizeof(ap->name), "%s:%s", type_names[p->type], target);
@@ -185,19 +186,30 @@ static void find_functions(lua_State *L, struct probe *p)
 		lbpf_throw(L, err, "find kernel functions %s", p->spec);
 }
 
-static void find_symbols(lua_State *L, struct probe *p, int ix)
+/* The binary p->spec names, an ELF file, into p->binary; messages name
+ * the probe (what) when given. */
+static void find_binary(lua_State *L, struct probe *p, const char *what)
 {
-	char path[256];
+	char path[256], type[256];
 	int err = elf_resolve_path(p->spec, path, sizeof(path));
 
+	snprintf(type, sizeof(type), what ? "%s '%.200s'" : "%s", type_names[p->type], what);
 	if (err)
-		lbpf_throw(L, err, "%s: find binary %s", type_names[p->type], p->spec);
+		lbpf_throw(L, err, "%s: find binary %s", type, p->spec);
 	err = elf_check(path);
 	if (err == -ENOEXEC)
-		lbpf_throw(L, err, "%s: %s is not an ELF file", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: %s is not an ELF file", type, path);
 	if (err)
-		lbpf_throw(L, err, "%s: open %s", type_names[p->type], path);
+		lbpf_throw(L, err, "%s: open %s", type, path);
 	snprintf(p->binary, sizeof(p->binary), "%s", path);
+}
+
+static void find_symbols(lua_State *L, struct probe *p, int ix)
+{
+	const char *path = p->binary;
+	int err;
+
+	find_binary(L, p, NULL);
 	if (lua_isinteger(L, ix)) {
 		lua_Integer off = lua_tointeger(L, ix);
 		char name[32];
@@ -220,16 +232,114 @@ static void find_symbols(lua_State *L, struct probe *p, int ix)
 		lbpf_throw(L, err, "read symbols of %s", path);
 }
 
+/* The first probes of a binary, "a:b, c:d, ... (N in all)", for a message. */
+static const char *some_probes(const struct usdt_probes *probes, char *buf, size_t size)
+{
+	size_t len = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; i < probes->n && i < 6 && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s:%s", i ? ", " : "", probes->v[i].provider,
+				probes->v[i].name);
+	if (i < probes->n && len < size)
+		snprintf(buf + len, size - len, ", ... (%zu in all)", probes->n);
+	return buf;
+}
+
+/* Adds the probes of p->binary that "provider:name" (globs in either part)
+ * matches; or a message into msg. 0, or -errno with the message. */
+static int add_usdt_probes(struct probe *p, const char *spec, const struct usdt_probes *probes,
+			   char *msg, size_t size)
+{
+	char provider[64], some[512];
+	const char *name = strchr(spec, ':');
+	size_t i;
+	int err;
+
+	if (!name || name == spec || !name[1] || (size_t)(name - spec) >= sizeof(provider)) {
+		snprintf(msg, size, "usdt '%s': expected \"provider:name\" (globs allowed, like "
+			 "\"python:*\"); %s has %s", spec, p->binary, some_probes(probes, some, sizeof(some)));
+		return -EINVAL;
+	}
+	snprintf(provider, sizeof(provider), "%.*s", (int)(name++ - spec), spec);
+	for (i = 0; i < probes->n; i++) {
+		const struct usdt_probe *u = &probes->v[i];
+		char target[192];
+
+		if (fnmatch(provider, u->provider, 0) || fnmatch(name, u->name, 0))
+			continue;
+		snprintf(target, sizeof(target), "%s:%s", u->provider, u->name);
+		err = add_point(p, target, 0);
+		if (err) {
+			snprintf(msg, size, "usdt '%s': %s", spec, strerror(-err));
+			return err;
+		}
+		p->points[p->npoints - 1].usdt = *u;
+	}
+	if (!p->npoints) {
+		snprintf(msg, size, "usdt '%s' matches no probe of %s (it has %s; readelf -n lists "
+			 "them)", spec, p->binary, some_probes(probes, some, sizeof(some)));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The USDT probes of the binary at 1 that the spec at 2 matches. */
+static void find_usdt(lua_State *L, struct probe *p)
+{
+	const char *spec = luaL_checkstring(L, 2);
+	struct usdt_probes probes;
+	char msg[1024];
+	int err;
+
+	find_binary(L, p, spec);
+	err = usdt_probes_read(p->binary, &probes);
+	if (err == -ENODATA)
+		snprintf(msg, sizeof(msg), "usdt '%s': %s has no USDT probes (no .note.stapsdt "
+			 "section)", spec, p->binary);
+	else if (err)
+		snprintf(msg, sizeof(msg), "usdt '%s': read the notes of %s: %s", spec, p->binary,
+			 strerror(-err));
+	else
+		err = add_usdt_probes(p, spec, &probes, msg, sizeof(msg));
+	usdt_probes_free(&probes);
+	if (err)
+		luaL_error(L, "%s", msg);
+}
+
+/* opts.pid of a uprobe or USDT probe: a process that maps the binary. */
+static void check_pid(lua_State *L, struct probe *p)
+{
+	int err;
+
+	if (p->pid == -1)
+		return;
+	if (p->pid <= 0)
+		luaL_error(L, "%s %s: pid: expected a process id > 0, got %d", type_names[p->type],
+			   p->spec, p->pid);
+	err = usdt_pid_maps(p->pid, p->binary);
+	if (err == -ESRCH)
+		luaL_error(L, "%s %s: pid %d: no such process", type_names[p->type], p->spec, p->pid);
+	if (err == -ENOENT)
+		luaL_error(L, "%s %s: pid %d does not map %s", type_names[p->type], p->spec, p->pid,
+			   p->binary);
+	if (err)
+		lbpf_throw(L, err, "%s %s: read /proc/%d/maps", type_names[p->type], p->spec, p->pid);
+}
+
 /* ---- loading and attaching ---- */
 
 static void autoload(struct probe *p)
 {
 	bool tp = p->type == PROBE_TRACEPOINT, raw = p->type == PROBE_RAW_TRACEPOINT;
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
+	bool usdt = p->type == PROBE_USDT;
 
 	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
 	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !p->fentry);
+	bpf_program__set_autoload(p->skel->progs.lbpf_usdt, usdt);
+	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !usdt &&
+				  !p->fentry);
 	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret && !p->fentry);
 	bpf_program__set_autoload(p->skel->progs.lbpf_fentry, p->fentry && !ret);
 	bpf_program__set_autoload(p->skel->progs.lbpf_fexit, p->fentry && ret);
@@ -270,6 +380,24 @@ static void set_uses(struct probe *p)
 	}
 }
 
+/* libbpf's USDT maps, made only for a USDT probe (only lbpf_usdt uses them;
+ * its .kconfig map is made always, as libbpf maps it into memory):
+ * a spec per site of every probe (libbpf gives each distinct spec and
+ * cookie its own); the map from addresses to specs is for kernels without
+ * BPF cookies, which lbpf needs anyway. */
+static void set_usdt_maps(struct probe *p)
+{
+	bool usdt = p->type == PROBE_USDT;
+	int i, sites = 0;
+
+	for (i = 0; usdt && i < p->npoints; i++)
+		sites += p->points[i].usdt.nsites;
+	bpf_map__set_max_entries(p->skel->maps.__bpf_usdt_specs, sites ? sites : 1);
+	bpf_map__set_max_entries(p->skel->maps.__bpf_usdt_ip_to_spec_id, 1);
+	bpf_map__set_autocreate(p->skel->maps.__bpf_usdt_specs, usdt);
+	bpf_map__set_autocreate(p->skel->maps.__bpf_usdt_ip_to_spec_id, usdt);
+}
+
 /* Opens the object, sizes its maps, shares the runtime's ring buffer, loads. */
 static int probe_load(struct probe *p)
 {
@@ -295,6 +423,7 @@ static int probe_load(struct probe *p)
 		bpf_map__set_max_entries(p->skel->maps.stacks, 16384);
 	if (p->latency)
 		bpf_map__set_max_entries(p->skel->maps.starts, 16384);
+	set_usdt_maps(p);
 	/* only a probe with a callback shares the runtime's ring buffer; one
 	 * that counts keeps the object's small placeholder, never written */
 	if (p->source > 0) {
@@ -351,6 +480,7 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 	LIBBPF_OPTS(bpf_tracepoint_opts, tp_opts, .bpf_cookie = i);
 	LIBBPF_OPTS(bpf_kprobe_opts, k_opts, .bpf_cookie = i, .retprobe = ret);
 	LIBBPF_OPTS(bpf_uprobe_opts, u_opts, .bpf_cookie = i, .retprobe = ret);
+	LIBBPF_OPTS(bpf_usdt_opts, usdt_opts, .usdt_cookie = i);
 	char cat[192], *name;
 
 	switch (p->type) {
@@ -364,6 +494,9 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 	case PROBE_KPROBE:
 	case PROBE_KRETPROBE:
 		return bpf_program__attach_kprobe_opts(prog, ap->target, &k_opts);
+	case PROBE_USDT:
+		return bpf_program__attach_usdt(prog, p->pid, p->binary, ap->usdt.provider,
+						ap->usdt.name, &usdt_opts);
 	default:
 		u_opts.func_name = ap->offset ? NULL : ap->target;
 		return bpf_program__attach_uprobe_opts(prog, p->pid, p->binary, ap->offset, &u_opts);
@@ -376,6 +509,7 @@ static int probe_attach(struct probe *p, int *failed)
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
 	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
 				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
+				   p->type == PROBE_USDT ? p->skel->progs.lbpf_usdt :
 				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
 	int i;
 
@@ -449,6 +583,19 @@ static void probe_collect(void *ctx, lbpf_runtime_t *rt, lbpf_metric_emit_fn *em
 	     st.filtered);
 }
 
+/* An attached record: people see "attached N probes for ..." when a spec
+ * matched several points; a JSON reader sees each probe. */
+static void report_attached(struct probe *p, enum probe_type type)
+{
+	struct lbpf_output rec = { .kind = LBPF_OUTPUT_ATTACHED };
+	char name[sizeof(p->spec) + 32];
+
+	snprintf(name, sizeof(name), "%s:%s", type_names[type], p->spec);
+	rec.attached.probe = name;
+	rec.attached.points = p->npoints;
+	lbpf_output(p->rt, &rec);
+}
+
 /* ---- lost events are never silent ---- */
 
 static void report_lost(struct probe *p, bool final)
@@ -459,11 +606,15 @@ static void report_lost(struct probe *p, bool final)
 		return;
 	if (st.lost > p->lost_reported)
 		lbpf_runtime_count_lost(p->rt, st.lost - p->lost_reported);
-	if (!final && st.lost > p->lost_reported)
-		lbpf_log(p->rt, "%llu events lost on %s (ring buffer full; raise --ringbuf)",
-			 (unsigned long long)(st.lost - p->lost_reported), p->spec);
-	if (final && st.lost)
-		lbpf_log(p->rt, "%llu events lost on %s in total", (unsigned long long)st.lost, p->spec);
+	if ((!final && st.lost > p->lost_reported) || (final && st.lost)) {
+		struct lbpf_output rec = { .kind = LBPF_OUTPUT_LOST };
+
+		rec.lost.probe = p->spec;
+		rec.lost.events = st.lost > p->lost_reported ? st.lost - p->lost_reported : 0;
+		rec.lost.total = st.lost;
+		rec.lost.final = final;
+		lbpf_output(p->rt, &rec);
+	}
 	p->lost_reported = st.lost;
 }
 
@@ -478,10 +629,41 @@ static void lost_tick(lbpf_loop_t *loop, lbpf_timer_node_t *node)
 /* ---- events: views valid during the callback only ---- */
 
 struct view {
-	const struct lbpf_event *e;   /* NULL once the callback returned */
+	const struct lbpf_event *e;   /* NULL outside a callback */
 	size_t size;
 	struct probe *p;
 };
+
+/* A new view on L's top, NULL, with its metatable. */
+static struct view *new_view(lua_State *L, struct probe *p)
+{
+	struct view *v = lua_newuserdatauv(L, sizeof(*v), 0);
+
+	*v = (struct view){ NULL, 0, p };
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key);
+	lua_setmetatable(L, -2);
+	return v;
+}
+
+/* Pushes the view for the next event: the probe's own one, made once and
+ * pointed at each event in turn (as Lunatik's data objects are), or a
+ * fresh one when a drain inside a callback nests a second event. */
+static struct view *push_view(lua_State *L, struct probe *p)
+{
+	struct view *v;
+
+	if (p->view_busy)
+		return new_view(L, p);
+	if (p->view) {
+		lbpf_pushref(L, p->view_ref);
+		return p->view;
+	}
+	v = new_view(L, p);
+	lua_pushvalue(L, -1);
+	p->view_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	p->view = v;
+	return v;
+}
 
 static void on_event(void *ctx, const void *data, size_t size)
 {
@@ -489,19 +671,27 @@ static void on_event(void *ctx, const void *data, size_t size)
 	const struct lbpf_event *e = data;
 	lua_State *L = lbpf_runtime_state(p->rt);
 	struct view *v;
+	bool own;
 
 	if (size < sizeof(*e) || e->attach >= (unsigned)p->npoints || p->fn_ref == LUA_NOREF)
 		return;
 	lbpf_pushref(L, p->fn_ref);
-	v = lua_newuserdatauv(L, sizeof(*v), 0);
-	*v = (struct view){ e, size, p };
-	lua_rawgetp(L, LUA_REGISTRYINDEX, &view_key);
-	lua_setmetatable(L, -2);
-	lua_pushvalue(L, -1);
-	lua_insert(L, -3); /* a copy stays to invalidate it after the call */
-	lbpf_call(L, 1);
+	v = push_view(L, p);
+	v->e = e;
+	v->size = size;
+	own = v == p->view;
+	if (own) {
+		p->view_busy = true;
+	} else {
+		lua_pushvalue(L, -1);
+		lua_insert(L, -3); /* a copy keeps it alive to invalidate it */
+	}
+	lbpf_callback_call(L, &p->callback, 1);
 	v->e = NULL;
-	lua_pop(L, 1);
+	if (own)
+		p->view_busy = false;
+	else
+		lua_pop(L, 1);
 }
 
 static struct view *checkview(lua_State *L, int ix)
@@ -702,6 +892,8 @@ static void probe_release(void *private)
 	if (p->skel && p->print && p->rt && !lbpf_runtime_closing(p->rt) && p->agg != AGG_NONE)
 		probe_print_aggregation(lbpf_runtime_state(p->rt), p);
 	probe_detach(p);
+	lbpf_callback_free(p->callback);
+	p->callback = NULL;
 	if (p->skel)
 		report_lost(p, true);
 	for (i = 0; i < p->npoints; i++) {
@@ -709,8 +901,13 @@ static void probe_release(void *private)
 		if (!lbpf_runtime_closing(p->rt))
 			luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->points[i].fields_ref);
 	}
-	if (!lbpf_runtime_closing(p->rt))
+	if (!lbpf_runtime_closing(p->rt)) {
 		luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->fn_ref);
+		luaL_unref(lbpf_runtime_state(p->rt), LUA_REGISTRYINDEX, p->view_ref);
+	}
+	if (p->view)
+		p->view->e = NULL;
+	p->view = NULL;
 	probe_bpf__destroy(p->skel);
 	ksyms_free(p->ksyms);
 	usyms_free(p->usyms);
@@ -738,17 +935,22 @@ static int parse_tail(lua_State *L, struct probe *p, int ix, int nargs)
 	return opts;
 }
 
+/* Releases the probe and raises its attach error; for USDT probes, with the
+ * last line libbpf logged (an argument spec it cannot read, for one). */
 static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
 {
-	char name[256];
+	char name[256], why[512] = "";
+	bool tracepoint = p->type == PROBE_TRACEPOINT;
+	const char *log = lbpf_libbpf_log();
 
 	snprintf(name, sizeof(name), "%s", failed >= 0 && failed < p->npoints ? p->points[failed].name : p->spec);
-	bool tracepoint = p->type == PROBE_TRACEPOINT;
-
+	if (p->type == PROBE_USDT && *log)
+		snprintf(why, sizeof(why), " (%.*s)", (int)strcspn(lbpf_libbpf_log_tail(1), "\n"),
+			 lbpf_libbpf_log_tail(1));
 	lbpf_releaseobject(p->object); /* nothing stays attached or subscribed; frees p */
-	if (err == -ENOENT && !tracepoint)
+	if (err == -ENOENT && !tracepoint && !*why)
 		lbpf_throw(L, err, "attach %s (no such function or symbol)", name);
-	lbpf_throw(L, err, "attach %s", name);
+	lbpf_throw(L, err, "attach %s%s", name, why);
 }
 
 /* fentry/fexit was refused (err): says so once per process, and loads the
@@ -756,11 +958,15 @@ static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
 static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 {
 	static bool told;
+	char msg[512];
 
 	if (!kprobes_available()) {
+		/* the message first: releasing the object frees p */
+		snprintf(msg, sizeof(msg), "%s '%s': %s, and fentry was refused: %s (%s)",
+			 type_names[p->type], p->spec, no_kprobes, lbpf_strerror(err),
+			 lbpf_errname(err));
 		lbpf_releaseobject(p->object);
-		luaL_error(L, "%s '%s': %s, and fentry was refused: %s (%s)", type_names[p->type],
-			   p->spec, no_kprobes, lbpf_strerror(err), lbpf_errname(err));
+		luaL_error(L, "%s", msg);
 	}
 	if (!told)
 		lbpf_log(p->rt, "fentry/fexit refused for %s (%s); kernel functions are traced with "
@@ -786,7 +992,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	p->rt = lbpf_toruntime(L);
 	p->object = object;
 	p->type = type;
-	p->fn_ref = LUA_NOREF;
+	p->fn_ref = p->view_ref = LUA_NOREF;
 	p->pid = -1;
 	p->enabled = true;
 	p->latency = latency;
@@ -799,8 +1005,9 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (o.via != VIA_AUTO && type != PROBE_KPROBE && type != PROBE_KRETPROBE)
 		luaL_error(L, "via: only kprobes and kretprobes choose how they attach");
 	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
-		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE, opts,
-			      "pid: only uprobes take a pid; use filter = {pid = N}");
+		luaL_argcheck(L, type == PROBE_UPROBE || type == PROBE_URETPROBE ||
+			      type == PROBE_USDT, opts,
+			      "pid: only uprobes and USDT probes take a pid; use filter = {pid = N}");
 		p->pid = (int)luaL_checkinteger(L, -1);
 	}
 	if (type == PROBE_TRACEPOINT)
@@ -809,11 +1016,16 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 		find_raw_tracepoint(L, p);
 	else if (type == PROBE_KPROBE || type == PROBE_KRETPROBE)
 		find_functions(L, p);
+	else if (type == PROBE_USDT)
+		find_usdt(L, p);
 	else
 		find_symbols(L, p, 2);
-	if (type == PROBE_UPROBE || type == PROBE_URETPROBE) /* messages name the symbol too */
+	if (type == PROBE_UPROBE || type == PROBE_URETPROBE || type == PROBE_USDT) {
+		/* messages name the symbol or probe too */
 		snprintf(p->spec, sizeof(p->spec), "%.120s:%.120s", p->binary,
 			 lua_isinteger(L, 2) ? p->points[0].target : lua_tostring(L, 2));
+		check_pid(L, p);
+	}
 	if (probe_compile(p, &o, msg, sizeof(msg)))
 		luaL_error(L, "%s", msg);
 	choose_fentry(L, p);
@@ -831,6 +1043,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 			   lbpf_libbpf_log_tail(12));
 	}
 	err = write_configs(p);
+	lbpf_libbpf_log_clear();
 	if (!err)
 		err = probe_attach(p, &failed);
 	if (err)
@@ -839,8 +1052,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	lbpf_loop_hold(lbpf_runtime_getloop(p->rt), 1);
 	lbpf_loop_timer_at(lbpf_runtime_getloop(p->rt), &p->lost_timer, lbpf_now() + 1000000000ull);
 	p->metrics = lbpf_metric_source_add(p->rt, probe_collect, p); /* NULL: none */
-	if (p->npoints > 1)
-		lbpf_log(p->rt, "attached %d probes for %s:%s", p->npoints, type_names[type], p->spec);
+	report_attached(p, type);
 	lua_settop(L, ud);
 	lbpf_registerobject(L, -1, object);
 	return 1;
@@ -880,6 +1092,15 @@ static int lbpf_uprobe(lua_State *L)
 static int lbpf_uretprobe(lua_State *L)
 {
 	return probe_new(L, PROBE_URETPROBE, 3, false);
+}
+
+/* lbpf.usdt(binary, "provider:name", [opts], [fn]) -> probe: arg1..argN
+ * typed by the probe's note */
+static int lbpf_usdt(lua_State *L)
+{
+	luaL_checkstring(L, 1);
+	luaL_checkstring(L, 2); /* before probe_new pushes its object */
+	return probe_new(L, PROBE_USDT, 3, false);
 }
 
 /* lbpf.latency("func" | "/path/binary:symbol", [opts]) -> probe whose hist()
@@ -927,6 +1148,19 @@ static int probe_detach_method(lua_State *L)
 	p->print = false;
 	probe_detach(p);
 	lbpf_unregisterobject(L, p->object);
+	return 0;
+}
+
+/* probe:print(): prints the aggregation now, as print = true does at detach */
+static int probe_print_method(lua_State *L)
+{
+	struct probe *p = checkprobe(L, 1);
+
+	if (p->agg == AGG_NONE)
+		luaL_error(L, "probe:print(): %s has no aggregation (opts.count, hist, lhist, sum, "
+			      "min, max or avg)", p->spec);
+	luaL_argcheck(L, p->skel != NULL, 1, "probe is detached");
+	probe_print_aggregation(L, p);
 	return 0;
 }
 
@@ -1031,6 +1265,7 @@ static const luaL_Reg probe_methods[] = {
 	{ "counts", probe_counts },
 	{ "values", probe_counts },
 	{ "hist", probe_hist },
+	{ "print", probe_print_method },
 	{ "clear", probe_clear },
 	{ "points", probe_points },
 	{ NULL, NULL },
@@ -1069,6 +1304,7 @@ static const luaL_Reg probe_lib[] = {
 	{ "kretprobe", lbpf_kretprobe },
 	{ "uprobe", lbpf_uprobe },
 	{ "uretprobe", lbpf_uretprobe },
+	{ "usdt", lbpf_usdt },
 	{ "latency", lbpf_latency },
 	{ "print_hist", probe_print_hist },
 	{ NULL, NULL },

@@ -13,6 +13,7 @@
 
 #include "btf_path.h"
 #include "tracefs.h"
+#include "usdt.h"
 
 enum probe_type {
 	PROBE_TRACEPOINT,
@@ -21,6 +22,7 @@ enum probe_type {
 	PROBE_UPROBE,
 	PROBE_URETPROBE,
 	PROBE_RAW_TRACEPOINT,
+	PROBE_USDT,
 };
 
 /* How a kprobe or kretprobe reaches its kernel function (opts.via). */
@@ -70,7 +72,7 @@ struct probe_path {
 
 struct attach_point {
 	char name[256];                /* "tracepoint:syscalls:sys_enter_openat" */
-	char target[192];              /* function, symbol or "category:name" */
+	char target[192];              /* function, symbol, "category:name" or "provider:name" */
 	uint64_t offset;               /* uprobes: offset in the binary, 0 = by name */
 	struct tp_format format;       /* tracepoints */
 	struct bpf_link *link;
@@ -82,27 +84,36 @@ struct attach_point {
 	bool have_args;
 	struct probe_path paths[LBPF_MAX_PATHS];
 	int npaths;
+	struct usdt_probe usdt;        /* USDT: its note's arguments (arg1..argN, N <= 6) */
 };
 
 struct probe_bpf;
 struct ksyms;
 struct usyms;
 
+/* opts.name's size, with its NUL */
+#define PROBE_NAME_MAX 64
+
 struct probe {
 	lbpf_runtime_t *rt;
 	lbpf_object_t *object;
 	enum probe_type type;
 	char spec[256];                /* as the user wrote it, for messages */
-	char binary[256];              /* uprobes */
-	int pid;                       /* uprobes: opts.pid, -1 = all */
+	char binary[256];              /* uprobes and USDT */
+	int pid;                       /* uprobes and USDT: opts.pid, -1 = all */
 	struct attach_point *points;
 	int npoints;
 	struct probe_bpf *skel;
 	int fn_ref;
+	lbpf_callback_t *callback;     /* fn_ref's parked task (on_event) */
+	struct view *view;             /* the event view on_event reuses */
+	int view_ref;                  /* its registry anchor, LUA_NOREF until made */
+	bool view_busy;                /* a callback is using it (a nested drain) */
 	int source;                    /* ring buffer subscription, 0 = none */
 	bool attached;
 	bool enabled;
 	bool print;                    /* print the aggregation at detach */
+	char name[PROBE_NAME_MAX];     /* opts.name: printed as "@name"; "" = the spec */
 	bool latency;                  /* entry+return pair measuring ns */
 	enum probe_via via;
 	bool fentry;                   /* a kprobe/kretprobe served by fentry/fexit */
@@ -152,6 +163,7 @@ struct probe_field_opt {
 struct probe_opts {
 	bool kstack, ustack;           /* every event carries its stacks */
 	bool print;                    /* print the aggregation at detach */
+	const char *name;              /* printed aggregations' name, or NULL */
 	enum probe_agg_kind agg;
 	const char *keys[LBPF_MAX_KEYS]; /* count's keys, or by's */
 	int nkeys;

@@ -77,11 +77,12 @@ static const char *valid_names(const struct probe *p, const struct attach_point 
 		}
 	} else if (probe_is_return(p)) {
 		append(buf, size, &len, ", ret, latency");
-	} else if (p->type == PROBE_RAW_TRACEPOINT) {
+	} else if (p->type == PROBE_RAW_TRACEPOINT || p->type == PROBE_USDT) {
+		int n = p->type == PROBE_USDT ? ap->usdt.nargs : ap->args.n;
 		char argn[32];
 
-		snprintf(argn, sizeof(argn), ", arg1..arg%d", ap->args.n < 6 ? ap->args.n : 6);
-		if (ap->args.n)
+		snprintf(argn, sizeof(argn), ", arg1..arg%d", n < 6 ? n : 6);
+		if (n)
 			append(buf, size, &len, argn);
 	} else {
 		append(buf, size, &len, ", arg1..arg6");
@@ -161,9 +162,14 @@ static int resolve(const struct probe *p, const struct attach_point *ap, const c
 	}
 	if (p->type != PROBE_TRACEPOINT && !probe_is_return(p) && !strncmp(name, "arg", 3) &&
 	    name[3] >= '1' && name[3] <= '6' && !name[4] &&
-	    (p->type != PROBE_RAW_TRACEPOINT || name[3] - '0' <= ap->args.n)) {
+	    (p->type != PROBE_RAW_TRACEPOINT || name[3] - '0' <= ap->args.n) &&
+	    (p->type != PROBE_USDT || name[3] - '0' <= ap->usdt.nargs)) {
 		ref->source = LBPF_SRC_ARG;
 		ref->arg = name[3] - '1';
+		if (p->type == PROBE_USDT) { /* BPF extends it so already; said for the record */
+			ref->size = ap->usdt.args[ref->arg].size;
+			ref->is_signed = ap->usdt.args[ref->arg].is_signed;
+		}
 		return 0;
 	}
 	if (probe_is_return(p) && !strcmp(name, "ret")) {
@@ -223,12 +229,13 @@ static int compile_filters(const struct probe *p, struct attach_point *ap,
 }
 
 /* Default memory of a captured pointer: syscall arguments point to user
- * memory, other tracepoints' pointers to kernel memory. */
+ * memory, other tracepoints' pointers to kernel memory; a program's own
+ * (uprobes, USDT) to user memory. */
 static bool default_user(const struct probe *p, const struct attach_point *ap)
 {
 	if (p->type == PROBE_TRACEPOINT)
 		return !strcmp(ap->format.category, "syscalls");
-	return p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE;
+	return p->type == PROBE_UPROBE || p->type == PROBE_URETPROBE || p->type == PROBE_USDT;
 }
 
 /* One string to capture at ap. 0 or -EINVAL with the message. */
@@ -601,6 +608,9 @@ int probe_compile(struct probe *p, const struct probe_opts *o, char *errbuf, siz
 			    "%d fields", LBPF_MAX_KEYS, LBPF_MAX_FILTERS, LBPF_MAX_STRINGS,
 			    LBPF_MAX_PATHS);
 	p->print = o->print;
+	if (o->name && strlen(o->name) >= sizeof(p->name))
+		return fail(errbuf, errlen, "name: expected 1 to %d characters", PROBE_NAME_MAX - 1);
+	snprintf(p->name, sizeof(p->name), "%s", o->name ? o->name : "");
 	err = compile_agg_spec(p, o, errbuf, errlen);
 	if (err)
 		return err;

@@ -303,7 +303,7 @@ static bool opt_bool(lua_State *L, int opts, const char *name)
 
 static const char *const known_opts[] = {
 	"filter", "strings", "strlen", "kstack", "ustack", "count", "hist", "lhist", "sum", "min",
-	"max", "avg", "by", "print", "pid", "fields", "via", NULL,
+	"max", "avg", "by", "print", "name", "pid", "fields", "via", NULL,
 };
 
 /* Unknown option names are typos: say so rather than ignore them. */
@@ -319,10 +319,26 @@ static void check_known(lua_State *L, int opts)
 			;
 		if (!key || !known_opts[i])
 			luaL_error(L, "unknown option '%s' (known: filter, strings, strlen, kstack, ustack, "
-				      "count, hist, lhist, sum, min, max, avg, by, print, pid, fields, via)",
+				      "count, hist, lhist, sum, min, max, avg, by, print, name, pid, fields, "
+				      "via)",
 				   key ? key : luaL_typename(L, -2));
 		lua_pop(L, 1);
 	}
+}
+
+/* name = "reads": what printed aggregations are called ("@reads"). */
+static void check_name(lua_State *L, int opts, struct probe_opts *o)
+{
+	size_t len;
+
+	if (lua_getfield(L, opts, "name") != LUA_TNIL) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "name: expected a string");
+		o->name = lua_tolstring(L, -1, &len);
+		if (len == 0 || len >= PROBE_NAME_MAX || strlen(o->name) != len)
+			luaL_error(L, "name: expected 1 to %d characters", PROBE_NAME_MAX - 1);
+	}
+	lua_pop(L, 1);
 }
 
 /* Reads in the order the options always were: misuse names the first. */
@@ -338,6 +354,7 @@ void probe_check_opts(lua_State *L, int opts, struct probe_opts *o)
 	o->kstack = opt_bool(L, opts, "kstack");
 	o->ustack = opt_bool(L, opts, "ustack");
 	o->print = opt_bool(L, opts, "print");
+	check_name(L, opts, o);
 	check_agg(L, opts, o);
 	check_filters(L, opts, o);
 	check_strings(L, opts, o);
@@ -364,7 +381,8 @@ void probe_build_fields(lua_State *L, struct probe *p)
 		for (j = 0; j < (int)(sizeof(names) / sizeof(names[0])); j++)
 			set_code(L, names[j], VIEW_PID + j);
 		for (j = 0; j < 6 && (p->type == PROBE_KPROBE || p->type == PROBE_UPROBE ||
-				      (p->type == PROBE_RAW_TRACEPOINT && j < ap->args.n)); j++) {
+				      (p->type == PROBE_RAW_TRACEPOINT && j < ap->args.n) ||
+				      (p->type == PROBE_USDT && j < ap->usdt.nargs)); j++) {
 			char arg[8] = "arg1";
 
 			arg[3] = '1' + j;
@@ -635,152 +653,203 @@ void probe_push_aggregation(lua_State *L, struct probe *p)
 	free(es.v);
 }
 
-/* "4K" style labels for powers of two, as bpftrace prints them. */
-static void bound_label(double v, char *buf, size_t size)
+/* A zeroed array of n items of size bytes, a userdata kept alive in the
+ * anchor table (at anchor) for as long as the record is in use. */
+static void *anchored_array(lua_State *L, int anchor, size_t n, size_t size)
 {
-	static const char units[] = "KMGTPE";
-	int u = -1;
+	void *array = lua_newuserdatauv(L, (n + 1) * size, 0);
 
-	if (isinf(v)) {
-		snprintf(buf, size, "...");
-		return;
-	}
-	while (fabs(v) >= 1024 && fmod(v, 1024) == 0 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, size, "%.15g", v);
-	else
-		snprintf(buf, size, "%.15g%c", v, units[u]);
+	memset(array, 0, (n + 1) * size);
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	return array;
 }
 
-static void print_one_hist(lua_State *L, int ix)
+/* The number of entries of the table at ix; with what, raises unless each
+ * value is a table. */
+static size_t table_count(lua_State *L, int ix, const char *what)
 {
-	lua_Integer max = 0, n = (lua_Integer)lua_rawlen(L, ix), i;
-	bool log2;
+	size_t n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		luaL_argcheck(L, !what || lua_istable(L, -1), 1, what);
+		lua_pop(L, 1);
+		n++;
+	}
+	return n;
+}
+
+/* Reads the histogram at ix ({kind =, {lo =, hi =, count =}, ...}) into h;
+ * its buckets are anchored. */
+static void check_hist(lua_State *L, int ix, int anchor, struct lbpf_output_hist *h)
+{
+	lua_Integer n = (lua_Integer)lua_rawlen(L, ix), i;
+	struct lbpf_output_bucket *b = anchored_array(L, anchor, n, sizeof(*b));
 
 	lua_getfield(L, ix, "kind");
-	log2 = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "log2");
+	h->log2 = lua_isstring(L, -1) && !strcmp(lua_tostring(L, -1), "log2");
 	lua_pop(L, 1);
-	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, ix, i);
-		lua_getfield(L, -1, "count");
-		if (lua_tointeger(L, -1) > max)
-			max = lua_tointeger(L, -1);
-		lua_pop(L, 2);
-	}
-	for (i = 1; i <= n; i++) {
-		char lo[32], hi[32], label[80], bar[53];
-		lua_Integer count;
-		double dlo, dhi;
-		int width;
-
-		lua_rawgeti(L, ix, i);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, ix, i + 1);
+		luaL_argcheck(L, lua_istable(L, -1), 1, "a histogram's buckets are {lo =, hi =, count =}");
 		lua_getfield(L, -1, "lo");
 		lua_getfield(L, -2, "hi");
 		lua_getfield(L, -3, "count");
-		dlo = lua_tonumber(L, -3);
-		dhi = lua_tonumber(L, -2);
-		count = lua_tointeger(L, -1);
+		b[i].lo = lua_tonumber(L, -3);
+		b[i].hi = lua_tonumber(L, -2);
+		b[i].count = lua_tointeger(L, -1);
 		lua_pop(L, 4);
-		bound_label(dlo, lo, sizeof(lo));
-		bound_label(dhi, hi, sizeof(hi));
-		if (log2 && dhi - dlo == 1)
-			snprintf(label, sizeof(label), "[%s]", lo);
-		else if (isinf(dlo))
-			snprintf(label, sizeof(label), "(..., %s)", hi);
-		else
-			snprintf(label, sizeof(label), "[%s, %s)", lo, hi);
-		/* a table built in Lua may hold any count: negative or past max
-		 * draws an empty or a full bar, never a wild memset */
-		width = max > 0 && count > 0 ? (int)((double)count * 52 / max) : 0;
-		width = width > 52 ? 52 : width;
-		memset(bar, '@', width);
-		memset(bar + width, ' ', 52 - width);
-		bar[52] = '\0';
-		printf("%-20s %8lld |%s|\n", label, (long long)count, bar);
 	}
+	h->n = n;
+	h->buckets = b;
+}
+
+/* The text of the value at ix, kept alive in the anchor table. */
+static const char *anchored_text(lua_State *L, int ix, int anchor)
+{
+	const char *text = luaL_tolstring(L, ix, NULL);
+
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	return text;
+}
+
+static int hist_compare(const void *a, const void *b)
+{
+	const struct lbpf_output_hist *x = a, *y = b;
+
+	return strcmp(x->key, y->key);
+}
+
+/* {key -> histogram} at ix into a userdata array of hists (sorted by key),
+ * anchored; returns how many. */
+static size_t check_hists(lua_State *L, int ix, int anchor, struct lbpf_output_hist **out)
+{
+	size_t n = table_count(L, ix, "expected a histogram or {key = histogram}");
+	struct lbpf_output_hist *h = anchored_array(L, anchor, n, sizeof(*h));
+
+	n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, ix)) {
+		h[n].key = anchored_text(L, -2, anchor);
+		check_hist(L, lua_gettop(L), anchor, &h[n++]);
+		lua_pop(L, 1);
+	}
+	qsort(h, n, sizeof(*h), hist_compare);
+	*out = h;
+	return n;
+}
+
+/* Fills rec's histograms from the table at ix: one histogram or {key ->
+ * histogram}. */
+static void check_hist_table(lua_State *L, int ix, int anchor, struct lbpf_output *rec)
+{
+	struct lbpf_output_hist *h;
+
+	rec->kind = LBPF_OUTPUT_HIST;
+	lua_getfield(L, ix, "kind");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		rec->table.nhists = check_hists(L, ix, anchor, &h);
+	} else {
+		lua_pop(L, 1);
+		h = anchored_array(L, anchor, 1, sizeof(*h));
+		check_hist(L, ix, anchor, h);
+		rec->table.nhists = 1;
+	}
+	rec->table.hists = h;
 }
 
 /* lbpf.print_hist(h[, title]): one histogram, or {key -> histogram}. */
 int probe_print_hist(lua_State *L)
 {
+	struct lbpf_output rec = { 0 };
+
 	luaL_checktype(L, 1, LUA_TTABLE);
-	if (!lua_isnoneornil(L, 2))
-		printf("%s\n", luaL_checkstring(L, 2));
-	lua_getfield(L, 1, "kind");
-	if (!lua_isnil(L, -1)) {
-		print_one_hist(L, 1);
-	} else { /* {key -> histogram} */
-		lua_pushnil(L);
-		while (lua_next(L, 1)) {
-			luaL_argcheck(L, lua_istable(L, -1), 1, "expected a histogram or {key = histogram}");
-			printf("[%s]:\n", luaL_tolstring(L, -2, NULL));
-			lua_pop(L, 1);
-			print_one_hist(L, lua_gettop(L));
-			printf("\n");
-			lua_pop(L, 1);
-		}
-	}
-	fflush(stdout);
+	rec.table.title = luaL_optstring(L, 2, NULL);
+	rec.table.name = rec.table.title ? rec.table.title : "@";
+	lua_settop(L, 2);
+	lua_newtable(L); /* 3: the anchor */
+	check_hist_table(L, 1, 3, &rec);
+	lbpf_output(lbpf_toruntime(L), &rec);
 	return 0;
 }
 
-struct row {
-	char key[256];
-	lua_Integer value;
-};
+static void check_value(lua_State *L, int ix, struct lbpf_output_row *row)
+{
+	if (lua_isinteger(L, ix)) {
+		row->type = LBPF_VALUE_INTEGER;
+		row->integer = lua_tointeger(L, ix);
+	} else if (lua_type(L, ix) == LUA_TNUMBER) {
+		row->type = LBPF_VALUE_NUMBER;
+		row->number = lua_tonumber(L, ix);
+	} else {
+		row->type = LBPF_VALUE_NONE;
+	}
+}
+
+static double row_number(const struct lbpf_output_row *r)
+{
+	return r->type == LBPF_VALUE_INTEGER ? (double)r->integer :
+	       r->type == LBPF_VALUE_NUMBER ? r->number : 0;
+}
 
 static int row_compare(const void *a, const void *b)
 {
-	const struct row *x = a, *y = b;
+	double x = row_number(a), y = row_number(b);
 
-	return x->value < y->value ? -1 : x->value > y->value;
+	return x < y ? -1 : x > y;
 }
 
-/* {key -> number} printed in ascending order of value, as bpftrace does. */
-static void print_sorted(lua_State *L, int ix)
+/* {key -> number} at ix as rows in ascending order of value, as bpftrace
+ * prints maps, or one value without a key. */
+static void check_rows(lua_State *L, int ix, int anchor, struct lbpf_output *rec)
 {
-	struct row *rows = NULL;
-	size_t n = 0, cap = 0, i;
+	struct lbpf_output_row *rows;
+	size_t n;
 
+	rec->kind = LBPF_OUTPUT_MAP;
+	if (!lua_istable(L, ix)) {
+		rows = anchored_array(L, anchor, 1, sizeof(*rows));
+		check_value(L, ix, rows);
+		rec->table.rows = rows;
+		rec->table.nrows = 1;
+		return;
+	}
+	n = table_count(L, ix, NULL);
+	rows = anchored_array(L, anchor, n, sizeof(*rows));
+	n = 0;
 	lua_pushnil(L);
 	while (lua_next(L, ix)) {
-		if (n == cap) {
-			struct row *r = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*r));
-
-			if (!r)
-				break;
-			rows = r;
-		}
-		snprintf(rows[n].key, sizeof(rows[n].key), "%s", luaL_tolstring(L, -2, NULL));
-		rows[n++].value = lua_tointeger(L, -2);
-		lua_pop(L, 2);
+		rows[n].key = anchored_text(L, -2, anchor);
+		check_value(L, -1, &rows[n++]);
+		lua_pop(L, 1);
 	}
-	if (n)
-		qsort(rows, n, sizeof(*rows), row_compare);
-	for (i = 0; i < n; i++)
-		printf("  %s: %lld\n", rows[i].key, (long long)rows[i].value);
-	free(rows);
+	qsort(rows, n, sizeof(*rows), row_compare);
+	rec->table.rows = rows;
+	rec->table.nrows = n;
 }
 
-/* @spec (kind value): then the histogram or the sorted values. */
+/* @spec (kind value): then the histogram or the sorted values, as one
+ * record named "@spec". */
 void probe_print_aggregation(lua_State *L, struct probe *p)
 {
-	int top = lua_gettop(L);
+	struct lbpf_output rec = { 0 };
+	int top = lua_gettop(L), anchor;
+	char name[sizeof(p->spec) + 1], title[sizeof(p->spec) + 160];
 
-	printf("@%s (%s%s%s):\n", p->spec, probe_agg_name(p->agg), p->value[0] ? " " : "", p->value);
+	snprintf(name, sizeof(name), "@%s", p->name[0] ? p->name : p->spec);
+	snprintf(title, sizeof(title), "%s (%s%s%s):", name, probe_agg_name(p->agg),
+		 p->value[0] ? " " : "", p->value);
+	lua_newtable(L);
+	anchor = lua_gettop(L);
 	probe_push_aggregation(L, p);
-	if (p->agg == AGG_HIST || p->agg == AGG_LHIST) {
-		lua_pushcfunction(L, probe_print_hist);
-		lua_insert(L, -2);
-		lua_call(L, 1, 0);
-	} else if (lua_istable(L, -1)) {
-		print_sorted(L, lua_gettop(L));
-	} else {
-		printf("  %s\n", luaL_tolstring(L, -1, NULL));
-	}
-	fflush(stdout);
+	if (p->agg == AGG_HIST || p->agg == AGG_LHIST)
+		check_hist_table(L, lua_gettop(L), anchor, &rec);
+	else
+		check_rows(L, lua_gettop(L), anchor, &rec);
+	rec.table.name = name;
+	rec.table.title = title;
+	rec.table.stats = p->agg == AGG_AVG;
+	lbpf_output(p->rt, &rec);
 	lua_settop(L, top);
 }
