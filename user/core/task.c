@@ -322,6 +322,20 @@ static void task_cancel(struct lbpf_task *t)
 	task_finish(t, TASK_CANCELLED, true);
 }
 
+/* A live callback task (no object) with a coroutine from the pool, or NULL
+ * when out of memory. */
+static struct lbpf_task *task_new(struct lbpf_sched *s)
+{
+	struct lbpf_task *t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
+
+	if (!t)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	task_live(s, t);
+	coro_get(s, t);
+	return t;
+}
+
 /* What lbpf_call does, on the scheduler s: runs the function under nargs
  * arguments on L as a new task. 0 if it finished or suspended, -1 if not. */
 int lbpf_sched_call(struct lbpf_sched *s, lua_State *L, int nargs)
@@ -332,16 +346,12 @@ int lbpf_sched_call(struct lbpf_sched *s, lua_State *L, int nargs)
 		lua_pop(L, nargs + 1);
 		return -1;
 	}
-	t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
-	if (!t) {
+	if (!(t = task_new(s))) {
 		lua_pop(L, nargs + 1);
 		s->ops->log(s->rt, "out of memory dispatching a callback");
 		return -1;
 	}
-	memset(t, 0, sizeof(*t));
 	s->ops->called(s->rt);
-	task_live(s, t);
-	coro_get(s, t);
 	lua_xmove(L, t->co, nargs + 1);
 	t->nargs = nargs;
 	return task_resume(t);
@@ -376,13 +386,10 @@ static int callback_body(lua_State *co)
 /* A new task parked for cb, its coroutine's body pushed. NULL: no memory. */
 static struct lbpf_task *callback_task(struct lbpf_sched *s, struct lbpf_callback *cb)
 {
-	struct lbpf_task *t = s->nspare ? s->spare[--s->nspare] : malloc(sizeof(*t));
+	struct lbpf_task *t = task_new(s);
 
 	if (!t)
 		return NULL;
-	memset(t, 0, sizeof(*t));
-	task_live(s, t);
-	coro_get(s, t);
 	lua_pushcfunction(t->co, callback_body);
 	t->cb = cb;
 	cb->task = t;

@@ -192,8 +192,7 @@ struct elf_file {
 	size_t nsegs;
 };
 
-/* Opens path as an ELF file: 0, -errno of open, or -ENOEXEC. */
-static int elf_open(const char *path, int *fd, Elf **elf)
+int elf_open(const char *path, int *fd, Elf **elf)
 {
 	*elf = NULL;
 	*fd = open(path, O_RDONLY | O_CLOEXEC);

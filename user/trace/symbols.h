@@ -37,5 +37,9 @@ int elf_glob_functions(const char *path, const char *glob,
 int elf_resolve_path(const char *path, char *out, size_t size);
 /* 0 when path is an ELF file; -errno of open, or -ENOEXEC. */
 int elf_check(const char *path);
+/* Opens path as an ELF file for reading: 0 with *fd and *elf (elf_end and
+ * close them), -errno of open, or -ENOEXEC. */
+typedef struct Elf Elf;
+int elf_open(const char *path, int *fd, Elf **elf);
 
 #endif /* LBPF_SYMBOLS_H */

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "symbols.h"
 #include "usdt.h"
 
 #define NT_STAPSDT 3
@@ -162,15 +163,8 @@ int usdt_probes_read(const char *path, struct usdt_probes *out)
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (elf_version(EV_CURRENT) != EV_NONE)
-		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		err = -ENOEXEC;
-		goto cleanup;
-	}
+	if ((err = elf_open(path, &fd, &elf)) < 0)
+		return err;
 	scn = find_section(elf);
 	if (!scn) {
 		err = -ENODATA;
