@@ -26,6 +26,7 @@ static const lbpf_class_t object_class, map_class, prog_class, link_class;
 struct ringsub {
 	struct lobject *o;
 	int id, fn_ref;
+	lbpf_callback_t *callback;     /* fn_ref's parked task (on_record) */
 	unsigned type;
 };
 
@@ -91,6 +92,7 @@ static void object_release(void *private)
 		lbpf_loop_hold(lbpf_runtime_getloop(o->rt), -1);
 		if (L)
 			luaL_unref(L, LUA_REGISTRYINDEX, o->subs[i]->fn_ref);
+		lbpf_callback_free(o->subs[i]->callback);
 		free(o->subs[i]);
 	}
 	for (int i = o->nchildren - 1; i >= 0; i--) {
@@ -760,7 +762,7 @@ static void on_record(void *ctx, const void *data, size_t size)
 	btfvalue_pushview(L, s->o->self, objfile_btf(s->o->of), s->type, data, size, false);
 	lua_pushvalue(L, -1);
 	lua_insert(L, -3); /* a copy stays to end it after the call */
-	lbpf_call(L, 1);
+	lbpf_callback_call(L, &s->callback, 1);
 	btfvalue_expire(L, -1);
 	lua_pop(L, 1);
 }
