@@ -15,6 +15,8 @@
 #                         ran every test file in 159 s on a shared 2-core machine)
 #   LBPF_VM_TEST_TIMEOUT  seconds one test file may take inside the guest (90)
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
+#   LBPF_VM_TESTS         test files to run, by name ("kprobe usdt": tests/vm/test_kprobe.sh,
+#                         tests/vm/test_usdt.sh); default: all
 #   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool setpriv unshare)
 #   LBPF_VM_REQUIRED      1: a kernel that cannot be had is a FAIL, not a SKIP (.ci/run sets it)
 #
@@ -31,6 +33,7 @@ TEST_TIMEOUT=${LBPF_VM_TEST_TIMEOUT:-90}
 # nft_ct brings nf_conntrack (and its BTF: the conntrack kfuncs) and nf_tables
 MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6 nft_ct}
 TOOLS=${LBPF_VM_TOOLS:-bash ip tc bpftool setpriv unshare}
+TESTS=${LBPF_VM_TESTS:-}
 QEMU=${QEMU:-qemu-system-x86_64}
 MARK='@@LBPF@@'
 WORK=$BUILD/vm
@@ -44,6 +47,9 @@ while [ $# -gt 0 ]; do
 	-h|--help) sed -n '3,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "vmtest.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
+done
+for t in $TESTS; do
+	[ -f "tests/vm/test_$t.sh" ] || { echo "vmtest.sh: no tests/vm/test_$t.sh (LBPF_VM_TESTS)" >&2; exit 2; }
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.12 6.1)
 
@@ -264,6 +270,7 @@ boot() {
 	vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
 	cat > "$dir/root/lbpf-vm/env" <<-EOF
 		export LBPF_VM=$ver LBPF_VM_RELEASE='$release' LBPF_VM_TEST_TIMEOUT=$TEST_TIMEOUT
+		export LBPF_VM_TESTS='$TESTS'
 		export LBPF_VM_SHELL=$([ -x "$WORK/common/usr/bin/bash" ] && ! [ -L "$WORK/common/usr/bin/bash" ] && echo bash || echo sh)
 	EOF
 	make_cpio "$dir/root" "$dir/kernel.cpio.gz"

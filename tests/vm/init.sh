@@ -15,7 +15,8 @@ exec </dev/null >/dev/console 2>&1
 
 M='@@LBPF@@'
 LBPF_VM_TEST_TIMEOUT=90 LBPF_VM_SHELL=sh
-[ -r /lbpf-vm/env ] && . /lbpf-vm/env    # LBPF_VM, LBPF_VM_RELEASE, LBPF_VM_TEST_TIMEOUT, LBPF_VM_SHELL
+[ -r /lbpf-vm/env ] && . /lbpf-vm/env    # LBPF_VM, LBPF_VM_RELEASE, LBPF_VM_TEST_TIMEOUT, LBPF_VM_SHELL,
+                                          # LBPF_VM_TESTS (names; empty: all)
 
 echo "$M BOOTED $(uname -r)"
 
@@ -79,7 +80,9 @@ run_test() {
 	fi
 }
 
-for t in tests/vm/test_*.sh; do
+tests=
+for name in ${LBPF_VM_TESTS:-}; do tests="$tests tests/vm/test_$name.sh"; done
+for t in ${tests:-tests/vm/test_*.sh}; do
 	[ -e "$t" ] && run_test "$t"
 done
 
