@@ -23,7 +23,8 @@
 #include "record.bpf.h"
 
 /* KIND_RAW: a raw tracepoint or fentry, args in a u64 array at ctx;
- * KIND_FEXIT: fexit, the same array, the return value after the args;
+ * KIND_FEXIT: fexit, the same array, the return value after the args
+ * (read with bpf_get_func_ret);
  * KIND_USDT: a USDT probe, args where its note says, its point in the
  * USDT cookie (libbpf takes the BPF cookie for its spec). */
 enum kind { KIND_TP, KIND_ENTRY, KIND_RETURN, KIND_RAW, KIND_FEXIT, KIND_USDT };
@@ -148,18 +149,17 @@ static __always_inline void read_raw_args(struct hit *h, void *ctx)
 	if (raw_nargs > 5) h->args[5] = a[5];
 }
 
-/* fexit: the return value follows the arguments. */
+/* fexit: the return value, which follows the arguments in ctx. Read from
+ * its slot, it would carry the BTF type of the function's return: a pointer
+ * (do_filp_open's struct file *) the verifier refuses in the filters' and
+ * keys' arithmetic ("math between ptr_ pointer and register", EINVAL).
+ * bpf_get_func_ret (5.17, inlined by the verifier) gives it as a number. */
 static __always_inline void read_fexit_ret(struct hit *h, void *ctx)
 {
-	const __u64 *a = ctx;
+	__u64 rc = 0;
 
-	if (raw_nargs == 0) h->rc = a[0];
-	if (raw_nargs == 1) h->rc = a[1];
-	if (raw_nargs == 2) h->rc = a[2];
-	if (raw_nargs == 3) h->rc = a[3];
-	if (raw_nargs == 4) h->rc = a[4];
-	if (raw_nargs == 5) h->rc = a[5];
-	if (raw_nargs == 6) h->rc = a[6];
+	bpf_get_func_ret(ctx, &rc);
+	h->rc = rc;
 }
 
 /* A USDT probe's first six arguments, as many as its note has. */

@@ -172,20 +172,24 @@ ok, err = pcall(lbpf.kretprobe, "vfs_read", { fields = { x = "file->f_mode" } })
 check(not ok and tostring(err):find("a return probe's paths start at ret", 1, true), "kretprobe error: %s", tostring(err))
 go(w)
 local o = start("open " .. os.getenv("W") .. "/lbpf-open-target")
-local opened = {}
--- via = "kprobe": 6.12 refuses fexit on do_filp_open with EINVAL (open in issue 12)
-lbpf.kretprobe("do_filp_open", { fields = { name = "ret->f_path.dentry->d_name.name" }, filter = { pid = o.pid },
-	via = "kprobe" },
-	function(ev) opened[#opened + 1] = ev.name end)
+local opened, kopened = {}, {}
+-- fexit (a struct file * return, filtered on), and the same through a kretprobe
+for _, via in ipairs({ "fentry", "kprobe" }) do
+	local into = via == "fentry" and opened or kopened
+	lbpf.kretprobe("do_filp_open", { fields = { name = "ret->f_path.dentry->d_name.name" },
+		filter = { pid = o.pid }, via = via }, function(ev) into[#into + 1] = ev.name end)
+end
 go(o)
-later(function() return #names >= 2 and #opened >= 1 end, function()
+later(function() return #names >= 2 and #opened >= 1 and #kopened >= 1 end, function()
 	eq(table.concat(sizes, " "), "200 300", "count, filtered by its BTF name")
 	eq(table.concat(names, " "), "zero zero", "file->f_path.dentry->d_name.name")
 	eq(inos[1], tonumber(os.getenv("INO")), "file->f_inode->i_ino (stat -c %i)")
 	eq(by:counts()[tonumber(os.getenv("INO"))], 3, "count by a path")
-	local found = false
-	for _, n in ipairs(opened) do found = found or n == "lbpf-open-target" end
-	check(found, "kretprobe do_filp_open: ret->...->name: %s", table.concat(opened, " "))
+	for via, list in pairs({ fexit = opened, kprobe = kopened }) do
+		local found = false
+		for _, n in ipairs(list) do found = found or n == "lbpf-open-target" end
+		check(found, "kretprobe do_filp_open (%s): ret->...->name: %s", via, table.concat(list, " "))
+	end
 end)
 EOF
 	! grep -q "fentry/fexit refused" "$W/kprobe_fields.err" ||
