@@ -4,7 +4,9 @@
  * prints for the same BTF (an independent reading of it), along with the
  * value's kind, size and sign, raw tracepoint arguments named by BTF, and the
  * load errors that name the path and the member. Needs /sys/kernel/btf/vmlinux
- * and bpftool (no root). */
+ * and bpftool (no root). Module BTF is proved on a folder of BTF files made
+ * here with libbpf's writer: a "vmlinux" and two modules split on it, one of
+ * which holds a function and a raw tracepoint. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 
 int main(void);
 
-static struct btf *btf;
+static struct btf_kernel *kernel;
 
 /* Members of the structs the tests use, as bpftool prints them. */
 static const char *const wanted[] = { "task_struct", "sock", "sock_common", "inet_sock", NULL };
@@ -71,10 +73,10 @@ static bool setup(void)
 {
 	char msg[256];
 
-	if (btf)
+	if (kernel)
 		return true;
-	btf = btf_kernel_load();
-	if (!btf) {
+	kernel = btf_kernel_open(NULL);
+	if (!kernel) {
 		unit_skip("no kernel BTF (/sys/kernel/btf/vmlinux)");
 		return false;
 	}
@@ -82,15 +84,16 @@ static bool setup(void)
 		unit_skip("bpftool cannot dump the kernel's BTF");
 		return false;
 	}
-	return CHECK(!btf_raw_tp_args(btf, "sched_switch", &sched_switch, msg, sizeof(msg)), "%s", msg) &&
-	       CHECK(!btf_raw_tp_args(btf, "inet_sock_set_state", &sock_state, msg, sizeof(msg)),
+	return CHECK(!btf_raw_tp_args(kernel, "sched_switch", &sched_switch, msg, sizeof(msg)), "%s",
+		     msg) &&
+	       CHECK(!btf_raw_tp_args(kernel, "inet_sock_set_state", &sock_state, msg, sizeof(msg)),
 		     "%s", msg);
 }
 
 static bool compile(const struct btf_args *args, const char *path, struct btf_path *out)
 {
 	char msg[256];
-	int err = btf_path_compile(btf, args, false, path, out, msg, sizeof(msg));
+	int err = btf_path_compile(args, false, path, out, msg, sizeof(msg));
 
 	return CHECK(!err, "%s: %s", path, msg);
 }
@@ -190,7 +193,7 @@ static void expect_error(const struct btf_args *args, const char *path, const ch
 	struct btf_path p;
 	char msg[256] = "";
 
-	CHECK(btf_path_compile(btf, args, false, path, &p, msg, sizeof(msg)) == -EINVAL, "%s", path);
+	CHECK(btf_path_compile(args, false, path, &p, msg, sizeof(msg)) == -EINVAL, "%s", path);
 	CHECK_CONTAINS(msg, want);
 }
 
@@ -207,6 +210,125 @@ static void test_errors(void)
 	expect_error(&sched_switch, "prev->pid + 1", "expected '->', '.' or '[' at '+ 1'");
 }
 
+/* Writes btf's raw bytes (a split BTF's own types and strings only, as
+ * the kernel shows a module's) to dir/name. */
+static bool write_btf(const char *dir, const char *name, const struct btf *btf)
+{
+	char path[256];
+	__u32 size;
+	const void *data = btf__raw_data(btf, &size);
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = data ? fopen(path, "wb") : NULL;
+	if (!f)
+		return false;
+	ok = fwrite(data, 1, size, f) == size;
+	return fclose(f) == 0 && ok;
+}
+
+/* A module's BTF, split on base: struct fake_dev { int ifindex; char
+ * name[16]; }, int fake_open(struct fake_dev *dev) and the raw tracepoint
+ * fake_event(dev). */
+static struct btf *fake_module(struct btf *base)
+{
+	struct btf *m = btf__new_empty_split(base);
+	int arr, dev, ptr, proto, voidp;
+
+	if (!m)
+		return NULL;
+	arr = btf__add_array(m, 1, 2, 16);
+	dev = btf__add_struct(m, "fake_dev", 20);
+	btf__add_field(m, "ifindex", 1, 0, 0);
+	btf__add_field(m, "name", arr, 32, 0);
+	ptr = btf__add_ptr(m, dev);
+	proto = btf__add_func_proto(m, 1);
+	btf__add_func_param(m, "dev", ptr);
+	btf__add_func(m, "fake_open", BTF_FUNC_STATIC, proto);
+	voidp = btf__add_ptr(m, 0);
+	proto = btf__add_func_proto(m, 0);
+	btf__add_func_param(m, "__data", voidp);
+	btf__add_func_param(m, "dev", ptr);
+	btf__add_func(m, "__bpf_trace_fake_event", BTF_FUNC_STATIC, proto);
+	return m;
+}
+
+/* A folder with "vmlinux" (int, char), the module lbpf_fake and the module
+ * lbpf_other (struct other_thing), in dir. */
+static bool fake_btf_dir(char *dir)
+{
+	struct btf *base = btf__new_empty(), *mod = NULL, *other = NULL;
+	bool ok = false;
+
+	if (!base || !mkdtemp(dir))
+		goto cleanup;
+	btf__add_int(base, "int", 4, BTF_INT_SIGNED);
+	btf__add_int(base, "char", 1, BTF_INT_CHAR);
+	mod = fake_module(base);
+	other = btf__new_empty_split(base);
+	if (!mod || !other || btf__add_struct(other, "other_thing", 4) < 0 ||
+	    btf__add_field(other, "x", 1, 0, 0))
+		goto cleanup;
+	ok = write_btf(dir, "vmlinux", base) && write_btf(dir, "lbpf_fake", mod) &&
+	     write_btf(dir, "lbpf_other", other);
+cleanup:
+	btf__free(mod);
+	btf__free(other);
+	btf__free(base);
+	return ok;
+}
+
+static void remove_fake_dir(const char *dir)
+{
+	char path[256];
+	const char *const names[] = { "vmlinux", "lbpf_fake", "lbpf_other" };
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* A function and a raw tracepoint that vmlinux's BTF lacks are found in the
+ * module's, their paths compile against it (ids past vmlinux's), and a name
+ * no BTF has is an error that says where lbpf looked. */
+static void test_module_btf(void)
+{
+	char dir[] = "/tmp/lbpf-btf-XXXXXX", msg[512] = "";
+	struct btf_kernel *k = NULL;
+	struct btf_args args, tp;
+	struct btf_path p;
+
+	if (!CHECK(fake_btf_dir(dir), "write BTF files in %s", dir))
+		goto cleanup;
+	k = btf_kernel_open(dir);
+	if (!CHECK(k, "btf_kernel_open(%s): %s", dir, strerror(errno)))
+		goto cleanup;
+	if (!CHECK(!btf_func_args(k, "fake_open", &args, msg, sizeof(msg)), "%s", msg))
+		goto cleanup;
+	CHECK_STR(args.module, "lbpf_fake");
+	CHECK(args.n == 1 && !strcmp(args.names[0], "dev"), "%d args, %s", args.n, args.names[0]);
+	if (CHECK(!btf_path_compile(&args, false, "dev->name", &p, msg, sizeof(msg)), "%s", msg))
+		CHECK(p.steps.nreads == 1 && p.steps.offsets[0] == 4 && p.kind == BTF_VALUE_CHARS &&
+		      p.size == 16 && p.btf == args.btf, "dev->name: %d reads, offset %u, kind %d, "
+		      "size %u", p.steps.nreads, p.steps.offsets[0], p.kind, p.size);
+	if (CHECK(!btf_path_compile(&args, false, "dev->ifindex", &p, msg, sizeof(msg)), "%s", msg))
+		CHECK(p.steps.offsets[0] == 0 && p.kind == BTF_VALUE_INT && p.size == 4 && p.is_signed);
+	if (CHECK(!btf_raw_tp_args(k, "fake_event", &tp, msg, sizeof(msg)), "%s", msg)) {
+		CHECK_STR(tp.module, "lbpf_fake");
+		CHECK(tp.n == 1 && !strcmp(tp.names[0], "dev") && tp.btf == args.btf);
+	}
+	CHECK(btf_func_args(k, "fake_close", &args, msg, sizeof(msg)) == -ENOENT);
+	CHECK_CONTAINS(msg, "fake_close: the kernel's BTF has no function fake_close (searched");
+	CHECK_CONTAINS(msg, ": vmlinux and 2 modules");
+cleanup:
+	btf_kernel_free(k);
+	remove_fake_dir(dir);
+}
+
 int main(void)
 {
 	UNIT_RUN(test_raw_tp_args);
@@ -217,6 +339,7 @@ int main(void)
 	UNIT_RUN(test_cast);
 	UNIT_RUN(test_argument);
 	UNIT_RUN(test_errors);
-	btf__free(btf);
+	UNIT_RUN(test_module_btf);
+	btf_kernel_free(kernel);
 	return unit_exit();
 }

@@ -6,7 +6,8 @@
 # and return values of vfs_read matching a workload's reads of known sizes,
 # wildcards over kernel functions, lbpf.latency on vfs_read, kernel stacks at
 # a kprobe, field paths from BTF (named arguments, strings, inode numbers,
-# socket addresses), and `lbpf features` saying so. Skips with the reason where the kernel lacks kprobes.
+# socket addresses, a module function's argument), and `lbpf features` saying
+# so. Skips with the reason where the kernel lacks kprobes.
 . "$(dirname "$0")/../lib.sh"
 
 if [ -z "${LBPF_VM:-}" ]; then
@@ -28,9 +29,11 @@ reap() {
 	done < "$W/helpers.pids"
 	rm -f "$W/helpers.pids"
 }
+NS=lbpf-test-modbtf
 cleanup() {
 	[ "$BASHPID" = "$TOP_PID" ] || return 0
 	reap
+	ip netns del "$NS" 2>/dev/null
 	rm -rf "$W"
 }
 t_cleanup cleanup
@@ -217,6 +220,41 @@ end)
 EOF
 }
 
+# A function of a module (veth_open, in veth.ko): its typed argument and
+# paths come from the module's BTF (/sys/kernel/btf/veth). dev->name and
+# dev->ifindex, read at fentry and at a kprobe when a veth device comes up,
+# match the name and index `ip link` shows; fexit gives its return value.
+test_module_fields() {
+	need
+	[ -r /sys/kernel/btf/veth ] ||
+		t_skip "no module BTF for veth (/sys/kernel/btf/veth; CONFIG_DEBUG_INFO_BTF_MODULES?)"
+	ip netns add "$NS" || t_fail "ip netns add $NS"
+	ip -n "$NS" link add lbpfm0 type veth peer name lbpfm1 || t_fail "ip link add veth"
+	NS=$NS IP=$(command -v ip) lua module_fields <<'EOF'
+local ns, ip = os.getenv("NS"), os.getenv("IP")
+local seen = { fentry = {}, kprobe = {} }
+for via, list in pairs(seen) do
+	lbpf.kprobe("veth_open", { via = via, fields = { name = "dev->name", ifindex = "dev->ifindex" } },
+		function(ev) list[#list + 1] = ev.name .. "#" .. ev.ifindex end)
+end
+local rets = {}
+lbpf.kretprobe("veth_open", { via = "fentry" }, function(ev) rets[#rets + 1] = ev.ret end)
+local progs = io.popen("bpftool prog show"):read("a")
+check(progs:find("lbpf_fentry", 1, true) and progs:find("lbpf_fexit", 1, true), "no fentry/fexit programs: %s", progs)
+check(os.execute(ip .. " -n " .. ns .. " link set lbpfm0 up"), "ip link set lbpfm0 up")
+local line = io.popen(ip .. " -n " .. ns .. " -o link show lbpfm0"):read("l") or ""
+local want = "lbpfm0#" .. tostring(tonumber(line:match("^(%d+):")))
+later(function() return #seen.fentry >= 1 and #seen.kprobe >= 1 and #rets >= 1 end, function()
+	for via, list in pairs(seen) do
+		eq(table.concat(list, " "), want, via .. " veth_open dev->name#dev->ifindex (ip link: " .. line .. ")")
+	end
+	eq(rets[1], 0, "fexit veth_open ret")
+end)
+EOF
+	! grep -q "fentry/fexit refused" "$W/module_fields.err" ||
+		t_fail "fentry fell back to kprobes: $(cat "$W/module_fields.err")"
+}
+
 # One kernel function goes through fentry/fexit where the kernel allows them
 # (bpftool lists lbpf_fentry and lbpf_fexit programs), via = "kprobe" forces
 # kprobes, and both see the same arguments and return values.
@@ -259,5 +297,6 @@ t_run kprobe/wildcard test_wildcard
 t_run kprobe/latency test_latency
 t_run kprobe/kstack test_kstack
 t_run kprobe/fields test_kprobe_fields
+t_run kprobe/module_fields test_module_fields
 t_run kprobe/via test_via
 t_run kprobe/tcp_connect test_kprobe_tcp_connect

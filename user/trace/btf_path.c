@@ -11,6 +11,7 @@
  * API; nothing here parses BTF.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,22 +27,222 @@
 #include "btf_path.h"
 #include "btf_types.h"
 
-struct btf *btf_kernel_load(void)
-{
-	return btf__load_vmlinux_btf();
-}
-
 /* returns err, the message in (errbuf, errlen) */
 #define fail lbpf_errmsg
 
-/* The arguments of a FUNC_PROTO into out, skipping its first `skip`. */
-static int proto_args(const struct btf *btf, const struct btf_type *proto, int skip,
-		      struct btf_args *out)
+/* ---- the kernel's BTF: vmlinux's, then modules' ---- */
+
+struct btf_module {
+	char name[64];
+	struct btf *btf;               /* split on vmlinux's */
+};
+
+struct btf_kernel {
+	char dir[200];                 /* where vmlinux and the modules' BTF lie */
+	struct btf *vmlinux;
+	struct btf_module *modules;    /* parsed so far, on a miss in vmlinux's */
+	int nmodules;
+	int nlisted;                   /* modules with BTF in dir at the last search */
+};
+
+struct btf_kernel *btf_kernel_open(const char *dir)
+{
+	struct btf_kernel *k = calloc(1, sizeof(*k));
+	char path[256];
+	int err;
+
+	if (!k)
+		return NULL;
+	snprintf(k->dir, sizeof(k->dir), "%s", dir ? dir : "/sys/kernel/btf");
+	snprintf(path, sizeof(path), "%s/vmlinux", k->dir);
+	k->vmlinux = dir ? btf__parse(path, NULL) : btf__load_vmlinux_btf();
+	if (!k->vmlinux) {
+		err = errno;
+		free(k);
+		errno = err;
+		return NULL;
+	}
+	return k;
+}
+
+void btf_kernel_free(struct btf_kernel *k)
+{
+	int i;
+
+	if (!k)
+		return;
+	for (i = 0; i < k->nmodules; i++) /* before the base they split from */
+		btf__free(k->modules[i].btf);
+	free(k->modules);
+	btf__free(k->vmlinux);
+	free(k);
+}
+
+/* The id of the `kind` type named name among a module's own types (not
+ * its base's, which were searched first), or 0. */
+static int find_own(const struct btf *btf, const struct btf *base, const char *name, int kind)
+{
+	unsigned i, n = btf__type_cnt(btf);
+
+	for (i = btf__type_cnt(base); i < n; i++) {
+		const struct btf_type *t = btf__type_by_id(btf, i);
+
+		if (btf_kind(t) == kind && !strcmp(btf__name_by_offset(btf, t->name_off), name))
+			return i;
+	}
+	return 0;
+}
+
+/* Whether the file at path holds name among its strings ("\0name\0"):
+ * only those modules' BTF is parsed. */
+static bool file_has_name(const char *path, const char *name)
+{
+	size_t len = strlen(name);
+	char needle[len + 2];
+	bool has = false;
+	FILE *f = fopen(path, "rb");
+	void *data = NULL;
+	long n;
+
+	if (!f)
+		return false;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET))
+		goto cleanup;
+	data = malloc(n);
+	if (!data || fread(data, 1, n, f) != (size_t)n)
+		goto cleanup;
+	needle[0] = '\0';
+	memcpy(needle + 1, name, len);
+	needle[len + 1] = '\0';
+	has = memmem(data, n, needle, len + 2) != NULL;
+cleanup:
+	free(data);
+	fclose(f);
+	return has;
+}
+
+/* Parses module `name`'s BTF at path into k's list; its index, or -1.
+ * (libbpf 1.1 does not export btf__new_split, so the file is read again.) */
+static int add_module(struct btf_kernel *k, const char *name, const char *path)
+{
+	struct btf_module *m = realloc(k->modules, (k->nmodules + 1) * sizeof(*m));
+	struct btf *btf;
+
+	if (!m)
+		return -1;
+	k->modules = m;
+	btf = btf__parse_split(path, k->vmlinux);
+	if (!btf)
+		return -1;
+	m = &k->modules[k->nmodules];
+	snprintf(m->name, sizeof(m->name), "%.63s", name);
+	m->btf = btf;
+	return k->nmodules++;
+}
+
+static bool parsed(const struct btf_kernel *k, const char *module)
+{
+	int i;
+
+	for (i = 0; i < k->nmodules; i++)
+		if (!strcmp(k->modules[i].name, module))
+			return true;
+	return false;
+}
+
+/* Parses the modules of k->dir not parsed yet whose strings hold name,
+ * until one has the `kind` type named name: its index in k->modules, the
+ * type's id in *id; -1 when none has it. Counts the modules into
+ * k->nlisted, for messages. */
+static int scan_modules(struct btf_kernel *k, const char *name, int kind, int *id)
+{
+	DIR *d = opendir(k->dir);
+	struct dirent *de;
+	int i = -1;
+
+	k->nlisted = 0;
+	*id = 0;
+	while (d && *id <= 0 && (de = readdir(d))) {
+		char path[512];
+
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
+			continue;
+		k->nlisted++;
+		snprintf(path, sizeof(path), "%s/%s", k->dir, de->d_name);
+		if (parsed(k, de->d_name) || !file_has_name(path, name))
+			continue;
+		i = add_module(k, de->d_name, path);
+		*id = i >= 0 ? find_own(k->modules[i].btf, k->vmlinux, name, kind) : 0;
+	}
+	if (d)
+		closedir(d);
+	return *id > 0 ? i : -1;
+}
+
+/* The `kind` type named name: in vmlinux's BTF, else in a loaded module's
+ * (those parsed before first). Its id, the BTF that has it in *btf and the
+ * module's name (or "") in *module; 0 when none has it. */
+static int kernel_find(struct btf_kernel *k, const char *name, int kind, const struct btf **btf,
+		       const char **module)
+{
+	int i, id = btf__find_by_name_kind(k->vmlinux, name, kind);
+
+	*btf = k->vmlinux;
+	*module = "";
+	if (id > 0)
+		return id;
+	for (i = 0; i < k->nmodules; i++) {
+		id = find_own(k->modules[i].btf, k->vmlinux, name, kind);
+		if (id > 0)
+			break;
+	}
+	if (i == k->nmodules)
+		i = scan_modules(k, name, kind, &id);
+	if (i < 0)
+		return 0;
+	*btf = k->modules[i].btf;
+	*module = k->modules[i].name;
+	return id;
+}
+
+/* Where kernel_find looked, for messages. */
+static const char *searched(const struct btf_kernel *k, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s: vmlinux and %d module%s", k->dir, k->nlisted,
+		 k->nlisted == 1 ? "" : "s");
+	return buf;
+}
+
+/* The FUNC_PROTO of the FUNC named name, or of the typedef named name of a
+ * pointer to one, in the BTF that has it, or NULL; out->btf and
+ * out->module say where. */
+static const struct btf_type *find_proto(struct btf_kernel *k, const char *name, int kind,
+					 struct btf_args *out)
+{
+	const struct btf *btf;
+	const char *module;
+	int id = kernel_find(k, name, kind, &btf, &module);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	if (t && kind == BTF_KIND_TYPEDEF)
+		t = btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+	if (!t || !btf_is_func_proto(t))
+		return NULL;
+	out->btf = btf;
+	snprintf(out->module, sizeof(out->module), "%s", module);
+	return t;
+}
+
+/* The arguments of a FUNC_PROTO into out, skipping its first `skip`;
+ * out->btf and out->module are kept. */
+static int proto_args(const struct btf_type *proto, int skip, struct btf_args *out)
 {
 	const struct btf_param *pa = btf_params(proto);
+	const struct btf *btf = out->btf;
 	int i, n = btf_vlen(proto);
 
-	memset(out, 0, sizeof(*out));
+	out->n = 0;
 	out->ret = proto->type;
 	for (i = skip; i < n && out->n < BTF_MAX_ARGS; i++) {
 		const char *name = btf__name_by_offset(btf, pa[i].name_off);
@@ -55,42 +256,40 @@ static int proto_args(const struct btf *btf, const struct btf_type *proto, int s
 	return 0;
 }
 
-int btf_func_args(const struct btf *btf, const char *func, struct btf_args *out, char *errbuf,
+int btf_func_args(struct btf_kernel *k, const char *func, struct btf_args *out, char *errbuf,
 		  size_t errlen)
 {
-	int id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
-	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	const struct btf_type *t;
+	char where[320];
 
-	t = t ? btf__type_by_id(btf, t->type) : NULL;
-	if (!t || !btf_is_func_proto(t))
+	memset(out, 0, sizeof(*out));
+	t = find_proto(k, func, BTF_KIND_FUNC, out);
+	if (!t)
 		return fail(errbuf, errlen, -ENOENT, "%s: the kernel's BTF has no function %s "
-			    "(inlined, static or in a module?)", func, func);
-	return proto_args(btf, t, 0, out);
+			    "(searched %s; inlined, or in a module not loaded?)", func, func,
+			    searched(k, where, sizeof(where)));
+	return proto_args(t, 0, out);
 }
 
-int btf_raw_tp_args(const struct btf *btf, const char *name, struct btf_args *out,
-		    char *errbuf, size_t errlen)
+int btf_raw_tp_args(struct btf_kernel *k, const char *name, struct btf_args *out, char *errbuf,
+		    size_t errlen)
 {
-	char tname[256];
-	int id;
+	char tname[256], where[320];
 	const struct btf_type *t;
 
+	memset(out, 0, sizeof(*out));
 	/* __bpf_trace_<name> names its arguments; the typedef does not */
 	snprintf(tname, sizeof(tname), "__bpf_trace_%s", name);
-	id = btf__find_by_name_kind(btf, tname, BTF_KIND_FUNC);
-	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
-	t = t ? btf__type_by_id(btf, t->type) : NULL;
-	if (t && btf_is_func_proto(t) && btf_vlen(t) >= 1)
-		return proto_args(btf, t, 1, out);
+	t = find_proto(k, tname, BTF_KIND_FUNC, out);
+	if (t && btf_vlen(t) >= 1)
+		return proto_args(t, 1, out);
 	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
-	id = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF);
-	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
-	t = t ? btf__type_by_id(btf, t->type) : NULL;
-	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
-	if (!t || !btf_is_func_proto(t))
+	t = find_proto(k, tname, BTF_KIND_TYPEDEF, out);
+	if (!t)
 		return fail(errbuf, errlen, -ENOENT, "raw tracepoint '%s' not found (the kernel's "
-			    "BTF has no %s)", name, tname);
-	return proto_args(btf, t, 1, out); /* the first is the tracepoint's void *__data */
+			    "BTF has no %s; searched %s)", name, tname,
+			    searched(k, where, sizeof(where)));
+	return proto_args(t, 1, out); /* the first is the tracepoint's void *__data */
 }
 
 /* ---- the walk ---- */
@@ -362,16 +561,17 @@ static int classify(struct walk *w)
 	return 0;
 }
 
-int btf_path_compile(const struct btf *btf, const struct btf_args *args, bool ret,
-		     const char *path, struct btf_path *out, char *errbuf, size_t errlen)
+int btf_path_compile(const struct btf_args *args, bool ret, const char *path,
+		     struct btf_path *out, char *errbuf, size_t errlen)
 {
-	struct walk w = { .btf = btf, .path = path, .s = path, .out = out,
+	struct walk w = { .btf = args->btf, .path = path, .s = path, .out = out,
 			  .errbuf = errbuf, .errlen = errlen };
 	struct lbpf_path *st = &out->steps;
 	char what[64];
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	out->btf = args->btf;
 	err = base(&w, args, ret);
 	while (!err) {
 		skip_space(&w);
@@ -430,7 +630,7 @@ int btf_fentry_check(void)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
-	struct btf *btf = btf_kernel_load();
+	struct btf *btf = btf__load_vmlinux_btf();
 	int id, fd, link, err;
 
 	if (!btf)

@@ -21,6 +21,8 @@ struct btf;
 
 /* The arguments of a function or a raw tracepoint, as its BTF types them. */
 struct btf_args {
+	const struct btf *btf;         /* whose type ids these are: vmlinux's or a module's */
+	char module[64];               /* the module whose BTF has them; "" for vmlinux */
 	int n;
 	char names[BTF_MAX_ARGS][64];
 	unsigned types[BTF_MAX_ARGS];  /* type ids; 0 = void */
@@ -38,6 +40,7 @@ enum btf_value_kind {
 };
 
 struct btf_path {
+	const struct btf *btf;         /* the BTF its type ids are in (its args') */
 	struct lbpf_path steps;        /* dest is the caller's to set */
 	enum btf_value_kind kind;
 	unsigned type;                 /* the value's type id (enum names) */
@@ -45,21 +48,30 @@ struct btf_path {
 	bool is_signed;
 };
 
-/* The kernel's BTF (/sys/kernel/btf/vmlinux), or NULL with errno set. */
-struct btf *btf_kernel_load(void);
-/* func's arguments from its BTF prototype. -ENOENT when BTF has no such
- * function, with the message. */
-int btf_func_args(const struct btf *btf, const char *func, struct btf_args *out, char *errbuf,
+/* The kernel's types: vmlinux's BTF, and loaded modules' BTF, split on
+ * vmlinux's (their type ids continue from it). A module's BTF is read only
+ * when vmlinux's lacks a name, and only a module whose strings hold it. */
+struct btf_kernel;
+
+/* vmlinux's BTF in dir ("/sys/kernel/btf" when NULL, with libbpf's
+ * fallbacks), where the modules' BTF is looked for too; NULL with errno. */
+struct btf_kernel *btf_kernel_open(const char *dir);
+void btf_kernel_free(struct btf_kernel *k);
+/* func's arguments from its BTF prototype, vmlinux's or its module's.
+ * -ENOENT when no BTF has such a function, with a message that says where
+ * it looked. */
+int btf_func_args(struct btf_kernel *k, const char *func, struct btf_args *out, char *errbuf,
 		  size_t errlen);
 /* A raw tracepoint's arguments, from __bpf_trace_<name> (which names them)
- * or else the typedef btf_trace_<name> (argN only). -ENOENT
- * when BTF has none, with the message. */
-int btf_raw_tp_args(const struct btf *btf, const char *name, struct btf_args *out,
+ * or else the typedef btf_trace_<name> (argN only), vmlinux's or a
+ * module's. -ENOENT when no BTF has them, with the message. */
+int btf_raw_tp_args(struct btf_kernel *k, const char *name, struct btf_args *out,
 		    char *errbuf, size_t errlen);
-/* Compiles path over args into out; for a return probe (ret), over the
- * return value "ret" only. 0, or -EINVAL with "<path>: <what is wrong>". */
-int btf_path_compile(const struct btf *btf, const struct btf_args *args, bool ret,
-		     const char *path, struct btf_path *out, char *errbuf, size_t errlen);
+/* Compiles path over args (in args->btf) into out; for a return probe
+ * (ret), over the return value "ret" only. 0, or -EINVAL with "<path>:
+ * <what is wrong>". */
+int btf_path_compile(const struct btf_args *args, bool ret, const char *path,
+		     struct btf_path *out, char *errbuf, size_t errlen);
 /* The name of enum type `type`'s value v, or NULL. */
 const char *btf_enum_name(const struct btf *btf, unsigned type, long long v);
 

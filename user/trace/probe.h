@@ -128,7 +128,7 @@ struct probe {
 	struct ksyms *ksyms;
 	struct usyms *usyms;
 	struct lbpf_metric_source *metrics; /* its counters for /metrics, while attached */
-	struct btf *btf;               /* read only when a probe needs types */
+	struct btf_kernel *kernel_btf; /* read only when a probe needs types */
 	int key_path[LBPF_MAX_KEYS];   /* a key's field path at point 0, or -1 */
 };
 
@@ -186,8 +186,9 @@ struct probe_opts {
 int probe_compile(struct probe *p, const struct probe_opts *opts, char *errbuf, size_t errlen);
 /* Sets what BPF must fetch per hit, once emit is known. */
 void probe_config_finish(struct probe *p);
-/* Reads the kernel's BTF into p->btf if not yet, and ap's typed arguments
- * (kprobes: the function's prototype; raw tracepoints: btf_trace_<name>).
+/* Reads the kernel's BTF into p->kernel_btf if not yet, and ap's typed
+ * arguments (kprobes: the function's prototype; raw tracepoints:
+ * btf_trace_<name>), from vmlinux's BTF or a loaded module's.
  * 0 or -errno with the message. */
 int probe_load_args(struct probe *p, struct attach_point *ap, char *errbuf, size_t errlen);
 /* True for kretprobes and uretprobes: ret and latency exist, args not. */

@@ -292,9 +292,9 @@ int probe_load_args(struct probe *p, struct attach_point *ap, char *errbuf, size
 
 	if (ap->have_args)
 		return 0;
-	if (!p->btf) {
-		p->btf = btf_kernel_load();
-		if (!p->btf) {
+	if (!p->kernel_btf) {
+		p->kernel_btf = btf_kernel_open(NULL);
+		if (!p->kernel_btf) {
 			err = -errno;
 			snprintf(errbuf, errlen, "%s: read the kernel's BTF (/sys/kernel/btf/vmlinux): "
 				 "%s", ap->name, strerror(-err));
@@ -302,9 +302,9 @@ int probe_load_args(struct probe *p, struct attach_point *ap, char *errbuf, size
 		}
 	}
 	if (p->type == PROBE_RAW_TRACEPOINT)
-		err = btf_raw_tp_args(p->btf, ap->target, &ap->args, errbuf, errlen);
+		err = btf_raw_tp_args(p->kernel_btf, ap->target, &ap->args, errbuf, errlen);
 	else
-		err = btf_func_args(p->btf, ap->target, &ap->args, errbuf, errlen);
+		err = btf_func_args(p->kernel_btf, ap->target, &ap->args, errbuf, errlen);
 	ap->have_args = !err;
 	return err;
 }
@@ -396,8 +396,7 @@ static int add_path(struct probe *p, struct attach_point *ap, const struct probe
 	err = check_field_name(p, ap, o->name, errbuf, errlen);
 	if (err)
 		return err;
-	err = btf_path_compile(p->btf, &ap->args, probe_is_return(p), o->path, &pp->bp, msg,
-			       sizeof(msg));
+	err = btf_path_compile(&ap->args, probe_is_return(p), o->path, &pp->bp, msg, sizeof(msg));
 	if (err)
 		return fail(errbuf, errlen, "%s: %s", ap->target, msg);
 	err = check_format(ap, pp, o->path, errbuf, errlen);

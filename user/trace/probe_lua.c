@@ -451,7 +451,7 @@ void probe_push_path(lua_State *L, const struct probe *p, const struct probe_pat
 		break;
 	}
 	v = read_int(b, size, bp->is_signed);
-	name = bp->kind == BTF_VALUE_ENUM && p->btf ? btf_enum_name(p->btf, bp->type, v) : NULL;
+	name = bp->kind == BTF_VALUE_ENUM && bp->btf ? btf_enum_name(bp->btf, bp->type, v) : NULL;
 	if (name)
 		lua_pushstring(L, name);
 	else
