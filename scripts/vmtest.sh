@@ -30,8 +30,9 @@ BUILD=${BUILD:-build}
 CACHE=${LBPF_VM_CACHE:-/var/cache/lbpf-vmtest}
 BOOT_TIMEOUT=${LBPF_VM_TIMEOUT:-240}
 TEST_TIMEOUT=${LBPF_VM_TEST_TIMEOUT:-90}
-# nft_ct brings nf_conntrack (and its BTF: the conntrack kfuncs) and nf_tables
-MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6 nft_ct}
+# nft_ct brings nf_conntrack (and its BTF: the conntrack kfuncs) and nf_tables;
+# null_blk has a raw tracepoint (test_kprobe.sh reads it through its module BTF)
+MODULES=${LBPF_VM_MODULES:-veth sch_ingress cls_bpf act_bpf nf_defrag_ipv4 nf_defrag_ipv6 nft_ct null_blk}
 TOOLS=${LBPF_VM_TOOLS:-bash ip tc bpftool setpriv unshare}
 TESTS=${LBPF_VM_TESTS:-}
 QEMU=${QEMU:-qemu-system-x86_64}

@@ -6,8 +6,8 @@
 # and return values of vfs_read matching a workload's reads of known sizes,
 # wildcards over kernel functions, lbpf.latency on vfs_read, kernel stacks at
 # a kprobe, field paths from BTF (named arguments, strings, inode numbers,
-# socket addresses, a module function's argument), and `lbpf features` saying
-# so. Skips with the reason where the kernel lacks kprobes.
+# socket addresses, a module function's argument and a module's raw
+# tracepoint), and `lbpf features` saying so. Skips with the reason where the kernel lacks kprobes.
 . "$(dirname "$0")/../lib.sh"
 
 if [ -z "${LBPF_VM:-}" ]; then
@@ -30,10 +30,12 @@ reap() {
 	rm -f "$W/helpers.pids"
 }
 NS=lbpf-test-modbtf
+NULLB=/sys/kernel/config/nullb/lbpftest
 cleanup() {
 	[ "$BASHPID" = "$TOP_PID" ] || return 0
 	reap
 	ip netns del "$NS" 2>/dev/null
+	[ -d "$NULLB" ] && { echo 0 > "$NULLB/power"; rmdir "$NULLB"; }
 	rm -rf "$W"
 }
 t_cleanup cleanup
@@ -255,6 +257,37 @@ EOF
 		t_fail "fentry fell back to kprobes: $(cat "$W/module_fields.err")"
 }
 
+# A raw tracepoint of a module (nullb_report_zones, in null_blk.ko), typed
+# by the module's BTF: a zoned null_blk device made through configfs reports
+# its zones; paths through the module's own structs (nullb->dev->nr_zones)
+# and into vmlinux's (nullb->disk->disk_name) match the new /sys/block entry
+# and its queue/nr_zones.
+test_module_raw_tracepoint() {
+	[ -r /sys/kernel/btf/null_blk ] ||
+		t_skip "no module BTF for null_blk (not loaded, or no CONFIG_DEBUG_INFO_BTF_MODULES)"
+	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+		t_skip "no configfs"
+	[ -d /sys/kernel/config/nullb ] || t_skip "null_blk has no configfs folder"
+	ls /sys/block > "$W/blocks.before"
+	NULLB=$NULLB lua module_raw_tp <<'EOF'
+local dir = os.getenv("NULLB")
+local seen = {}
+lbpf.raw_tracepoint("nullb_report_zones", { fields = { name = "nullb->disk->disk_name",
+	zones = "nullb->dev->nr_zones" } }, function(ev) seen[#seen + 1] = { name = ev.name, zones = ev.zones } end)
+-- 64 MB in zones of 8 MB: 8 zones, reported when the device comes up
+check(os.execute(("mkdir %s && echo 64 > %s/size && echo 1 > %s/zoned && echo 8 > %s/zone_size && " ..
+	"echo 1 > %s/power"):format(dir, dir, dir, dir, dir)), "make a zoned null_blk device in %s", dir)
+local new = io.popen("ls /sys/block | grep -vxF -f " .. os.getenv("W") .. "/blocks.before"):read("l")
+check(new, "no new device in /sys/block")
+local zones = tonumber(io.open("/sys/block/" .. new .. "/queue/nr_zones"):read("l"))
+later(function() return #seen >= 1 end, function()
+	eq(seen[1].name, new, "nullb->disk->disk_name (/sys/block)")
+	eq(seen[1].zones, zones, "nullb->dev->nr_zones (/sys/block/" .. new .. "/queue/nr_zones)")
+	eq(zones, 8, "queue/nr_zones")
+end)
+EOF
+}
+
 # One kernel function goes through fentry/fexit where the kernel allows them
 # (bpftool lists lbpf_fentry and lbpf_fexit programs), via = "kprobe" forces
 # kprobes, and both see the same arguments and return values.
@@ -298,5 +331,6 @@ t_run kprobe/latency test_latency
 t_run kprobe/kstack test_kstack
 t_run kprobe/fields test_kprobe_fields
 t_run kprobe/module_fields test_module_fields
+t_run kprobe/module_raw_tracepoint test_module_raw_tracepoint
 t_run kprobe/via test_via
 t_run kprobe/tcp_connect test_kprobe_tcp_connect
