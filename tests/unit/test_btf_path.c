@@ -73,7 +73,7 @@ static bool setup(void)
 
 	if (btf)
 		return true;
-	btf = btf_kernel_load();
+	btf = btf_kernel_get();
 	if (!btf) {
 		unit_skip("no kernel BTF (/sys/kernel/btf/vmlinux)");
 		return false;
@@ -207,6 +207,26 @@ static void test_errors(void)
 	expect_error(&sched_switch, "prev->pid + 1", "expected '->', '.' or '[' at '+ 1'");
 }
 
+/* One copy per process: a second get shares it, the last put frees it, and
+ * a get after that loads it again (with the same types). */
+static void test_shared(void)
+{
+	struct btf *again, *reloaded;
+	__u32 types;
+
+	if (!setup())
+		return;
+	types = btf__type_cnt(btf);
+	again = btf_kernel_get();
+	CHECK(again == btf, "a second get loaded another copy");
+	btf_kernel_put(again);
+	btf_kernel_put(btf);
+	reloaded = btf_kernel_get();
+	CHECK(reloaded && btf__type_cnt(reloaded) == types, "reloaded: %u types, not %u",
+	      reloaded ? btf__type_cnt(reloaded) : 0, types);
+	btf = reloaded;
+}
+
 int main(void)
 {
 	UNIT_RUN(test_raw_tp_args);
@@ -217,6 +237,7 @@ int main(void)
 	UNIT_RUN(test_cast);
 	UNIT_RUN(test_argument);
 	UNIT_RUN(test_errors);
-	btf__free(btf);
+	UNIT_RUN(test_shared);
+	btf_kernel_put(btf);
 	return unit_exit();
 }

@@ -45,8 +45,10 @@ struct btf_path {
 	bool is_signed;
 };
 
-/* The kernel's BTF (/sys/kernel/btf/vmlinux), or NULL with errno set. */
-struct btf *btf_kernel_load(void);
+/* The kernel's BTF (/sys/kernel/btf/vmlinux), or NULL with errno set: one
+ * copy per process, held until every btf_kernel_get has its put. */
+struct btf *btf_kernel_get(void);
+void btf_kernel_put(struct btf *btf);
 /* func's arguments from its BTF prototype. -ENOENT when BTF has no such
  * function, with the message. */
 int btf_func_args(const struct btf *btf, const char *func, struct btf_args *out, char *errbuf,

@@ -911,7 +911,7 @@ static void probe_release(void *private)
 	probe_bpf__destroy(p->skel);
 	ksyms_free(p->ksyms);
 	usyms_free(p->usyms);
-	btf__free(p->btf);
+	btf_kernel_put(p->btf);
 	free(p->points);
 }
 
