@@ -879,6 +879,8 @@ test_features() {
 	echo "$out" | grep -Eq '^ *program +tracepoint +yes' || t_fail "no 'tracepoint yes': $out"
 	echo "$out" | grep -Eq '^ *map +ringbuf +yes' || t_fail "no 'ringbuf yes': $out"
 	echo "$out" | grep -Eq '^ *attach +uprobes +yes' || t_fail "no 'uprobes yes': $out"
+	echo "$out" | grep -Eq '^ *attach +USDT \(through uprobes\) +yes' || t_fail "no 'USDT yes': $out"
+	echo "$out" | grep -Eq '^ *attach +kernel BTF \(field paths\) +yes' || t_fail "no 'kernel BTF yes': $out"
 	echo "$out" | grep -Eq '^ *helper +get_attach_cookie +yes' || t_fail "no 'get_attach_cookie yes': $out"
 	if [ -e /sys/bus/event_source/devices/kprobe ]; then
 		echo "$out" | grep -Eq '^ *attach +kprobes +yes' || t_fail "kprobe PMU present, not 'kprobes yes': $out"
