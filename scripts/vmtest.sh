@@ -17,6 +17,8 @@
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
 #   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool setpriv unshare)
 #   LBPF_VM_REQUIRED      1: a kernel that cannot be had is a FAIL, not a SKIP (.ci/run sets it)
+#   LBPF_VM_FILES         the guest's files to run (tests/vm/test_*.sh; scripts/bench/fentry.sh
+#                         runs scripts/bench/vm/fentry_guest.sh)
 #
 # A kernel that cannot be had (no package, download fails, no qemu) is a SKIP, or a
 # FAIL under LBPF_VM_REQUIRED=1; a kernel that was obtained but hangs, panics or
@@ -189,6 +191,8 @@ build_common() {
 
 	mkdir -p "$root/lbpf/build/tests/helpers"
 	cp -a tests lua "$root/lbpf/"
+	mkdir -p "$root/lbpf/scripts/bench"
+	cp -a scripts/bench/vm "$root/lbpf/scripts/bench/"
 	for f in "$BUILD"/lbpf "$BUILD"/lbpfd "$BUILD"/tests/helpers/*; do
 		[ -f "$f" ] && [ -x "$f" ] && copy_with_libs "$root" "$f" "/lbpf/build/${f#"$BUILD"/}"
 	done
@@ -264,6 +268,7 @@ boot() {
 	vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
 	cat > "$dir/root/lbpf-vm/env" <<-EOF
 		export LBPF_VM=$ver LBPF_VM_RELEASE='$release' LBPF_VM_TEST_TIMEOUT=$TEST_TIMEOUT
+		export LBPF_VM_FILES='${LBPF_VM_FILES:-tests/vm/test_*.sh}'
 		export LBPF_VM_SHELL=$([ -x "$WORK/common/usr/bin/bash" ] && ! [ -L "$WORK/common/usr/bin/bash" ] && echo bash || echo sh)
 	EOF
 	make_cpio "$dir/root" "$dir/kernel.cpio.gz"

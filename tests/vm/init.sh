@@ -3,9 +3,10 @@
 #
 # /init of the test VM that scripts/vmtest.sh boots (busybox sh, PID 1).
 # Mounts the pseudo file systems, loads the kernel modules the host packed, runs
-# every tests/vm/test_*.sh and powers off. Result lines (PASS/FAIL/SKIP) go to the
-# serial console behind the marker "@@LBPF@@ " so the host can find them among
-# kernel messages; everything else a test prints is indented.
+# every tests/vm/test_*.sh (or the files LBPF_VM_FILES names) and powers off.
+# Result lines (PASS/FAIL/SKIP) go to the serial console behind the marker
+# "@@LBPF@@ " so the host can find them among kernel messages; everything else
+# a test prints is indented.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb
 
@@ -15,7 +16,7 @@ exec </dev/null >/dev/console 2>&1
 
 M='@@LBPF@@'
 LBPF_VM_TEST_TIMEOUT=90 LBPF_VM_SHELL=sh
-[ -r /lbpf-vm/env ] && . /lbpf-vm/env    # LBPF_VM, LBPF_VM_RELEASE, LBPF_VM_TEST_TIMEOUT, LBPF_VM_SHELL
+[ -r /lbpf-vm/env ] && . /lbpf-vm/env    # LBPF_VM, LBPF_VM_RELEASE, LBPF_VM_TEST_TIMEOUT, LBPF_VM_SHELL, LBPF_VM_FILES
 
 echo "$M BOOTED $(uname -r)"
 
@@ -79,7 +80,8 @@ run_test() {
 	fi
 }
 
-for t in tests/vm/test_*.sh; do
+# LBPF_VM_FILES: a glob, expanded here (scripts/vmtest.sh)
+for t in ${LBPF_VM_FILES:-tests/vm/test_*.sh}; do
 	[ -e "$t" ] && run_test "$t"
 done
 
