@@ -3,9 +3,11 @@
  * The generic tracing program behind lbpf.tracepoint, raw_tracepoint, kprobe,
  * kretprobe, uprobe, uretprobe, usdt and latency. Every hit:
  *   1. finds its attach point's config through the BPF cookie (a raw
- *      tracepoint has one point, 0: its kernels may lack cookies), and walks
- *      its field paths (offsets from BTF, read with bpf_probe_read_kernel);
- *   2. runs the in-kernel filters (a filtered hit only counts as filtered);
+ *      tracepoint has one point, 0: its kernels may lack cookies);
+ *   2. runs the in-kernel filters (a filtered hit only counts as filtered),
+ *      and walks its field paths (offsets from BTF, read with
+ *      bpf_probe_read_kernel) after them, or before them when a filter
+ *      reads a path;
  *   3. updates the aggregation (per-CPU hash: count, log2/linear histogram,
  *      sum/min/max) with no trip to userspace;
  *   4. if Lua asked for events, builds one in a per-CPU scratch buffer and
@@ -482,7 +484,7 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		h.uid_gid = bpf_get_current_uid_gid();
 	if (kind == KIND_TP && use_fields && c->read_fields && c->data_size)
 		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
-	if (kind != KIND_TP && use_paths && c->npaths)
+	if (kind != KIND_TP && use_paths && c->npaths && c->filter_paths)
 		walk_paths(&h, c);
 	if ((kind == KIND_RETURN || kind == KIND_FEXIT) && use_latency &&
 	    c->agg_value.source == LBPF_SRC_LATENCY) {
@@ -498,6 +500,8 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		st->filtered++;
 		return 0;
 	}
+	if (kind != KIND_TP && use_paths && c->npaths && !c->filter_paths)
+		walk_paths(&h, c);
 	st->events++;
 	if (use_agg && c->agg)
 		aggregate(&h, c, st);

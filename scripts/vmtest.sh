@@ -16,7 +16,8 @@
 #   LBPF_VM_TEST_TIMEOUT  seconds one test file may take inside the guest (90)
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
 #   LBPF_VM_TESTS         test files to run, by name ("kprobe usdt": tests/vm/test_kprobe.sh,
-#                         tests/vm/test_usdt.sh); default: all
+#                         tests/vm/test_usdt.sh) or by path (scripts/bench/vm/fentry_guest.sh,
+#                         which scripts/bench/fentry.sh runs); default: every tests/vm/test_*.sh
 #   LBPF_VM_TOOLS         host programs to copy into the guest (bash ip tc bpftool setpriv unshare)
 #   LBPF_VM_REQUIRED      1: a kernel that cannot be had is a FAIL, not a SKIP (.ci/run sets it)
 #
@@ -45,12 +46,16 @@ while [ $# -gt 0 ]; do
 	--kernel) [ $# -ge 2 ] || { echo "vmtest.sh: --kernel needs a version" >&2; exit 2; }
 		kernels+=("$2"); shift 2 ;;
 	--kernel=*) kernels+=("${1#--kernel=}"); shift ;;
-	-h|--help) sed -n '3,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "vmtest.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
 done
 for t in $TESTS; do
-	[ -f "tests/vm/test_$t.sh" ] || { echo "vmtest.sh: no tests/vm/test_$t.sh (LBPF_VM_TESTS)" >&2; exit 2; }
+	case $t in
+	*/*) f=$t ;;
+	*) f=tests/vm/test_$t.sh ;;
+	esac
+	[ -f "$f" ] || { echo "vmtest.sh: no $f (LBPF_VM_TESTS)" >&2; exit 2; }
 done
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.12 6.1)
 
@@ -196,6 +201,8 @@ build_common() {
 
 	mkdir -p "$root/lbpf/build/tests/helpers"
 	cp -a tests lua "$root/lbpf/"
+	mkdir -p "$root/lbpf/scripts/bench"
+	cp -a scripts/bench/vm "$root/lbpf/scripts/bench/"
 	for f in "$BUILD"/lbpf "$BUILD"/lbpfd "$BUILD"/tests/helpers/*; do
 		[ -f "$f" ] && [ -x "$f" ] && copy_with_libs "$root" "$f" "/lbpf/build/${f#"$BUILD"/}"
 	done

@@ -124,8 +124,8 @@ struct lbpf_attach_config {
 	__s64 lhist_min;
 	__s64 lhist_max;
 	__s64 lhist_step;
-	__u32 npaths;          /* field paths walked at every hit, before the filters */
-	__u32 pad;
+	__u32 npaths;          /* field paths walked at every hit that passes... */
+	__u32 filter_paths;    /* ...every filter, or before them when one reads a path */
 	struct lbpf_path paths[LBPF_MAX_PATHS];
 };
 

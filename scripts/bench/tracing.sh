@@ -13,10 +13,21 @@
 #   - lbpf with a Lua callback counting events (default settings);
 #   - lbpf with opts.count = "probe" (no Lua call per event);
 #   - bpftrace printf of pid, tid, comm, when bpftrace is installed.
+# Field paths (issue 12), a second workload: N kill(getpid(), SIGWINCH) calls
+# (ignored, so only the signal_generate tracepoint runs; getppid_bench -k),
+# counted in the kernel by a key, filtered to the workload's pid:
+#   - lbpf, the tracepoint signal:signal_generate, count = "sig" (no BTF read);
+#   - lbpf, the raw tracepoint signal_generate, count = "sig" (a raw argument);
+#   - lbpf, the raw tracepoint, count keyed by a 3-read field path,
+#     task->real_parent->real_parent->tgid;
+#   - bpftrace on the tracepoint, @[args->sig] = count() and
+#     @[curtask->real_parent->real_parent->tgid] = count() (the same reads:
+#     here the signal's target task is the caller).
 # Columns: the workload's call rate, events delivered, events lost, and the
 # tracer's peak RSS (VmHWM). Then start to attached (exec until the probe's
 # first event, whose timestamp the tracer prints, while a process calls
-# getppid() every ~100 µs) and the targets, each met or missed.
+# getppid() every ~100 µs; for field paths, the raw tracepoint sys_enter
+# without and with one path) and the targets, each met or missed.
 #   scripts/bench/tracing.sh          (`make bench` runs it, via scripts/bench/run.sh)
 #
 # Environment:
@@ -59,7 +70,9 @@ oops() {	# oops WHAT: something crashed; the run goes on, the exit code says so
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 children=()
-trap 'for p in "${children[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+stats_was=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+trap 'for p in "${children[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$WORK"
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was" 2>/dev/null' EXIT
 
 # ---- the tracers ----
 
@@ -114,12 +127,50 @@ lbpf.every(20, function()
 end)
 lbpf.on_exit(report)
 EOF
-# start to attached: the first event's timestamp, then exit
+# The field-path rows take KIND PID N, count in the kernel by a key, and print
+# "delivered D lost L" (D the sum of the counts) once D reaches N, or at exit.
+cat > "$OUT/tracing_paths.lua" <<'EOF'
+local kind, pid, n = arg[1], tonumber(arg[2]), tonumber(arg[3])
+local p
+if kind == "tp" then
+	p = lbpf.tracepoint("signal:signal_generate", { filter = { pid = pid }, count = "sig" })
+elseif kind == "raw" then
+	p = lbpf.raw_tracepoint("signal_generate", { filter = { pid = pid }, count = "sig" })
+else
+	p = lbpf.raw_tracepoint("signal_generate", { filter = { pid = pid },
+		fields = { gp = "task->real_parent->real_parent->tgid" }, count = "gp" })
+end
+local function total()
+	local sum = 0
+	for _, c in pairs(p:counts()) do sum = sum + c end
+	return sum
+end
+local reported
+local function report()
+	if not reported then
+		reported = true
+		print(("delivered %d lost %d"):format(total(), p:stats().lost))
+		io.stdout:flush()
+	end
+end
+lbpf.every(20, function() if total() >= n then report() end end)
+lbpf.on_exit(report)
+EOF
+# start to attached: the first event's timestamp, then exit. KIND PID: tp, the
+# tracepoint; raw, the raw tracepoint sys_enter; path, the same with one path.
 cat > "$OUT/tracing_startup.lua" <<'EOF'
-lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = tonumber(arg[1]) } }, function(ev)
+local kind, pid = arg[1], tonumber(arg[2])
+local function first(ev)
 	print(ev.ts)
 	lbpf.exit()
-end)
+end
+if kind == "raw" then
+	lbpf.raw_tracepoint("sys_enter", { filter = { pid = pid } }, first)
+elseif kind == "path" then
+	lbpf.raw_tracepoint("sys_enter", { filter = { pid = pid }, fields = { nr = "regs->orig_ax" } }, first)
+else
+	lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = pid } }, first)
+end
 EOF
 
 # start_tracer KIND PID OUTFILE: starts a tracer of PID's getppid() calls in
@@ -132,18 +183,22 @@ start_tracer() {
 	lua) cmd=("$LBPF" run "$OUT/tracing_callback.lua" "$pid" "$N") ;;
 	count) cmd=("$LBPF" run "$OUT/tracing_count.lua" "$pid" "$N") ;;
 	bpftrace) cmd=(bpftrace -e "tracepoint:$TP /pid == $pid/ { printf(\"%d %d %s\\n\", pid, tid, comm); }") ;;
+	sig_tp | sig_raw | sig_path) cmd=("$LBPF" run "$OUT/tracing_paths.lua" "${kind#sig_}" "$pid" "$N") ;;
+	sig_bt) cmd=(bpftrace -e "tracepoint:signal:signal_generate /pid == $pid/ { @[args->sig] = count(); }") ;;
+	sig_bt_path) cmd=(bpftrace -e "tracepoint:signal:signal_generate /pid == $pid/ { @[curtask->real_parent->real_parent->tgid] = count(); }") ;;
 	esac
 	"${cmd[@]}" > "$out" 2> "$out.err" &
 	tracer_pid=$!
 	children+=("$tracer_pid")
 }
 
-# attached PID: waits (30 s at most) until process PID has a BPF program on
-# the tracepoint, as `bpftool perf` lists them; the same test for every tracer.
+# attached PID NAME: waits (30 s at most) until process PID has a BPF program
+# on the (raw) tracepoint NAME, as `bpftool perf` lists them; the same test for
+# every tracer.
 attached() {
 	local i
 	for ((i = 0; i < 1500; i++)); do
-		bpftool perf show 2>/dev/null | grep -Eq "^pid $1 .*tracepoint +${TP#*:}\$" && return 0
+		bpftool perf show 2>/dev/null | grep -Eq "^pid $1 .*tracepoint +$2\$" && return 0
 		kill -0 "$1" 2>/dev/null || return 1
 		sleep 0.02
 	done
@@ -166,18 +221,21 @@ settled() {
 # collects. Sets rate, delivered, lost, rss_kb ("" when not measured).
 measure() {
 	local kind=$1 fifo=$WORK/go wl_out=$WORK/$1.workload tr_out=$WORK/$1.tracer wl_pid pid i
-	rate='' delivered='' lost='' rss_kb=''
+	local flags=(-w) point=${TP#*:} before=
+	rate='' delivered='' lost='' rss_kb='' bpf_ns=''
+	[ "${kind#sig_}" != "$kind" ] && flags+=(-k) point=signal_generate
+	[ "$point" = signal_generate ] && before=$(bpftool prog show -j | jq -c '[.[].id]')
 	rm -f "$fifo"
 	mkfifo "$fifo"
-	"$WORKLOAD" -w "$N" < "$fifo" > "$wl_out" &
+	"$WORKLOAD" "${flags[@]}" "$N" < "$fifo" > "$wl_out" &
 	wl_pid=$!
 	children+=("$wl_pid")
 	exec 4> "$fifo"
 	for ((i = 0; i < 500; i++)); do [ -s "$wl_out" ] && break; sleep 0.01; done
 	pid=$(head -n 1 "$wl_out")
-	if [ "$kind" != none ]; then
+	if [ "$kind" != none ] && [ "$kind" != sig_none ]; then
 		start_tracer "$kind" "$pid" "$tr_out"
-		if ! attached "$tracer_pid"; then
+		if ! attached "$tracer_pid" "$point"; then
 			oops "$kind: never attached: $(tail -c 300 "$tr_out.err")"
 			exec 4>&-
 			kill -KILL "$tracer_pid" "$wl_pid" 2>/dev/null
@@ -190,17 +248,26 @@ measure() {
 	wait "$wl_pid"
 	rate=$(awk 'NR == 2 { print $2 }' "$wl_out")
 	[ -n "$rate" ] || oops "$kind: the workload reported nothing"
-	[ "$kind" = none ] && return
+	[ "$kind" = none ] || [ "$kind" = sig_none ] && return
 	if [ "$kind" = bpftrace ]; then
 		settled "$tr_out"
+	elif [ "${kind#sig_bt}" != "$kind" ]; then
+		sleep 0.2 # bpftrace prints its map at exit
 	else
 		for ((i = 0; i < 1000; i++)); do grep -q '^delivered' "$tr_out" && break; sleep 0.02; done
 	fi
 	rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$tracer_pid/status" 2>/dev/null)
+	# the programs this tracer loaded: their run time per run (bpf_stats)
+	[ -n "$before" ] && bpf_ns=$(bpftool prog show -j | jq -r --argjson old "$before" '
+		[.[] | select((.id as $id | $old | index($id) | not) and (.run_cnt // 0) > 0)] |
+		if length > 0 then (map(.run_time_ns) | add) / (map(.run_cnt) | add) | floor else "" end')
 	kill -INT "$tracer_pid" 2>/dev/null
 	wait "$tracer_pid" 2>/dev/null
 	if [ "$kind" = bpftrace ]; then
 		delivered=$(grep -c "^$pid $pid trace\|^$pid $pid getppid" "$tr_out")
+		lost=$(cat "$tr_out" "$tr_out.err" | awk '/Lost [0-9]+ events/ { for (i = 1; i <= NF; i++) if ($i == "Lost") n += $(i + 1) } END { print n + 0 }')
+	elif [ "${kind#sig_bt}" != "$kind" ]; then
+		delivered=$(awk '/^@\[/ { n += $NF } END { if (NR) print n + 0 }' "$tr_out")
 		lost=$(cat "$tr_out" "$tr_out.err" | awk '/Lost [0-9]+ events/ { for (i = 1; i <= NF; i++) if ($i == "Lost") n += $(i + 1) } END { print n + 0 }')
 	else
 		read -r _ delivered _ lost < <(grep -m 1 '^delivered' "$tr_out")
@@ -242,17 +309,30 @@ kinds=(none)
 [ -n "$REF" ] && kinds+=(ref best)
 kinds+=(lua count)
 have bpftrace && kinds+=(bpftrace)
+sig_kinds=(sig_none sig_tp sig_raw sig_path)
+have bpftrace && sig_kinds+=(sig_bt sig_bt_path)
+declare -A B
 for kind in "${kinds[@]}"; do
 	measure "$kind"
 	R[$kind]=$rate D[$kind]=$delivered L[$kind]=$lost M[$kind]=$rss_kb
 done
+# the field-path rows run with bpf_stats on (each program's run time and
+# count), which costs every row the same two clock reads per run
+sysctl -qw kernel.bpf_stats_enabled=1
+for kind in "${sig_kinds[@]}"; do
+	measure "$kind"
+	R[$kind]=$rate D[$kind]=$delivered L[$kind]=$lost M[$kind]=$rss_kb B[$kind]=$bpf_ns
+done
+sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 
 # start to attached: a getppid() call every ~100 µs hits the probe
 "$PACED" paced 1000000000 100 > /dev/null &
 loop=$!
 disown "$loop" # no "Killed" notice when it is stopped below
 children+=("$loop")
-start_lbpf=$(startup "$LBPF" run "$OUT/tracing_startup.lua" "$loop")
+start_lbpf=$(startup "$LBPF" run "$OUT/tracing_startup.lua" tp "$loop")
+start_raw=$(startup "$LBPF" run "$OUT/tracing_startup.lua" raw "$loop")
+start_path=$(startup "$LBPF" run "$OUT/tracing_startup.lua" path "$loop")
 start_bt=
 have bpftrace && start_bt=$(startup bpftrace -e \
 	"tracepoint:$TP /pid == $loop/ { printf(\"%llu\\n\", nsecs); exit(); }")
@@ -268,6 +348,12 @@ label() {
 	lua) echo "lbpf, Lua callback counting events (default settings)" ;;
 	count) echo "lbpf, opts.count = \"probe\" (no Lua per event)" ;;
 	bpftrace) echo "bpftrace printf of pid, tid, comm" ;;
+	sig_none) echo "no tracing" ;;
+	sig_tp) echo "lbpf, tracepoint signal:signal_generate, count = \"sig\"" ;;
+	sig_raw) echo "lbpf, raw tracepoint signal_generate, count = \"sig\" (a raw argument)" ;;
+	sig_path) echo "lbpf, raw tracepoint, count by the path task->real_parent->real_parent->tgid (3 reads)" ;;
+	sig_bt) echo "bpftrace, tracepoint, @[args->sig] = count()" ;;
+	sig_bt_path) echo "bpftrace, tracepoint, @[curtask->real_parent->real_parent->tgid] = count()" ;;
 	esac
 }
 versions="lbpf $("$LBPF" --version | awk '{ print $2 }'), libbpf $(pkg-config --modversion libbpf 2>/dev/null || echo '?')"
@@ -287,9 +373,10 @@ done
 [ -z "$REF" ] && echo "| libbpf C | not built (clang, bpftool, gcc) | - | - | - |"
 have bpftrace || echo "| bpftrace | not installed | - | - | - |"
 
-# cost KIND: ns of the workload's time per traced event, 1/rate - 1/untraced rate
+# cost KIND [BASE]: ns of the workload's time per traced event, 1/rate -
+# 1/untraced rate (BASE: the untraced row, none)
 cost() {
-	awk -v r="${R[$1]:-}" -v n="${R[none]:-}" 'BEGIN {
+	awk -v r="${R[$1]:-}" -v n="${R[${2:-none}]:-}" 'BEGIN {
 		if (r == "" || n == "" || r == 0 || n == 0) print ""; else printf "%.0f\n", 1e9 / r - 1e9 / n }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print ""; else printf "%.2f\n", a / b }'; }
@@ -316,4 +403,37 @@ printf '| lbpf run, one probe: start to attached ≤ 50 ms (median of %d) | %s |
 	"$RUNS" "$(fmt_ms "$start_lbpf")" "$(fmt_ms "$start_bt")" "$(met '<=' "$start_lbpf" 50e6)"
 printf '| RSS ≤ 16 MB (peak, Lua callback run) | %s | bpftrace %s | %s |\n' "$(fmt_mb "${M[lua]:-}")" \
 	"$(fmt_mb "${M[bpftrace]:-}")" "$(met '<=' "${M[lua]:-}" 16384)"
+
+# ---- field paths ----
+
+echo
+echo "Field paths: $(fmt_n "$N") kill(getpid(), SIGWINCH) calls (ignored), counted in the kernel by key, filtered to the caller's pid"
+echo
+echo "| consumer | workload calls/s | cost per event | BPF program ns per run | events counted | lost | tracer RSS (peak) |"
+echo "|---|---|---|---|---|---|---|"
+for kind in "${sig_kinds[@]}"; do
+	c=$(cost "$kind" sig_none)
+	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$kind")" "$(fmt_rate "${R[$kind]}")" \
+		"$([ "$kind" = sig_none ] || [ -z "$c" ] && echo - || echo "$c ns")" "${B[$kind]:--}" \
+		"$(fmt_n "${D[$kind]}")" "$(fmt_n "${L[$kind]}")" "$(fmt_mb "${M[$kind]}")"
+done
+have bpftrace || echo "| bpftrace | not installed | - | - | - | - | - |"
+path_cost=$(cost sig_path sig_none) raw_cost=$(cost sig_raw sig_none)
+vs_raw=$(ratio "$path_cost" "$raw_cost")
+bpf_vs_raw=$(ratio "${B[sig_path]:-}" "${B[sig_raw]:-}")
+path_extra=$(awk -v a="$start_path" -v b="$start_lbpf" 'BEGIN { if (a != "" && b != "") printf "%.0f\n", a - b }')
+rss_extra=$(awk -v a="${M[sig_path]:-}" -v b="${M[sig_tp]:-}" 'BEGIN { if (a != "" && b != "") print a - b }')
+echo
+echo "| target | lbpf | reference | met? |"
+echo "|---|---|---|---|"
+printf '| a 3-read path as the key costs ≤ 1.3× a raw argument as the key, per event (workload time) | %s ns = %s× | raw argument %s ns | %s |\n' \
+	"${path_cost:--}" "${vs_raw:--}" "${raw_cost:--}" "$(met '<=' "$vs_raw" 1.3)"
+printf '| the same, BPF program run time (bpf_stats) | %s ns = %s× | raw argument %s ns | %s |\n' \
+	"${B[sig_path]:--}" "${bpf_vs_raw:--}" "${B[sig_raw]:--}" "$(met '<=' "$bpf_vs_raw" 1.3)"
+printf '| start to attached with one path ≤ 20 ms more than a tracepoint without paths (median of %d; raw tracepoint sys_enter, regs->orig_ax) | %s = +%s | tracepoint %s, raw tracepoint without paths %s | %s |\n' \
+	"$RUNS" "$(fmt_ms "$start_path")" "$(fmt_ms "$path_extra")" "$(fmt_ms "$start_lbpf")" "$(fmt_ms "$start_raw")" \
+	"$(met '<=' "$path_extra" 20e6)"
+printf '| RSS with a path ≤ 8 MB more than without BTF (peak) | %s = +%s | tracepoint %s, raw tracepoint %s | %s |\n' \
+	"$(fmt_mb "${M[sig_path]:-}")" "$(fmt_mb "$rss_extra")" "$(fmt_mb "${M[sig_tp]:-}")" "$(fmt_mb "${M[sig_raw]:-}")" \
+	"$(met '<=' "$rss_extra" 8192)"
 exit $crashed

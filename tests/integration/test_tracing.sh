@@ -879,6 +879,8 @@ test_features() {
 	echo "$out" | grep -Eq '^ *program +tracepoint +yes' || t_fail "no 'tracepoint yes': $out"
 	echo "$out" | grep -Eq '^ *map +ringbuf +yes' || t_fail "no 'ringbuf yes': $out"
 	echo "$out" | grep -Eq '^ *attach +uprobes +yes' || t_fail "no 'uprobes yes': $out"
+	echo "$out" | grep -Eq '^ *attach +USDT \(through uprobes\) +yes' || t_fail "no 'USDT yes': $out"
+	echo "$out" | grep -Eq '^ *attach +kernel BTF \(field paths\) +yes' || t_fail "no 'kernel BTF yes': $out"
 	echo "$out" | grep -Eq '^ *helper +get_attach_cookie +yes' || t_fail "no 'get_attach_cookie yes': $out"
 	if [ -e /sys/bus/event_source/devices/kprobe ]; then
 		echo "$out" | grep -Eq '^ *attach +kprobes +yes' || t_fail "kprobe PMU present, not 'kprobes yes': $out"
@@ -964,23 +966,28 @@ test_example_syscount() {
 	echo "$out" | grep -Eq " trace_target +[0-9]+$" || t_fail "no trace_target process row: $out"
 }
 
-# tcpconnect shows a connection to a local port, with the port.
+# tcpconnect shows a connection to a local port over IPv4 and one over IPv6,
+# with the addresses and the port (read through field paths from the socket).
 test_example_tcpconnect() {
 	need
 	command -v python3 > /dev/null && python3 -c 1 2>/dev/null || t_skip "python3 is needed for a listener"
 	example tcpconnect 1 1
-	local port
-	port=$(python3 -c '
+	local port port6
+	read -r port port6 < <(python3 -c '
 import socket, subprocess
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
-port = s.getsockname()[1]
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 0)); s6.listen(1)
+port, port6 = s.getsockname()[1], s6.getsockname()[1]
 subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d" % port], check=True)
-print(port)') || t_fail "could not connect"
+subprocess.run(["bash", "-c", "exec 3<>/dev/tcp/::1/%d" % port6], check=True)
+print(port, port6)') || t_fail "could not connect"
 	example_end tcpconnect
 	local out
 	out=$(cat "$W/tcpconnect.out")
 	echo "$out" | grep -Eq "^[0-9]+ +bash +4 +127\.0\.0\.1 +127\.0\.0\.1 +$port$" ||
 		t_fail "no bash connection to port $port: $out"
+	echo "$out" | grep -Eq "^[0-9]+ +bash +6 +::1 +::1 +$port6$" ||
+		t_fail "no bash connection to [::1]:$port6: $out"
 }
 
 # runqlat prints a histogram of run queue latencies with counts.

@@ -329,8 +329,32 @@ cleanup:
 	remove_fake_dir(dir);
 }
 
+/* One copy of vmlinux's BTF per process: a second get shares it, the last
+ * put frees it, and a get after that loads it again with the same types.
+ * Runs first, while no btf_kernel holds a reference. */
+static void test_shared(void)
+{
+	struct btf *first = btf_kernel_get(), *again, *reloaded;
+	__u32 types;
+
+	if (!first) {
+		unit_skip("no kernel BTF (/sys/kernel/btf/vmlinux)");
+		return;
+	}
+	types = btf__type_cnt(first);
+	again = btf_kernel_get();
+	CHECK(again == first, "a second get loaded another copy");
+	btf_kernel_put(again);
+	btf_kernel_put(first);
+	reloaded = btf_kernel_get();
+	CHECK(reloaded && btf__type_cnt(reloaded) == types, "reloaded: %u types, not %u",
+	      reloaded ? btf__type_cnt(reloaded) : 0, types);
+	btf_kernel_put(reloaded);
+}
+
 int main(void)
 {
+	UNIT_RUN(test_shared);
 	UNIT_RUN(test_raw_tp_args);
 	UNIT_RUN(test_one_member);
 	UNIT_RUN(test_two_reads);

@@ -3,9 +3,10 @@
 #
 # /init of the test VM that scripts/vmtest.sh boots (busybox sh, PID 1).
 # Mounts the pseudo file systems, loads the kernel modules the host packed, runs
-# every tests/vm/test_*.sh and powers off. Result lines (PASS/FAIL/SKIP) go to the
-# serial console behind the marker "@@LBPF@@ " so the host can find them among
-# kernel messages; everything else a test prints is indented.
+# every tests/vm/test_*.sh (or those LBPF_VM_TESTS names) and powers off.
+# Result lines (PASS/FAIL/SKIP) go to the serial console behind the marker
+# "@@LBPF@@ " so the host can find them among kernel messages; everything else
+# a test prints is indented.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb
 
@@ -16,7 +17,7 @@ exec </dev/null >/dev/console 2>&1
 M='@@LBPF@@'
 LBPF_VM_TEST_TIMEOUT=90 LBPF_VM_SHELL=sh
 [ -r /lbpf-vm/env ] && . /lbpf-vm/env    # LBPF_VM, LBPF_VM_RELEASE, LBPF_VM_TEST_TIMEOUT, LBPF_VM_SHELL,
-                                          # LBPF_VM_TESTS (names; empty: all)
+                                          # LBPF_VM_TESTS (names or files; empty: all)
 
 echo "$M BOOTED $(uname -r)"
 
@@ -81,7 +82,12 @@ run_test() {
 }
 
 tests=
-for name in ${LBPF_VM_TESTS:-}; do tests="$tests tests/vm/test_$name.sh"; done
+for name in ${LBPF_VM_TESTS:-}; do
+	case $name in
+	*/*) tests="$tests $name" ;;   # a file (scripts/bench/vm/fentry_guest.sh)
+	*) tests="$tests tests/vm/test_$name.sh" ;;
+	esac
+done
 for t in ${tests:-tests/vm/test_*.sh}; do
 	[ -e "$t" ] && run_test "$t"
 done

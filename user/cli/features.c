@@ -134,6 +134,10 @@ static void probe_attach_points(void)
 	probe_kernel_functions();
 	row("attach", "uprobes", exists("/sys/bus/event_source/devices/uprobe"),
 	    "CONFIG_UPROBES is not set");
+	row("attach", "USDT (through uprobes)", exists("/sys/bus/event_source/devices/uprobe"),
+	    "CONFIG_UPROBES is not set");
+	row("attach", "kernel BTF (field paths)", exists("/sys/kernel/btf/vmlinux"),
+	    "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)");
 	row("attach", "netfilter links", probe_netfilter(),
 	    "needs Linux 6.4 (CONFIG_NETFILTER_BPF_LINK)");
 	row("attach", "bpffs", exists("/sys/fs/bpf"), "bpffs is not mounted at /sys/fs/bpf");

@@ -20,12 +20,76 @@
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lbpf/lbpf.h>
 
 #include "btf_path.h"
 #include "btf_types.h"
+
+/* The kernel's BTF is 5 MB or more and the same for every probe: one copy
+ * per process, shared by the probes that hold it (lbpfd's workers too). */
+static pthread_mutex_t kernel_btf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct btf *kernel_btf;
+static unsigned kernel_btf_refs;
+
+/* Kernels from 6.16 let /sys/kernel/btf/vmlinux be mapped: libbpf then
+ * copies the BTF once, where reading the file first holds two copies at
+ * the peak. NULL (and errno) where it cannot be mapped. */
+static struct btf *kernel_btf_mapped(void)
+{
+	int fd = open("/sys/kernel/btf/vmlinux", O_RDONLY | O_CLOEXEC), saved;
+	struct btf *btf = NULL;
+	struct stat st;
+	void *data;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		data = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (data != MAP_FAILED) {
+			btf = btf__new(data, st.st_size);
+			saved = errno;
+			munmap(data, st.st_size);
+			errno = saved;
+		}
+	}
+	close(fd);
+	return btf;
+}
+
+struct btf *btf_kernel_get(void)
+{
+	struct btf *btf;
+
+	pthread_mutex_lock(&kernel_btf_lock);
+	if (!kernel_btf) {
+		kernel_btf = kernel_btf_mapped();
+		if (!kernel_btf)
+			kernel_btf = btf__load_vmlinux_btf();
+	}
+	btf = kernel_btf;
+	if (btf)
+		kernel_btf_refs++;
+	pthread_mutex_unlock(&kernel_btf_lock);
+	return btf;
+}
+
+void btf_kernel_put(struct btf *btf)
+{
+	if (!btf)
+		return;
+	pthread_mutex_lock(&kernel_btf_lock);
+	if (btf == kernel_btf && --kernel_btf_refs == 0) {
+		btf__free(kernel_btf);
+		kernel_btf = NULL;
+	}
+	pthread_mutex_unlock(&kernel_btf_lock);
+}
 
 /* returns err, the message in (errbuf, errlen) */
 #define fail lbpf_errmsg
@@ -39,7 +103,8 @@ struct btf_module {
 
 struct btf_kernel {
 	char dir[200];                 /* where vmlinux and the modules' BTF lie */
-	struct btf *vmlinux;
+	struct btf *vmlinux;           /* btf_kernel_get's when shared */
+	bool shared;
 	struct btf_module *modules;    /* parsed so far, on a miss in vmlinux's */
 	int nmodules;
 	int nlisted;                   /* modules with BTF in dir at the last search */
@@ -55,7 +120,8 @@ struct btf_kernel *btf_kernel_open(const char *dir)
 		return NULL;
 	snprintf(k->dir, sizeof(k->dir), "%s", dir ? dir : "/sys/kernel/btf");
 	snprintf(path, sizeof(path), "%s/vmlinux", k->dir);
-	k->vmlinux = dir ? btf__parse(path, NULL) : btf__load_vmlinux_btf();
+	k->shared = !dir;
+	k->vmlinux = dir ? btf__parse(path, NULL) : btf_kernel_get();
 	if (!k->vmlinux) {
 		err = errno;
 		free(k);
@@ -74,7 +140,10 @@ void btf_kernel_free(struct btf_kernel *k)
 	for (i = 0; i < k->nmodules; i++) /* before the base they split from */
 		btf__free(k->modules[i].btf);
 	free(k->modules);
-	btf__free(k->vmlinux);
+	if (k->shared)
+		btf_kernel_put(k->vmlinux);
+	else
+		btf__free(k->vmlinux);
 	free(k);
 }
 
@@ -630,13 +699,13 @@ int btf_fentry_check(void)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf = btf_kernel_get();
 	int id, fd, link, err;
 
 	if (!btf)
 		return -errno;
 	id = btf__find_by_name_kind(btf, "bpf_fentry_test1", BTF_KIND_FUNC);
-	btf__free(btf);
+	btf_kernel_put(btf);
 	if (id <= 0)
 		return -ENOENT;
 	opts.attach_btf_id = id;

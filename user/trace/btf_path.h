@@ -48,13 +48,20 @@ struct btf_path {
 	bool is_signed;
 };
 
+/* vmlinux's BTF (/sys/kernel/btf/vmlinux, mapped where the kernel allows,
+ * else with libbpf's fallbacks), or NULL with errno set: one copy per
+ * process, held until every btf_kernel_get has its put. */
+struct btf *btf_kernel_get(void);
+void btf_kernel_put(struct btf *btf);
+
 /* The kernel's types: vmlinux's BTF, and loaded modules' BTF, split on
  * vmlinux's (their type ids continue from it). A module's BTF is read only
  * when vmlinux's lacks a name, and only a module whose strings hold it. */
 struct btf_kernel;
 
-/* vmlinux's BTF in dir ("/sys/kernel/btf" when NULL, with libbpf's
- * fallbacks), where the modules' BTF is looked for too; NULL with errno. */
+/* The BTF of vmlinux and of the modules in dir; with dir NULL, vmlinux's
+ * from btf_kernel_get and the modules' in /sys/kernel/btf. NULL with
+ * errno. */
 struct btf_kernel *btf_kernel_open(const char *dir);
 void btf_kernel_free(struct btf_kernel *k);
 /* func's arguments from its BTF prototype, vmlinux's or its module's.

@@ -517,14 +517,18 @@ static bool uses(const struct lbpf_ref *ref, enum lbpf_source source)
 }
 
 /* What the BPF side must fetch for every hit: the tracepoint record when a
- * field is used, uid/gid when asked for. Emitting events needs both. */
+ * field is used, uid/gid when asked for. Emitting events needs both. Field
+ * paths are walked after the filters unless a filter reads one, so the hits
+ * a filter drops make no reads. */
 static void set_needs(struct lbpf_attach_config *c)
 {
 	unsigned i;
 	bool f = uses(&c->agg_value, LBPF_SRC_FIELD);
 	bool ids = uses(&c->agg_value, LBPF_SRC_UID) || uses(&c->agg_value, LBPF_SRC_GID);
 
+	c->filter_paths = 0;
 	for (i = 0; i < c->nfilters; i++) {
+		c->filter_paths |= c->npaths && uses(&c->filters[i].ref, LBPF_SRC_FIELD);
 		f |= uses(&c->filters[i].ref, LBPF_SRC_FIELD);
 		ids |= uses(&c->filters[i].ref, LBPF_SRC_UID) || uses(&c->filters[i].ref, LBPF_SRC_GID);
 	}
