@@ -30,6 +30,8 @@ if not ok then
 	if not tostring(err):find("kprobes are not available", 1, true) then
 		error(err, 0)
 	end
+	io.stderr:write("tcpconnect: no kprobes or fentry on this kernel; reading the socket at the ",
+		"raw tracepoint inet_sock_set_state\n")
 	fields.protocol = "sk->sk_protocol"
 	lbpf.raw_tracepoint("inet_sock_set_state", {
 		fields = fields,

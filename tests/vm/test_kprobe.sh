@@ -222,6 +222,30 @@ end)
 EOF
 }
 
+# The tcpconnect example traces tcp_connect itself here (fentry or a kprobe,
+# not the raw tracepoint it falls back to on the CI kernel): a connection to
+# a closed local port shows with the addresses and the port.
+test_example_tcpconnect() {
+	need
+	[ -r /sys/kernel/btf/vmlinux ] || t_skip "no kernel BTF"
+	command -v bash > /dev/null || t_skip "no bash in the guest for /dev/tcp"
+	local port=$((40000 + RANDOM % 10000)) pid i
+	"$LBPF" run lua/examples/tcpconnect.lua 20 > "$W/tcpconnect.out" 2> "$W/tcpconnect.err" &
+	pid=$!
+	for i in $(seq 100); do
+		bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true # refused: no listener
+		grep -q " $port\$" "$W/tcpconnect.out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid" || true
+	grep -Eq "^[0-9]+ +bash +4 +127\.0\.0\.1 +127\.0\.0\.1 +$port\$" "$W/tcpconnect.out" ||
+		t_fail "no connection to port $port: $(cat "$W/tcpconnect.out" "$W/tcpconnect.err")"
+	! grep -q "raw tracepoint" "$W/tcpconnect.err" ||
+		t_fail "fell back to the raw tracepoint: $(cat "$W/tcpconnect.err")"
+}
+
 # A function of a module (veth_open, in veth.ko): its typed argument and
 # paths come from the module's BTF (/sys/kernel/btf/veth). dev->name and
 # dev->ifindex, read at fentry and at a kprobe when a veth device comes up,
@@ -265,7 +289,7 @@ EOF
 test_module_raw_tracepoint() {
 	[ -r /sys/kernel/btf/null_blk ] ||
 		t_skip "no module BTF for null_blk (not loaded, or no CONFIG_DEBUG_INFO_BTF_MODULES)"
-	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+	grep -q " /sys/kernel/config " /proc/mounts || mount -t configfs none /sys/kernel/config ||
 		t_skip "no configfs"
 	[ -d /sys/kernel/config/nullb ] || t_skip "null_blk has no configfs folder"
 	ls /sys/block > "$W/blocks.before"
@@ -334,3 +358,4 @@ t_run kprobe/module_fields test_module_fields
 t_run kprobe/module_raw_tracepoint test_module_raw_tracepoint
 t_run kprobe/via test_via
 t_run kprobe/tcp_connect test_kprobe_tcp_connect
+t_run kprobe/example_tcpconnect test_example_tcpconnect
