@@ -32,8 +32,18 @@ echo "# $(grep -a -o 'BOOTED .*' "$log" | head -n 1 | tr -d '\r' | sed 's/BOOTED
 	"$(grep -a -o 'every row counted all [0-9]* calls' "$log" | head -n 1)"
 echo "# workload: kill(getpid(), SIGWINCH) in a loop; probe: do_send_sig_info filtered to its pid"
 echo
-echo "| probe | workload calls/s | cost per event (1/rate − 1/untraced) | BPF program ns per run (bpf_stats) | events counted |"
+echo "| probe (median of 3 rounds) | workload calls/s | cost per event (1/rate − 1/untraced) | BPF program ns per run (bpf_stats) | events counted |"
 echo "|---|---|---|---|---|"
+# the median of each row's three rounds, rate and BPF time apart
+rows=$(awk -F'|' '
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n ? a[int((n + 1) / 2)] : ""
+	}
+	!($2 in seen) { seen[$2] = 1; order[++n] = $2 }
+	{ rate[$2] = rate[$2] " " $3; if ($4 != "") ns[$2] = ns[$2] " " $4; cnt[$2] = $5 }
+	END { for (i = 1; i <= n; i++) { w = order[i]; printf "|%s|%s|%s|%s|\n", w, median(rate[w]), median(ns[w]), cnt[w] } }' <<< "$rows")
 none=$(awk -F'|' '$2 == "none" { print $3 }' <<< "$rows")
 declare -A C B
 while IFS='|' read -r _ what rate ns counted _; do
