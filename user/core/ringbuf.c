@@ -10,9 +10,10 @@
  * Each drain consumes everything pending.
  *
  * A user's BPF object brings ring buffers of its own, whose records carry no
- * lbpf_record header: each is added as an extra ring (its own libbpf
- * consumer, one subscriber) drained with the runtime's, by the same timer
- * and on its own wake-ups.
+ * lbpf_record header: each is added as an extra ring (its own reader, one
+ * subscriber) drained with the runtime's, by the same timer and on its own
+ * wake-ups. Rings are read by ringread.c, which hands space back to the
+ * kernel per batch of records, not per record as libbpf's consumer does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <lbpf/record.h>
 
 #include "internal.h"
+#include "ringread.h"
 
 #define DEFAULT_SIZE (4u << 20)
 #define PERIOD_MIN 1000000ull   /* 1 ms */
@@ -40,7 +42,7 @@ struct subscriber {
  * subscriber. */
 struct extra {
 	struct lbpf_ringbuf *r;
-	struct ring_buffer *rb;
+	struct ring_reader rd;
 	lbpf_record_fn fn;
 	void *ctx;
 	bool busy;                 /* being drained: a callback may unsubscribe it */
@@ -53,14 +55,14 @@ struct lbpf_ringbuf {
 	lbpf_runtime_t *rt;
 	size_t size;
 	int map_fd;
-	struct ring_buffer *rb;
+	struct ring_reader rd;
 	struct subscriber *subs;   /* indexed by source id; id 0 is unused */
 	int nsubs;
 	int active;
 	uint64_t period;
 	lbpf_timer_node_t timer;
 	uint64_t unrouted;
-	bool consuming;            /* inside ring_buffer__consume */
+	bool consuming;            /* inside ring_reader_consume */
 };
 
 static int dispatch(void *ctx, void *data, size_t size)
@@ -89,18 +91,18 @@ static int dispatch_extra(void *ctx, void *data, size_t size)
 	return lbpf_runtime_stopping(x->r->rt) ? -ECANCELED : 0;
 }
 
-/* Delivers everything pending in rb. Not from inside a delivery of the same
- * ring (*busy: a callback that drains, or detaches its probe): libbpf moves
- * the consumer position only after each record's callback, so a nested
- * consume would deliver the current record and those after it twice. */
-static int consume_one(struct ring_buffer *rb, bool *busy)
+/* Delivers everything pending in rd. Not from inside a delivery of the same
+ * ring (*busy: a callback that drains, or detaches its probe): the reader
+ * stores its position after the drain, so a nested consume would deliver
+ * the current record and those after it twice. */
+static int consume_one(struct ring_reader *rd, bool *busy)
 {
 	int n;
 
-	if (!rb || *busy)
+	if (*busy)
 		return 0;
 	*busy = true;
-	n = ring_buffer__consume(rb);
+	n = ring_reader_consume(rd);
 	*busy = false;
 	return n == -ECANCELED ? 0 : n;
 }
@@ -112,7 +114,7 @@ static int consume_extra(struct extra *x)
 
 	if (x->busy)
 		return 0;
-	n = consume_one(x->rb, &x->busy);
+	n = consume_one(&x->rd, &x->busy);
 	if (x->dead)
 		extra_free(x->r->rt, x);
 	return n;
@@ -121,7 +123,7 @@ static int consume_extra(struct extra *x)
 /* Drains the runtime's ring and the extra ones. Records consumed or -errno. */
 static int consume(struct lbpf_ringbuf *r)
 {
-	int n = consume_one(r->rb, &r->consuming), id, m;
+	int n = consume_one(&r->rd, &r->consuming), id, m;
 
 	for (id = 1; id < r->nsubs && n >= 0 && !lbpf_runtime_stopping(r->rt); id++) {
 		if (r->subs[id].extra && (m = consume_extra(r->subs[id].extra)) != 0)
@@ -170,6 +172,7 @@ static struct lbpf_ringbuf *ringbuf_get(lbpf_runtime_t *rt, bool create)
 	r->rt = rt;
 	r->size = DEFAULT_SIZE;
 	r->map_fd = -1;
+	r->rd.map_fd = -1;
 	r->period = PERIOD_MIN;
 	r->timer.fn = on_timer;
 	r->timer.weak = true;
@@ -201,11 +204,10 @@ static int ringbuf_open(struct lbpf_ringbuf *r)
 	r->map_fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "lbpf_events", 0, 0, r->size, NULL);
 	if (r->map_fd < 0)
 		return -errno;
-	r->rb = ring_buffer__new(r->map_fd, dispatch, r, NULL);
-	if (!r->rb)
-		return -errno;
-	err = lbpf_loop_add(loop, ring_buffer__epoll_fd(r->rb), LBPF_READ, false, on_wakeup, r);
-	return err;
+	err = ring_reader_open(&r->rd, r->map_fd, dispatch, r);
+	if (err)
+		return err;
+	return lbpf_loop_add(loop, r->rd.map_fd, LBPF_READ, false, on_wakeup, r);
 }
 
 int lbpf_ringbuf_fd(lbpf_runtime_t *rt)
@@ -273,9 +275,9 @@ static void extra_free(lbpf_runtime_t *rt, struct extra *x)
 		x->dead = true;
 		return;
 	}
-	if (x->rb) {
-		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(x->rb));
-		ring_buffer__free(x->rb);
+	if (x->rd.map_fd >= 0) {
+		lbpf_loop_del(lbpf_runtime_getloop(rt), x->rd.map_fd);
+		ring_reader_close(&x->rd);
 	}
 	free(x);
 }
@@ -291,13 +293,12 @@ int lbpf_ringbuf_add(lbpf_runtime_t *rt, int map_fd, lbpf_record_fn fn, void *ct
 		goto cleanup;
 	}
 	*x = (struct extra){ .r = r, .fn = fn, .ctx = ctx };
-	x->rb = ring_buffer__new(map_fd, dispatch_extra, x, NULL);
-	if (!x->rb) {
-		err = -errno;
+	x->rd.map_fd = -1;
+	err = ring_reader_open(&x->rd, map_fd, dispatch_extra, x);
+	if (err)
 		goto cleanup;
-	}
-	err = lbpf_loop_add(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(x->rb), LBPF_READ,
-			    false, on_extra_wakeup, x);
+	err = lbpf_loop_add(lbpf_runtime_getloop(rt), x->rd.map_fd, LBPF_READ, false,
+			    on_extra_wakeup, x);
 	if (err < 0)
 		goto cleanup;
 	id = subscriber_slot(r);
@@ -341,9 +342,9 @@ void lbpf_ringbuf_free(lbpf_runtime_t *rt)
 	lbpf_loop_timer_cancel(lbpf_runtime_getloop(rt), &r->timer);
 	for (int id = 1; id < r->nsubs; id++)
 		extra_free(rt, r->subs[id].extra);
-	if (r->rb) {
-		lbpf_loop_del(lbpf_runtime_getloop(rt), ring_buffer__epoll_fd(r->rb));
-		ring_buffer__free(r->rb);
+	if (r->rd.map_fd >= 0) {
+		lbpf_loop_del(lbpf_runtime_getloop(rt), r->rd.map_fd);
+		ring_reader_close(&r->rd);
 	}
 	if (r->map_fd >= 0)
 		close(r->map_fd);
