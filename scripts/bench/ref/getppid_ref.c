@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
 /*
  * The libbpf consumers of scripts/bench/tracing.sh:
- *   getppid_ref [--batched] PID N
+ *   getppid_ref [--batched [--full]] PID N
  * loads getppid.bpf.c filtered to PID, prints "attached", then consumes with
  * ring_buffer__poll() until N records were delivered or lost (or SIGINT or
  * SIGTERM), prints "delivered D lost L", and waits for the signal (so its
@@ -12,7 +12,9 @@
  * drain timer as lbpf (user/core/ringbuf.c): the BPF side wakes only past a
  * quarter full, and the poll timeout is the drain period, halving to 1 ms
  * while records come and doubling to 32 ms while none do; each drain
- * consumes everything pending.
+ * consumes everything pending. --full (with --batched): each record is the
+ * 160 bytes lbpf records for this tracepoint, with the same helpers (uid,
+ * gid, cgroup id, the tracepoint's record), so the BPF side does lbpf's work.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -38,8 +40,9 @@ static void on_signal(int sig)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct getppid_record *r = data;
+	const struct getppid_full *f = data;
 
-	if (size == sizeof(*r) && r->pid)
+	if ((size == sizeof(*r) && r->pid) || (size == sizeof(*f) && f->pid))
 		delivered++;
 	return 0;
 }
@@ -49,14 +52,15 @@ int main(int argc, char **argv)
 	struct getppid_bpf *skel;
 	struct ring_buffer *rb = NULL;
 	unsigned long long n;
-	bool batched = argc == 4 && !strcmp(argv[1], "--batched");
+	bool batched = argc >= 4 && !strcmp(argv[1], "--batched");
+	bool full = batched && argc == 5 && !strcmp(argv[2], "--full");
 	int err = 1, period = 32, got;
 
-	if (argc != 3 && !batched) {
-		fprintf(stderr, "usage: getppid_ref [--batched] PID N\n");
+	if (argc != 3 + batched + full) {
+		fprintf(stderr, "usage: getppid_ref [--batched [--full]] PID N\n");
 		return 2;
 	}
-	argv += batched;
+	argv += batched + full;
 	n = strtoull(argv[2], NULL, 10);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -65,6 +69,7 @@ int main(int argc, char **argv)
 		return 1;
 	skel->rodata->target_pid = atoi(argv[1]);
 	skel->rodata->batched = batched;
+	skel->rodata->full = full;
 	if (getppid_bpf__load(skel) || getppid_bpf__attach(skel))
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
