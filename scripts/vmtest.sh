@@ -202,7 +202,7 @@ build_common() {
 	mkdir -p "$root/lbpf/build/tests/helpers"
 	cp -a tests lua "$root/lbpf/"
 	mkdir -p "$root/lbpf/scripts/bench"
-	cp -a scripts/bench/vm "$root/lbpf/scripts/bench/"
+	cp -a scripts/bench/vm scripts/bench/counted.lua "$root/lbpf/scripts/bench/"
 	for f in "$BUILD"/lbpf "$BUILD"/lbpfd "$BUILD"/tests/helpers/*; do
 		[ -f "$f" ] && [ -x "$f" ] && copy_with_libs "$root" "$f" "/lbpf/build/${f#"$BUILD"/}"
 	done

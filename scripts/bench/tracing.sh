@@ -116,19 +116,7 @@ EOF
 cat > "$OUT/tracing_count.lua" <<'EOF'
 local pid, n = tonumber(arg[1]), tonumber(arg[2])
 local p = lbpf.tracepoint("syscalls:sys_enter_getppid", { filter = { pid = pid }, count = "probe" })
-local reported
-local function report()
-	if not reported then
-		reported = true
-		local counted = p:counts()["tracepoint:syscalls:sys_enter_getppid"] or 0
-		print(("delivered %d lost %d"):format(counted, p:stats().lost))
-		io.stdout:flush()
-	end
-end
-lbpf.every(20, function()
-	if (p:counts()["tracepoint:syscalls:sys_enter_getppid"] or 0) >= n then report() end
-end)
-lbpf.on_exit(report)
+dofile("scripts/bench/counted.lua")(p, n)
 EOF
 # The field-path rows take KIND PID N, count in the kernel by a key, and print
 # "delivered D lost L" (D the sum of the counts) once D reaches N, or at exit.
@@ -143,21 +131,7 @@ else
 	p = lbpf.raw_tracepoint("signal_generate", { filter = { pid = pid },
 		fields = { gp = "task->real_parent->real_parent->tgid" }, count = "gp" })
 end
-local function total()
-	local sum = 0
-	for _, c in pairs(p:counts()) do sum = sum + c end
-	return sum
-end
-local reported
-local function report()
-	if not reported then
-		reported = true
-		print(("delivered %d lost %d"):format(total(), p:stats().lost))
-		io.stdout:flush()
-	end
-end
-lbpf.every(20, function() if total() >= n then report() end end)
-lbpf.on_exit(report)
+dofile("scripts/bench/counted.lua")(p, n)
 EOF
 # start to attached: the first event's timestamp, then exit. KIND PID: tp, the
 # tracepoint; raw, the raw tracepoint sys_enter; path, the same with one path.

@@ -33,21 +33,7 @@ end
 local p = lbpf.kprobe("do_send_sig_info", opts)
 print("attached")
 io.stdout:flush()
-local function total()
-	local sum = 0
-	for _, c in pairs(p:counts()) do sum = sum + c end
-	return sum
-end
-local reported
-local function report()
-	if not reported then
-		reported = true
-		print(("delivered %d"):format(total()))
-		io.stdout:flush()
-	end
-end
-lbpf.every(50, function() if total() >= n then report() end end)
-lbpf.on_exit(report)
+dofile("/lbpf/scripts/bench/counted.lua")(p, n)
 EOF
 
 # prog_stats: "ns_per_run" of the lbpf program that ran most, from bpftool
