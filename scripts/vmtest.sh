@@ -11,8 +11,9 @@
 # Environment:
 #   BUILD                 build folder (build); work files go to $BUILD/vm/
 #   LBPF_VM_CACHE         where kernel packages are kept (/var/cache/lbpf-vmtest)
-#   LBPF_VM_TIMEOUT       seconds one boot may take, tests included (240; the 6.1 guest
-#                         ran every test file in 159 s on a shared 2-core machine)
+#   LBPF_VM_TIMEOUT       seconds one boot may take, tests included (360; the 6.1 guest
+#                         ran every test file in 159 s on a shared 2-core machine, and one
+#                         CI run lost ~100 s of it to an RCU stall of the emulated CPU)
 #   LBPF_VM_TEST_TIMEOUT  seconds one test file may take inside the guest (90)
 #   LBPF_VM_MODULES       kernel modules to load, dependencies are added
 #   LBPF_VM_TESTS         test files to run, by name ("kprobe usdt": tests/vm/test_kprobe.sh,
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.." || exit 2
 
 BUILD=${BUILD:-build}
 CACHE=${LBPF_VM_CACHE:-/var/cache/lbpf-vmtest}
-BOOT_TIMEOUT=${LBPF_VM_TIMEOUT:-240}
+BOOT_TIMEOUT=${LBPF_VM_TIMEOUT:-360}
 TEST_TIMEOUT=${LBPF_VM_TEST_TIMEOUT:-90}
 # nft_ct brings nf_conntrack (and its BTF: the conntrack kfuncs) and nf_tables;
 # null_blk has a raw tracepoint (test_kprobe.sh reads it through its module BTF)
