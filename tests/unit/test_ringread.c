@@ -235,6 +235,7 @@ static void test_open(void)
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ut_array", 4, 8, 1, NULL);
 	err = ring_reader_open(&rd, fd, on_record, &s);
 	CHECK(err == -EINVAL && rd.map_fd == -1, "array map: %d", err);
+	CHECK(ring_reader_consume(&rd) == 0, "a reader that is not open delivered");
 	close(fd);
 	memset(&s, 0, sizeof(s));
 	err = ring_reader_open(&rd, f.map_fd, on_record, &s);

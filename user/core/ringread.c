@@ -87,11 +87,12 @@ void ring_reader_close(struct ring_reader *rd)
 
 int ring_reader_consume(struct ring_reader *rd)
 {
-	uint64_t cons = *rd->consumer_pos, prod, published = cons;
+	uint64_t cons, prod, published;
 	int n = 0, err = 0;
 
 	if (!rd->data)
-		return 0;
+		return 0; /* not open: a runtime with extra rings only */
+	cons = published = *rd->consumer_pos;
 	while ((prod = __atomic_load_n(rd->producer_pos, __ATOMIC_ACQUIRE)) != cons) {
 		while (cons < prod) {
 			const uint32_t *hdr = (const uint32_t *)(rd->data + (cons & (rd->size - 1)));
