@@ -18,6 +18,7 @@ ARCH    ?= x86
 
 CC      ?= gcc
 CLANG   ?= clang
+LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 PKGS    := lua5.4 libbpf libelf zlib libpcap
 
@@ -66,8 +67,19 @@ all: $(BUILD)/lbpf $(BUILD)/lbpfd $(UNIT_BINS) $(BUILD)/tests/helpers
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(HEADERS) $(wildcard bpf/*.h) | $(BUILD)/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# The probe program again, its field paths read by loads the verifier checks
+# (LBPF_DIRECT in bpf/probe.bpf.c): the same maps, programs and globals, so
+# lprobe.c opens it through probe.skel.h's types; only probes that read
+# paths load it, and the others open the smaller object they always have.
+$(BUILD)/bpf/probe_direct.bpf.o: bpf/probe.bpf.c $(HEADERS) $(wildcard bpf/*.h) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DLBPF_DIRECT -c $< -o $@
+SKELS += $(BUILD)/probe_direct.skel.h
+
+# A skeleton embeds its object without DWARF (BTF and its line info stay):
+# a smaller binary, and less ELF for libbpf to open at every load.
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+	$(LLVM_STRIP) -g -o $(BUILD)/bpf/$*.stripped.o $<
+	$(BPFTOOL) gen skeleton $(BUILD)/bpf/$*.stripped.o name $(subst -,_,$*)_bpf > $@
 
 # A new capability is a new user/<part>/l<name>.c: compiled with -DLBPF_LIBRARY=<name>,
 # it registers luaopen_lbpf_<name> as lbpf.<name> (the end of include/lbpf/lbpf.h).

@@ -5,9 +5,11 @@
  *   1. finds its attach point's config through the BPF cookie (a raw
  *      tracepoint has one point, 0: its kernels may lack cookies);
  *   2. runs the in-kernel filters (a filtered hit only counts as filtered),
- *      and walks its field paths (offsets from BTF, read with
- *      bpf_probe_read_kernel) after them, or before them when a filter
- *      reads a path;
+ *      and walks its field paths (offsets from BTF) after them, or before
+ *      them when a filter reads a path: with bpf_probe_read_kernel, or,
+ *      built with LBPF_DIRECT (build/bpf/probe_direct.bpf.o, for probes
+ *      that read paths where the kernel allows it), with loads the verifier
+ *      checks against the kernel's types (walk_path_direct);
  *   3. updates the aggregation (per-CPU hash: count, log2/linear histogram,
  *      sum/min/max) with no trip to userspace;
  *   4. if Lua asked for events, builds one in a per-CPU scratch buffer and
@@ -39,6 +41,14 @@ const volatile __u32 use_emit = 1;
 const volatile __u32 use_fields = 1;
 const volatile __u32 use_latency = 1;
 const volatile __u32 use_paths = 1;
+/* The paths of the probe's one attach point for the direct-read build
+ * (LBPF_DIRECT), here rather than in its config so that the verifier knows
+ * every offset and type; direct_casts[n][i] is the BTF id (vmlinux's) of the
+ * struct or union that path n's read i reads from. Both builds have them,
+ * so that their globals lie alike. */
+const volatile __u32 direct_npaths = 0;
+const volatile struct lbpf_path direct_paths[LBPF_MAX_PATHS];
+const volatile __u32 direct_casts[LBPF_MAX_PATHS][LBPF_MAX_STEPS];
 /* A raw tracepoint's or fentry/fexit function's argument count: reading
  * past it makes the load or the attach fail, so only these are read. */
 const volatile __u32 raw_nargs = 0;
@@ -227,6 +237,75 @@ static __always_inline void walk_paths(struct hit *h, const struct lbpf_attach_c
 			break;
 		walk_path(h, &c->paths[i]);
 	}
+}
+
+#ifdef LBPF_DIRECT
+/* bpf_rdonly_cast(obj, btf_id) (Linux 6.2): obj as an untrusted pointer to
+ * the struct btf_id, which the verifier then lets the program load from,
+ * member by member, and inlines to a move. Loads through such a pointer are
+ * the JIT's fault-safe loads (PROBE_MEM): a bad or NULL pointer reads as 0,
+ * as a failed bpf_probe_read_kernel does, for the cost of a load rather
+ * than of a helper call. Called by a helper number that lprobe.c patches
+ * into the kfunc's id, which spares libbpf reading the kernel's BTF to
+ * resolve an extern at every probe's load. */
+static void *(*rdonly_cast)(const void *obj, __u32 btf_id) = (void *)LBPF_RDONLY_CAST_CALL;
+
+/* walk_path from the rodata copy of path n, every read a checked load. */
+static __always_inline void walk_path_direct(struct hit *h, __u32 n)
+{
+	__u32 dest = direct_paths[n].dest, size = direct_paths[n].size, i;
+	__u32 nreads = direct_paths[n].nreads, arg = direct_paths[n].arg;
+	__u64 v = arg == LBPF_PATH_RET ? h->rc : read_arg(h, arg);
+	__u8 *out, *p;
+
+	if (dest > LBPF_MAX_DATA - LBPF_MAX_PATH_BYTES)
+		return;
+	out = &h->s->data[dest];
+	if (nreads == 0) {
+		*(__u64 *)out = v;
+		return;
+	}
+	for (i = 0; i < LBPF_MAX_STEPS - 1; i++) {
+		if (i + 1 >= nreads)
+			break;
+		p = rdonly_cast((void *)v, direct_casts[n][i]);
+		v = *(__u64 *)(p + direct_paths[n].offsets[i]);
+	}
+	p = (__u8 *)rdonly_cast((void *)v, direct_casts[n][i]) + direct_paths[n].offsets[i];
+	if (size == 8)
+		*(__u64 *)out = *(__u64 *)p;
+	else if (size == 4)
+		*(__u32 *)out = *(__u32 *)p;
+	else if (size == 2)
+		*(__u16 *)out = *(__u16 *)p;
+	else if (size == 1)
+		*out = *p;
+	else if (size <= LBPF_MAX_PATH_BYTES) /* char[N], a struct, an array */
+		bpf_probe_read_kernel(out, size, p);
+	if (direct_paths[n].flags & LBPF_PATH_SWAP16)
+		*(__u16 *)out = __builtin_bswap16(*(__u16 *)out);
+}
+
+static __always_inline void walk_paths_direct(struct hit *h)
+{
+	if (direct_npaths > 0) walk_path_direct(h, 0);
+	if (direct_npaths > 1) walk_path_direct(h, 1);
+	if (direct_npaths > 2) walk_path_direct(h, 2);
+	if (direct_npaths > 3) walk_path_direct(h, 3);
+	if (direct_npaths > 4) walk_path_direct(h, 4);
+	if (direct_npaths > 5) walk_path_direct(h, 5);
+	if (direct_npaths > 6) walk_path_direct(h, 6);
+	if (direct_npaths > 7) walk_path_direct(h, 7);
+}
+#endif
+
+static __always_inline void walk_any_paths(struct hit *h, const struct lbpf_attach_config *c)
+{
+#ifdef LBPF_DIRECT
+	walk_paths_direct(h);
+#else
+	walk_paths(h, c);
+#endif
 }
 
 /* A tracepoint field or a path's value, from the data in scratch. */
@@ -485,7 +564,7 @@ static __always_inline int handle(void *ctx, enum kind kind)
 	if (kind == KIND_TP && use_fields && c->read_fields && c->data_size)
 		bpf_probe_read_kernel(h.s->data, c->data_size & (LBPF_MAX_DATA - 1) ?: LBPF_MAX_DATA, ctx);
 	if (kind != KIND_TP && use_paths && c->npaths && c->filter_paths)
-		walk_paths(&h, c);
+		walk_any_paths(&h, c);
 	if ((kind == KIND_RETURN || kind == KIND_FEXIT) && use_latency &&
 	    c->agg_value.source == LBPF_SRC_LATENCY) {
 		__u32 tid = (__u32)h.pid_tgid;
@@ -501,7 +580,7 @@ static __always_inline int handle(void *ctx, enum kind kind)
 		return 0;
 	}
 	if (kind != KIND_TP && use_paths && c->npaths && !c->filter_paths)
-		walk_paths(&h, c);
+		walk_any_paths(&h, c);
 	st->events++;
 	if (use_agg && c->agg)
 		aggregate(&h, c, st);

@@ -21,6 +21,11 @@
 #define LBPF_MAX_STEPS 6       /* reads one path makes, its last one included */
 #define LBPF_MAX_PATH_BYTES 128 /* bytes a path's last read takes (char[N], a struct) */
 #define LBPF_PATH_RET 6        /* a path's `arg` for the return value */
+/* The helper number bpf/probe.bpf.c calls for bpf_rdonly_cast in its
+ * direct-read programs; user/trace/lprobe.c turns each such call into a call
+ * of the kfunc (by its id in the kernel's BTF) before load. No helper has
+ * this number. */
+#define LBPF_RDONLY_CAST_CALL 0x7ffff
 
 /* Where a value comes from. */
 enum lbpf_source {

@@ -708,40 +708,55 @@ EOF
 need_btf() {
 	need
 	[ -r /sys/kernel/btf/vmlinux ] || t_skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
+	# path_reads = "direct" (checked loads) needs bpf_rdonly_cast (Linux 6.2)
+	if [ "$(bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -c "FUNC 'bpf_rdonly_cast'")" -gt 0 ]; then
+		export DIRECT=direct
+	else
+		export DIRECT=
+	fi
 }
 
 # raw_tracepoint sched_switch with field paths prev->pid, next->pid,
 # prev->comm, next->comm sees the same switches as the classic tracepoint's
 # format fields (the oracle): the same events, in the filter (prev_pid is a
 # path) and as count keys; the BTF-named arguments (preempt, prev) read too.
+# The paths are read both ways: with checked loads (path_reads = "direct",
+# where the kernel has bpf_rdonly_cast) and with bpf_probe_read_kernel.
 test_raw_tp_sched_switch() {
 	need_btf
 	lua raw_sched <<'EOF'
 local w = start("sleep1ms 20")
 local F = { prev_pid = "prev->pid", next_pid = "next->pid", prev_comm = "prev->comm",
 	next_comm = "next->comm" }
-local raw, cls = {}, {}
+local DIRECT = os.getenv("DIRECT") ~= "" and os.getenv("DIRECT") or nil
+local raw, cls, rawh = {}, {}, {}
 local function line(ev) return ("%d %s -> %d %s"):format(ev.prev_pid, ev.prev_comm, ev.next_pid, ev.next_comm) end
-local r = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid } }, function(ev)
+local r = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, path_reads = DIRECT }, function(ev)
 	raw[#raw + 1] = line(ev)
 	eq(ev.probe, "raw_tracepoint:sched_switch", "ev.probe")
 	check(math.type(ev.prev) == "integer" and ev.prev ~= 0, "ev.prev is the task pointer: %s", tostring(ev.prev))
 	check(ev.preempt == 0 or ev.preempt == 1, "ev.preempt: %s", tostring(ev.preempt))
 	eq(ev.arg2, ev.prev, "arg2 is prev")
 end)
+local rh = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, path_reads = "helper" }, function(ev)
+	rawh[#rawh + 1] = line(ev)
+end)
 local c = lbpf.tracepoint("sched:sched_switch", { filter = { prev_pid = w.pid } }, function(ev)
 	cls[#cls + 1] = line(ev)
 end)
-local rc = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, count = "next_pid" })
+local rc = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, count = "next_pid", path_reads = DIRECT })
 local cc = lbpf.tracepoint("sched:sched_switch", { filter = { prev_pid = w.pid }, count = "next_pid" })
 local rn = lbpf.raw_tracepoint("sched_switch", { fields = F, filter = { prev_pid = w.pid }, count = { "prev_pid", "comm" } })
 go(w)
-later(function() return #raw >= 20 and #cls >= #raw end, function()
+later(function() return #raw >= 20 and #cls >= #raw and #rawh >= #raw end, function()
 	check(#raw >= 20, "%d raw events, want >= 20", #raw)
 	eq(#raw, #cls, "raw and classic event counts")
+	eq(#rawh, #cls, "raw (helper reads) and classic event counts")
 	table.sort(raw)
 	table.sort(cls)
+	table.sort(rawh)
 	for i = 1, #raw do eq(raw[i], cls[i], "event " .. i) end
+	for i = 1, #rawh do eq(rawh[i], cls[i], "event " .. i .. " (helper reads)") end
 	check(raw[1]:find(w.pid .. " trace_target -> ", 1, true), "first event: %s", raw[1])
 	local a, b = rc:counts(), cc:counts()
 	check(count_keys(a) > 0 and count_keys(a) == count_keys(b), "keys: %d raw, %d classic", count_keys(a), count_keys(b))
@@ -786,14 +801,18 @@ test_raw_tp_sock() {
 	need_btf
 	lua raw_sock <<'EOF'
 local port = 40000 + math.random(0, 9999)
-local raw, cls = {}, {}
-local r = lbpf.raw_tracepoint("inet_sock_set_state", {
-	fields = { daddr = { "sk->__sk_common.skc_daddr", "ipv4" }, saddr = { "sk->__sk_common.skc_rcv_saddr", "ipv4" },
-		dport = { "sk->__sk_common.skc_dport", "port" }, sport = { "((struct inet_sock *)sk)->inet_sport", "port" },
-		family = "sk->__sk_common.skc_family" },
-	filter = { dport = port } }, function(ev)
-	raw[#raw + 1] = ("%s:%d %s:%d %d %d->%d"):format(ev.saddr, ev.sport, ev.daddr, ev.dport, ev.family, ev.oldstate, ev.newstate)
-end)
+local DIRECT = os.getenv("DIRECT") ~= "" and os.getenv("DIRECT") or nil
+local raw, cls, rawh = {}, {}, {}
+local F = { daddr = { "sk->__sk_common.skc_daddr", "ipv4" }, saddr = { "sk->__sk_common.skc_rcv_saddr", "ipv4" },
+	dport = { "sk->__sk_common.skc_dport", "port" }, sport = { "((struct inet_sock *)sk)->inet_sport", "port" },
+	family = "sk->__sk_common.skc_family" }
+local function line(ev)
+	return ("%s:%d %s:%d %d %d->%d"):format(ev.saddr, ev.sport, ev.daddr, ev.dport, ev.family, ev.oldstate, ev.newstate)
+end
+local r = lbpf.raw_tracepoint("inet_sock_set_state", { fields = F, filter = { dport = port }, path_reads = DIRECT },
+	function(ev) raw[#raw + 1] = line(ev) end)
+local rh = lbpf.raw_tracepoint("inet_sock_set_state", { fields = F, filter = { dport = port }, path_reads = "helper" },
+	function(ev) rawh[#rawh + 1] = line(ev) end)
 local function ip4(b) return ("%d.%d.%d.%d"):format(b:byte(1, 4)) end
 local c = lbpf.tracepoint("sock:inet_sock_set_state", { filter = { dport = port } }, function(ev)
 	cls[#cls + 1] = ("%s:%d %s:%d %d %d->%d"):format(ip4(ev.saddr), ev.sport, ip4(ev.daddr), ev.dport, ev.family, ev.oldstate, ev.newstate)
@@ -801,12 +820,15 @@ end)
 for _ = 1, 3 do
 	os.execute(("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null"):format(port))
 end
-later(function() return #raw >= 6 and #cls >= 6 end, function()
+later(function() return #raw >= 6 and #cls >= 6 and #rawh >= 6 end, function()
 	check(#raw >= 6, "%d raw events, want >= 6", #raw)
 	eq(#raw, #cls, "raw and classic event counts")
+	eq(#rawh, #cls, "raw (helper reads) and classic event counts")
 	table.sort(raw)
 	table.sort(cls)
+	table.sort(rawh)
 	for i = 1, #raw do eq(raw[i], cls[i], "event " .. i) end
+	for i = 1, #rawh do eq(rawh[i], cls[i], "event " .. i .. " (helper reads)") end
 	check(raw[1]:find("127.0.0.1:%d+ 127.0.0.1:" .. port .. " 2 "), "event: %s", raw[1])
 end)
 EOF
@@ -832,6 +854,12 @@ fails("fields.pid: pid is a built-in name", "sched_switch", { fields = { pid = "
 fails("fields.x: unknown format 'ip4'", "sched_switch", { fields = { x = { "prev->pid", "ip4" } } })
 fails("fields.x: sched_switch: prev->pid is not a 16-bit integer in memory (a port)", "sched_switch", { fields = { x = { "prev->pid", "port" } } })
 fails("filter.c: field 'c' of raw_tracepoint:sched_switch is a string", "sched_switch", { fields = { c = "prev->comm" }, filter = { c = 1 } })
+fails('path_reads: expected "direct", "helper" or "auto"', "sched_switch", { fields = { x = "prev->pid" }, path_reads = "fast" })
+fails('path_reads = "direct": the probe has no fields', "sched_switch", { path_reads = "direct" })
+if os.getenv("DIRECT") == "" then
+	fails('path_reads = "direct": the kernel has no bpf_rdonly_cast (Linux 6.2)', "sched_switch",
+		{ fields = { x = "prev->pid" }, path_reads = "direct" })
+end
 local ok, err = pcall(lbpf.tracepoint, "syscalls:sys_enter_getppid", { fields = { x = "a->b" } })
 check(not ok and tostring(err):find("has no typed arguments", 1, true), "tracepoint fields: %s", tostring(err))
 -- a cast types an argument by hand

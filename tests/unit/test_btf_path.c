@@ -136,6 +136,11 @@ static void test_two_reads(void)
 	CHECK(p.steps.nreads == 2, "%u reads", p.steps.nreads);
 	CHECK(p.steps.offsets[0] == offset_of("task_struct", "real_parent"));
 	CHECK(p.steps.offsets[1] == offset_of("task_struct", "tgid"));
+	/* both reads are from a task_struct: bpf_rdonly_cast can type them */
+	CHECK(p.casts[0] == (unsigned)btf__find_by_name_kind(sched_switch.btf, "task_struct",
+							      BTF_KIND_STRUCT) &&
+	      p.casts[1] == p.casts[0] && p.direct, "casts %u %u, direct %d", p.casts[0], p.casts[1],
+	      p.direct);
 }
 
 /* next->comm is a string of 16; next->comm[3] one char of it. */
@@ -176,6 +181,9 @@ static void test_cast(void)
 		return;
 	CHECK(p.steps.offsets[0] == offset_of("inet_sock", "inet_sport"));
 	CHECK(p.size == 2);
+	/* the read is from the cast's struct, not the argument's */
+	CHECK(p.casts[0] == (unsigned)btf__find_by_name_kind(sock_state.btf, "inet_sock",
+							      BTF_KIND_STRUCT) && p.direct);
 }
 
 /* An argument itself: no read; the register is the value. */
@@ -185,7 +193,7 @@ static void test_argument(void)
 
 	if (!setup() || !compile(&sched_switch, "prev", &p))
 		return;
-	CHECK(p.steps.nreads == 0 && p.kind == BTF_VALUE_PTR);
+	CHECK(p.steps.nreads == 0 && p.kind == BTF_VALUE_PTR && p.direct);
 }
 
 static void expect_error(const struct btf_args *args, const char *path, const char *want)
@@ -317,6 +325,9 @@ static void test_module_btf(void)
 		      "size %u", p.steps.nreads, p.steps.offsets[0], p.kind, p.size);
 	if (CHECK(!btf_path_compile(&args, false, "dev->ifindex", &p, msg, sizeof(msg)), "%s", msg))
 		CHECK(p.steps.offsets[0] == 0 && p.kind == BTF_VALUE_INT && p.size == 4 && p.is_signed);
+	/* a module's struct: bpf_rdonly_cast knows only vmlinux's types */
+	CHECK(p.casts[0] >= btf__type_cnt(btf__base_btf(args.btf)) && !p.direct,
+	      "cast %u, direct %d", p.casts[0], p.direct);
 	if (CHECK(!btf_raw_tp_args(k, "fake_event", &tp, msg, sizeof(msg)), "%s", msg)) {
 		CHECK_STR(tp.module, "lbpf_fake");
 		CHECK(tp.n == 1 && !strcmp(tp.names[0], "dev") && tp.btf == args.btf);

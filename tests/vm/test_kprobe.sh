@@ -160,7 +160,11 @@ test_kprobe_fields() {
 	local ino
 	ino=$(stat -L -c %i /dev/zero) || t_fail "stat /dev/zero"
 	echo "x" > "$W/lbpf-open-target"
-	INO=$ino lua kprobe_fields <<'EOF'
+	# path_reads = "direct" needs bpf_rdonly_cast (Linux 6.2)
+	DIRECT=
+	[ "$(bpftool btf dump file /sys/kernel/btf/vmlinux 2>/dev/null | grep -c "FUNC 'bpf_rdonly_cast'")" -gt 0 ] &&
+		DIRECT=direct
+	DIRECT=$DIRECT INO=$ino lua kprobe_fields <<'EOF'
 local w = start("read 100 200 300")
 local names, inos, sizes = {}, {}, {}
 lbpf.kprobe("vfs_read", {
@@ -170,27 +174,49 @@ lbpf.kprobe("vfs_read", {
 	inos[#inos + 1] = ev.ino
 	sizes[#sizes + 1] = ev.count
 end)
-local by = lbpf.kprobe("vfs_read", { fields = { ino = "file->f_inode->i_ino" }, filter = { pid = w.pid }, count = "ino" })
+-- paths read with checked loads (where the kernel has bpf_rdonly_cast; asked
+-- for by name, so never the helper instead) and with bpf_probe_read_kernel,
+-- through fentry/fexit and through kprobes
+local reads = os.getenv("DIRECT") ~= "" and { "direct", "helper" } or { "helper" }
+if #reads == 1 then
+	local ok, err = pcall(lbpf.kprobe, "vfs_read", { fields = { ino = "file->f_inode->i_ino" }, path_reads = "direct" })
+	check(not ok and tostring(err):find('path_reads = "direct": the kernel has no bpf_rdonly_cast', 1, true),
+		"path_reads = direct without bpf_rdonly_cast: %s", tostring(err))
+end
+local by = {}
+for _, via in ipairs({ "fentry", "kprobe" }) do
+	for _, r in ipairs(reads) do
+		by[via .. "/" .. r] = lbpf.kprobe("vfs_read", { fields = { ino = "file->f_inode->i_ino" },
+			filter = { pid = w.pid }, count = "ino", via = via, path_reads = r })
+	end
+end
 local ok, err = pcall(lbpf.kprobe, "vfs_read", { fields = { x = "file->f_nope" } })
 check(not ok and tostring(err):find("vfs_read: file->f_nope: struct file has no member f_nope", 1, true), "error: %s", tostring(err))
 ok, err = pcall(lbpf.kretprobe, "vfs_read", { fields = { x = "file->f_mode" } })
 check(not ok and tostring(err):find("a return probe's paths start at ret", 1, true), "kretprobe error: %s", tostring(err))
 go(w)
 local o = start("open " .. os.getenv("W") .. "/lbpf-open-target")
-local opened, kopened = {}, {}
+local opened = {}
 -- fexit (a struct file * return, filtered on), and the same through a kretprobe
 for _, via in ipairs({ "fentry", "kprobe" }) do
-	local into = via == "fentry" and opened or kopened
-	lbpf.kretprobe("do_filp_open", { fields = { name = "ret->f_path.dentry->d_name.name" },
-		filter = { pid = o.pid }, via = via }, function(ev) into[#into + 1] = ev.name end)
+	for _, r in ipairs(reads) do
+		local into = {}
+		opened[(via == "fentry" and "fexit" or via) .. "/" .. r] = into
+		lbpf.kretprobe("do_filp_open", { fields = { name = "ret->f_path.dentry->d_name.name" },
+			filter = { pid = o.pid }, via = via, path_reads = r }, function(ev) into[#into + 1] = ev.name end)
+	end
 end
 go(o)
-later(function() return #names >= 2 and #opened >= 1 and #kopened >= 1 end, function()
+local function all_opened()
+	for _, list in pairs(opened) do if #list < 1 then return false end end
+	return true
+end
+later(function() return #names >= 2 and all_opened() end, function()
 	eq(table.concat(sizes, " "), "200 300", "count, filtered by its BTF name")
 	eq(table.concat(names, " "), "zero zero", "file->f_path.dentry->d_name.name")
 	eq(inos[1], tonumber(os.getenv("INO")), "file->f_inode->i_ino (stat -c %i)")
-	eq(by:counts()[tonumber(os.getenv("INO"))], 3, "count by a path")
-	for via, list in pairs({ fexit = opened, kprobe = kopened }) do
+	for how, p in pairs(by) do eq(p:counts()[tonumber(os.getenv("INO"))], 3, "count by a path, " .. how) end
+	for via, list in pairs(opened) do
 		local found = false
 		for _, n in ipairs(list) do found = found or n == "lbpf-open-target" end
 		check(found, "kretprobe do_filp_open (%s): ret->...->name: %s", via, table.concat(list, " "))

@@ -125,6 +125,19 @@ static void probe_kernel_functions(void)
 	       kprobes ? "kprobes" : "nothing");
 }
 
+/* How field paths are read here: loads the verifier checks where the kernel
+ * has the kfunc bpf_rdonly_cast, else bpf_probe_read_kernel. */
+static void probe_path_reads(void)
+{
+	struct btf_kernel *k = exists("/sys/kernel/btf/vmlinux") ? btf_kernel_open(NULL) : NULL;
+	bool cast = k && btf_kernel_func_id(k, "bpf_rdonly_cast") > 0;
+
+	btf_kernel_free(k);
+	printf("  %-11s %-28s %s\n", "attach", "field paths read by",
+	       !k ? "nothing (no kernel BTF)" : cast ? "checked loads (bpf_rdonly_cast)" :
+	       "bpf_probe_read_kernel (no bpf_rdonly_cast: Linux 6.2)");
+}
+
 static void probe_attach_points(void)
 {
 	row("attach", "tracepoints (tracefs)", exists("/sys/kernel/tracing/events"),
@@ -138,6 +151,7 @@ static void probe_attach_points(void)
 	    "CONFIG_UPROBES is not set");
 	row("attach", "kernel BTF (field paths)", exists("/sys/kernel/btf/vmlinux"),
 	    "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)");
+	probe_path_reads();
 	row("attach", "netfilter links", probe_netfilter(),
 	    "needs Linux 6.4 (CONFIG_NETFILTER_BPF_LINK)");
 	row("attach", "bpffs", exists("/sys/fs/bpf"), "bpffs is not mounted at /sys/fs/bpf");

@@ -371,6 +371,7 @@ struct walk {
 	unsigned type;         /* the value's type, as declared */
 	bool in_arg;           /* the value is the argument: nothing read yet */
 	unsigned off;          /* the value's offset from the last pointer read */
+	unsigned root;         /* what that pointer points to, if a struct or union */
 	char *errbuf;
 	size_t errlen;
 };
@@ -520,11 +521,14 @@ static int deref(struct walk *w, const char *what)
 		if (st->nreads + 1 >= LBPF_MAX_STEPS)
 			return fail(w->errbuf, w->errlen, -EINVAL, "%s: more than %d pointers to "
 				    "follow", w->path, LBPF_MAX_STEPS - 1);
+		w->out->casts[st->nreads] = w->root;
 		st->offsets[st->nreads++] = w->off;
 	}
 	w->in_arg = false;
 	w->off = 0;
 	w->type = t->type;
+	t = btf_resolved(w->btf, w->type, &id);
+	w->root = t && btf_is_composite(t) ? id : 0;
 	return 0;
 }
 
@@ -630,6 +634,20 @@ static int classify(struct walk *w)
 	return 0;
 }
 
+/* Whether bpf_rdonly_cast can type every read of p: a struct or union of
+ * vmlinux's (a module's BTF continues vmlinux's ids; the kfunc knows only
+ * vmlinux's). */
+static bool reads_castable(const struct btf_path *p)
+{
+	const struct btf *base = btf__base_btf(p->btf);
+	unsigned i, vmlinux_types = base ? btf__type_cnt(base) : btf__type_cnt(p->btf);
+
+	for (i = 0; i < p->steps.nreads; i++)
+		if (!p->casts[i] || p->casts[i] >= vmlinux_types)
+			return false;
+	return true;
+}
+
 int btf_path_compile(const struct btf_args *args, bool ret, const char *path,
 		     struct btf_path *out, char *errbuf, size_t errlen)
 {
@@ -662,13 +680,23 @@ int btf_path_compile(const struct btf_args *args, bool ret, const char *path,
 	if (w.in_arg) {
 		st->nreads = 0;
 		st->size = 8;
+		out->direct = true; /* nothing to read */
 		return 0;
 	}
+	out->casts[st->nreads] = w.root;
 	st->offsets[st->nreads++] = w.off;
 	st->size = out->kind == BTF_VALUE_STRPTR || out->kind == BTF_VALUE_PTR ? 8 : out->size;
 	if (w.off != st->offsets[st->nreads - 1])
 		return fail(errbuf, errlen, -EINVAL, "%s: offset %u is too far", path, w.off);
+	out->direct = reads_castable(out);
 	return 0;
+}
+
+int btf_kernel_func_id(struct btf_kernel *k, const char *name)
+{
+	int id = btf__find_by_name_kind(k->vmlinux, name, BTF_KIND_FUNC);
+
+	return id > 0 ? id : -ENOENT;
 }
 
 const char *btf_enum_name(const struct btf *btf, unsigned type, long long v)

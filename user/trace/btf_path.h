@@ -46,6 +46,12 @@ struct btf_path {
 	unsigned type;                 /* the value's type id (enum names) */
 	unsigned size;                 /* bytes of the value */
 	bool is_signed;
+	/* casts[i]: the struct or union read i reads from, resolved (0: not
+	 * one); direct: every one of them is, and is vmlinux's, so that
+	 * bpf_rdonly_cast can type the pointer and the verifier check the
+	 * loads (bpf/probe.bpf.c's walk_path_direct) */
+	unsigned casts[LBPF_MAX_STEPS];
+	bool direct;
 };
 
 /* vmlinux's BTF (/sys/kernel/btf/vmlinux, mapped where the kernel allows,
@@ -79,6 +85,9 @@ int btf_raw_tp_args(struct btf_kernel *k, const char *name, struct btf_args *out
  * <what is wrong>". */
 int btf_path_compile(const struct btf_args *args, bool ret, const char *path,
 		     struct btf_path *out, char *errbuf, size_t errlen);
+/* The id of the kernel function (a kfunc) `name` in vmlinux's BTF, or
+ * -ENOENT. */
+int btf_kernel_func_id(struct btf_kernel *k, const char *name);
 /* The name of enum type `type`'s value v, or NULL. */
 const char *btf_enum_name(const struct btf *btf, unsigned type, long long v);
 

@@ -20,6 +20,7 @@
 #include "core/metric.h"
 #include "probe_lua.h"
 #include "probe.skel.h"
+#include "probe_direct.skel.h"
 #include "symbols.h"
 #include "usdt.h"
 
@@ -165,6 +166,43 @@ static void choose_fentry(lua_State *L, struct probe *p)
 		luaL_error(L, "%s '%s': via = \"fentry\": %s", type_names[p->type], p->spec, why);
 	if (why && !kprobes_available())
 		luaL_error(L, "%s '%s': %s", type_names[p->type], p->spec, no_kprobes);
+}
+
+/* Why p's paths cannot be read by checked loads, or NULL. */
+static const char *direct_refusal(struct probe *p, char *msg, size_t size)
+{
+	const struct attach_point *ap = &p->points[0];
+	int i, id;
+
+	if (!p->npoints || !ap->npaths)
+		return "the probe has no fields";
+	if (p->npoints > 1)
+		return "the probe has more than one attach point";
+	for (i = 0; i < ap->npaths; i++) {
+		if (ap->paths[i].bp.direct)
+			continue;
+		snprintf(msg, size, "fields.%s reads through a pointer to a type that is not a "
+			 "struct or union of vmlinux's BTF", ap->paths[i].name);
+		return msg;
+	}
+	id = btf_kernel_func_id(p->kernel_btf, "bpf_rdonly_cast");
+	if (id < 0)
+		return "the kernel has no bpf_rdonly_cast (Linux 6.2)";
+	p->rdonly_cast_id = id;
+	return NULL;
+}
+
+/* Settles p->direct once the paths are compiled (opts.path_reads). */
+static void choose_direct(lua_State *L, struct probe *p)
+{
+	char msg[256];
+	const char *why = p->path_reads == PATH_READS_HELPER ? "path_reads = \"helper\"" :
+			  direct_refusal(p, msg, sizeof(msg));
+
+	p->direct = !why;
+	if (why && p->path_reads == PATH_READS_DIRECT)
+		luaL_error(L, "%s '%s': path_reads = \"direct\": %s", type_names[p->type], p->spec,
+			   why);
 }
 
 static void find_functions(lua_State *L, struct probe *p)
@@ -329,21 +367,94 @@ static void check_pid(lua_State *L, struct probe *p)
 
 /* ---- loading and attaching ---- */
 
+/* The program that serves p's attach points. */
+static struct bpf_program *main_prog(const struct probe *p)
+{
+	bool ret = probe_is_return(p);
+
+	switch (p->type) {
+	case PROBE_TRACEPOINT:
+		return p->skel->progs.lbpf_tracepoint;
+	case PROBE_RAW_TRACEPOINT:
+		return p->skel->progs.lbpf_raw;
+	case PROBE_USDT:
+		return p->skel->progs.lbpf_usdt;
+	case PROBE_KPROBE:
+	case PROBE_KRETPROBE:
+		if (p->fentry)
+			return ret ? p->skel->progs.lbpf_fexit : p->skel->progs.lbpf_fentry;
+		/* fall through */
+	default:
+		return ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
+	}
+}
+
+/* Loads the main program only, and the latency pair's entry half. */
 static void autoload(struct probe *p)
 {
-	bool tp = p->type == PROBE_TRACEPOINT, raw = p->type == PROBE_RAW_TRACEPOINT;
-	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
-	bool usdt = p->type == PROBE_USDT;
+	struct bpf_program *prog, *main = main_prog(p);
 
-	bpf_program__set_autoload(p->skel->progs.lbpf_tracepoint, tp);
-	bpf_program__set_autoload(p->skel->progs.lbpf_raw, raw);
-	bpf_program__set_autoload(p->skel->progs.lbpf_usdt, usdt);
-	bpf_program__set_autoload(p->skel->progs.lbpf_entry, !tp && !ret && !raw && !usdt &&
-				  !p->fentry);
-	bpf_program__set_autoload(p->skel->progs.lbpf_return, ret && !p->fentry);
-	bpf_program__set_autoload(p->skel->progs.lbpf_fentry, p->fentry && !ret);
-	bpf_program__set_autoload(p->skel->progs.lbpf_fexit, p->fentry && ret);
-	bpf_program__set_autoload(p->skel->progs.lbpf_start, p->latency);
+	bpf_object__for_each_program(prog, p->skel->obj)
+		bpf_program__set_autoload(prog, prog == main ||
+					  (prog == p->skel->progs.lbpf_start && p->latency));
+}
+
+/* The two builds of bpf/probe.bpf.c have the same maps, programs and
+ * globals, so probe.skel.h's types serve both. */
+_Static_assert(sizeof(struct probe_bpf__rodata) == sizeof(struct probe_direct_bpf__rodata),
+	       "probe.bpf.c's two builds differ in their read-only globals");
+
+/* probe.skel.h's skeleton over the object the probe needs: the
+ * direct-read build's when its paths are read by checked loads. NULL with
+ * errno. */
+static struct probe_bpf *open_skel(const struct probe *p)
+{
+	struct probe_bpf *skel;
+	int err;
+
+	if (!p->direct)
+		return probe_bpf__open();
+	skel = calloc(1, sizeof(*skel));
+	if (!skel) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = probe_bpf__create_skeleton(skel);
+	if (!err) {
+		skel->skeleton->data = (void *)probe_direct_bpf__elf_bytes(&skel->skeleton->data_sz);
+		err = bpf_object__open_skeleton(skel->skeleton, NULL);
+	}
+	if (err) {
+		probe_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
+/* Turns the direct-read build's calls of LBPF_RDONLY_CAST_CALL into calls
+ * of the kfunc bpf_rdonly_cast, by its id in vmlinux's BTF. */
+static int patch_rdonly_cast(struct probe *p)
+{
+	struct bpf_program *prog = main_prog(p);
+	size_t i, n = bpf_program__insn_cnt(prog);
+	struct bpf_insn *insns = malloc(n * sizeof(*insns));
+	int err;
+
+	if (!insns)
+		return -ENOMEM;
+	memcpy(insns, bpf_program__insns(prog), n * sizeof(*insns));
+	for (i = 0; i < n; i++) {
+		if (insns[i].code != (BPF_JMP | BPF_CALL) || insns[i].src_reg != 0 ||
+		    insns[i].imm != LBPF_RDONLY_CAST_CALL)
+			continue;
+		insns[i].src_reg = BPF_PSEUDO_KFUNC_CALL;
+		insns[i].imm = p->rdonly_cast_id;
+		insns[i].off = 0; /* vmlinux's BTF */
+	}
+	err = bpf_program__set_insns(prog, insns, n);
+	free(insns);
+	return err;
 }
 
 static bool needs_stacks(const struct probe *p)
@@ -378,6 +489,16 @@ static void set_uses(struct probe *p)
 		ro->use_fields |= p->points[i].config.read_fields;
 		ro->use_paths |= p->points[i].config.npaths > 0;
 	}
+	ro->direct_npaths = 0;
+	if (!p->direct)
+		return;
+	ro->direct_npaths = p->points[0].npaths;
+	for (i = 0; i < p->points[0].npaths; i++) {
+		const struct btf_path *bp = &p->points[0].paths[i].bp;
+
+		ro->direct_paths[i] = p->points[0].config.paths[i];
+		memcpy((void *)ro->direct_casts[i], bp->casts, sizeof(bp->casts));
+	}
 }
 
 /* libbpf's USDT maps, made only for a USDT probe (only lbpf_usdt uses them;
@@ -403,7 +524,7 @@ static int probe_load(struct probe *p)
 {
 	int err;
 
-	p->skel = probe_bpf__open();
+	p->skel = open_skel(p);
 	if (!p->skel)
 		return -errno;
 	bpf_map__set_max_entries(p->skel->maps.configs, p->npoints);
@@ -439,9 +560,13 @@ static int probe_load(struct probe *p)
 		return err;
 	autoload(p);
 	set_uses(p);
+	if (p->direct) {
+		err = patch_rdonly_cast(p);
+		if (err)
+			return err;
+	}
 	if (p->fentry) {
-		err = bpf_program__set_attach_target(probe_is_return(p) ? p->skel->progs.lbpf_fexit :
-						     p->skel->progs.lbpf_fentry, 0, p->points[0].target);
+		err = bpf_program__set_attach_target(main_prog(p), 0, p->points[0].target);
 		if (err)
 			return err;
 	}
@@ -507,16 +632,12 @@ static struct bpf_link *attach_one(struct probe *p, struct attach_point *ap, int
 static int probe_attach(struct probe *p, int *failed)
 {
 	bool ret = p->type == PROBE_KRETPROBE || p->type == PROBE_URETPROBE;
-	struct bpf_program *prog = p->type == PROBE_TRACEPOINT ? p->skel->progs.lbpf_tracepoint :
-				   p->type == PROBE_RAW_TRACEPOINT ? p->skel->progs.lbpf_raw :
-				   p->type == PROBE_USDT ? p->skel->progs.lbpf_usdt :
-				   ret ? p->skel->progs.lbpf_return : p->skel->progs.lbpf_entry;
+	struct bpf_program *prog = main_prog(p);
 	int i;
 
 	if (p->fentry) {
 		*failed = 0;
-		p->points[0].link = bpf_program__attach_trace(ret ? p->skel->progs.lbpf_fexit :
-							      p->skel->progs.lbpf_fentry);
+		p->points[0].link = bpf_program__attach_trace(prog);
 		return p->points[0].link ? 0 : -errno;
 	}
 
@@ -955,6 +1076,22 @@ static void fail_attach(lua_State *L, struct probe *p, int err, int failed)
 
 /* fentry/fexit was refused (err): says so once per process, and loads the
  * probe as a kprobe instead, where kprobes exist. */
+/* probe_load; where the verifier refuses the direct program that
+ * path_reads = "auto" chose, the paths are read with the helper instead. */
+static int probe_load_paths(struct probe *p)
+{
+	int err = probe_load(p);
+
+	if (err && p->direct && p->path_reads == PATH_READS_AUTO &&
+	    (err == -EACCES || err == -EINVAL)) {
+		probe_bpf__destroy(p->skel);
+		p->skel = NULL;
+		p->direct = false;
+		err = probe_load(p);
+	}
+	return err;
+}
+
 static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 {
 	static bool told;
@@ -976,7 +1113,7 @@ static int fall_back_to_kprobe(lua_State *L, struct probe *p, int err)
 	probe_bpf__destroy(p->skel);
 	p->skel = NULL;
 	p->fentry = false;
-	return probe_load(p);
+	return probe_load_paths(p);
 }
 
 /* Creates the probe object for `type` from spec at 1 and options after. */
@@ -1002,6 +1139,7 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	opts = parse_tail(L, p, tail, nargs);
 	probe_check_opts(L, opts, &o);
 	p->via = o.via;
+	p->path_reads = o.path_reads;
 	if (o.via != VIA_AUTO && type != PROBE_KPROBE && type != PROBE_KRETPROBE)
 		luaL_error(L, "via: only kprobes and kretprobes choose how they attach");
 	if (opts && lua_getfield(L, opts, "pid") != LUA_TNIL) {
@@ -1029,11 +1167,12 @@ static int probe_new(lua_State *L, enum probe_type type, int tail, bool latency)
 	if (probe_compile(p, &o, msg, sizeof(msg)))
 		luaL_error(L, "%s", msg);
 	choose_fentry(L, p);
+	choose_direct(L, p);
 	probe_build_fields(L, p);
 	if (p->fn_ref != LUA_NOREF && (p->source = lbpf_ringbuf_subscribe(p->rt, on_event, p)) < 0)
 		lbpf_throw(L, p->source, "subscribe %s to the ring buffer", p->spec);
 	prepare_configs(p);
-	err = probe_load(p);
+	err = probe_load_paths(p);
 	if (err && p->fentry && p->via == VIA_AUTO)
 		err = fall_back_to_kprobe(L, p, err);
 	if (err) {

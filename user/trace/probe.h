@@ -32,6 +32,13 @@ enum probe_via {
 	VIA_FENTRY,            /* fentry/fexit or an error */
 };
 
+/* How a probe's field paths are read (opts.path_reads). */
+enum probe_path_reads {
+	PATH_READS_AUTO,       /* direct where the kernel and the paths allow, else helper */
+	PATH_READS_DIRECT,     /* loads the verifier checks (bpf_rdonly_cast), or an error */
+	PATH_READS_HELPER,     /* bpf_probe_read_kernel, one call per read */
+};
+
 enum probe_agg_kind {
 	AGG_NONE,
 	AGG_COUNT,
@@ -117,6 +124,9 @@ struct probe {
 	bool latency;                  /* entry+return pair measuring ns */
 	enum probe_via via;
 	bool fentry;                   /* a kprobe/kretprobe served by fentry/fexit */
+	enum probe_path_reads path_reads;
+	bool direct;                   /* paths read by checked loads (probe_direct.bpf.o) */
+	int rdonly_cast_id;            /* bpf_rdonly_cast's id in vmlinux's BTF, when direct */
 	enum probe_agg_kind agg;
 	bool by_point;                 /* count = "probe": the per-point event
 					* counters are the counts, no hash map */
@@ -177,6 +187,7 @@ struct probe_opts {
 	struct probe_field_opt fields[LBPF_MAX_PATHS];
 	int nfields;
 	enum probe_via via;
+	enum probe_path_reads path_reads;
 };
 
 /* probe_config.c */

@@ -168,21 +168,33 @@ static void check_fields(lua_State *L, int opts, struct probe_opts *o)
 	lua_pop(L, 1);
 }
 
-/* via = "kprobe" | "fentry" | "auto" */
+/* opts[name], one of names[] (NULL-ended): its index, or dflt when absent. */
+static int check_choice(lua_State *L, int opts, const char *name, const char *const names[],
+			const char *expected, int dflt)
+{
+	int i = dflt;
+
+	if (lua_getfield(L, opts, name) != LUA_TNIL) {
+		for (i = 0; lua_type(L, -1) == LUA_TSTRING && names[i] &&
+			    strcmp(names[i], lua_tostring(L, -1)); i++)
+			;
+		if (lua_type(L, -1) != LUA_TSTRING || !names[i])
+			luaL_error(L, "%s: expected %s", name, expected);
+	}
+	lua_pop(L, 1);
+	return i;
+}
+
+/* via = "auto" | "kprobe" | "fentry"; path_reads = "auto" | "direct" | "helper" */
 static void check_via(lua_State *L, int opts, struct probe_opts *o)
 {
 	static const char *const vias[] = { "auto", "kprobe", "fentry", NULL };
-	int i;
+	static const char *const reads[] = { "auto", "direct", "helper", NULL };
 
-	if (lua_getfield(L, opts, "via") != LUA_TNIL) {
-		for (i = 0; lua_type(L, -1) == LUA_TSTRING && vias[i] &&
-			    strcmp(vias[i], lua_tostring(L, -1)); i++)
-			;
-		if (lua_type(L, -1) != LUA_TSTRING || !vias[i])
-			luaL_error(L, "via: expected \"kprobe\", \"fentry\" or \"auto\"");
-		o->via = (enum probe_via)i;
-	}
-	lua_pop(L, 1);
+	o->via = (enum probe_via)check_choice(L, opts, "via", vias,
+					       "\"kprobe\", \"fentry\" or \"auto\"", VIA_AUTO);
+	o->path_reads = (enum probe_path_reads)check_choice(L, opts, "path_reads", reads,
+		"\"direct\", \"helper\" or \"auto\"", PATH_READS_AUTO);
 }
 
 static const struct { const char *opt; enum probe_agg_kind kind; } aggs[] = {
@@ -303,7 +315,7 @@ static bool opt_bool(lua_State *L, int opts, const char *name)
 
 static const char *const known_opts[] = {
 	"filter", "strings", "strlen", "kstack", "ustack", "count", "hist", "lhist", "sum", "min",
-	"max", "avg", "by", "print", "name", "pid", "fields", "via", NULL,
+	"max", "avg", "by", "print", "name", "pid", "fields", "via", "path_reads", NULL,
 };
 
 /* Unknown option names are typos: say so rather than ignore them. */
