@@ -144,7 +144,7 @@ static void parse_one_address(lua_State *L, const char *field, int ix, struct fi
 			      uint32_t *n)
 {
 	const char *text = lua_tostring(L, ix);
-	struct filter_prefix p;
+	struct filter_prefix p = { 0 }; /* luaL_error does not return; clang cannot tell */
 
 	if (!exact_string(L, ix) || filter_parse_prefix(text, &p))
 		luaL_error(L, "%s: malformed address or CIDR '%s'", field,
