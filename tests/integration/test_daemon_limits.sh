@@ -60,6 +60,27 @@ need_tools() {
 	[ -x "$FLOOD" ] || t_skip "$FLOOD is not built (make)"
 }
 
+# The workers run at --worker-nice (default -5), the other threads at
+# lbpfd's own nice value; a value out of range is refused with the range.
+test_worker_nice() {
+	t_need_root
+	local pid nices out rc=0
+	start_daemon
+	pid=$(daemon_pid)
+	nices=$(ps -L -o ni= -p "$pid" | tr -d ' ' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+	# main thread (and any loader) at 0, the two workers at -5
+	t_expect_contains "$nices" "-5:2" "worker nice values ($nices)"
+	t_expect_contains "$nices" "0:" "the control thread's nice value ($nices)"
+	start_daemon --worker-nice 3
+	pid=$(daemon_pid)
+	nices=$(ps -L -o ni= -p "$pid" | tr -d ' ' | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
+	t_expect_contains "$nices" "3:2" "--worker-nice 3 ($nices)"
+	stop_daemon
+	out=$("$LBPFD" --worker-nice -21 2>&1) || rc=$?
+	[ "$rc" = 2 ] || t_fail "--worker-nice -21: exit $rc, want 2: $out"
+	t_expect_contains "$out" "lbpfd: --worker-nice: expected a nice value from -20 to 19, got '-21'" "range error"
+}
+
 # --max-clients 8: with 8 connections open, a 9th gets the reason and is
 # closed; members of --group hold at most 7 (the last eighth is root's), so
 # root still gets in while they flood.
@@ -271,6 +292,7 @@ test_busy_policies() {
 		t_fail "the ticker was $worst ms late (bound: 250 ms): $lines"
 }
 
+t_run worker_nice test_worker_nice
 t_run connection_cap test_connection_cap
 t_run output_and_line_caps test_output_and_line_caps
 t_run timeouts test_timeouts

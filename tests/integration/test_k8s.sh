@@ -67,7 +67,7 @@ need([p["containerPort"] for p in c["ports"]] == [port], "containerPort is not t
 need(pod["metadata"]["annotations"]["prometheus.io/port"] == str(port), "annotation port")
 need(c["livenessProbe"]["httpGet"]["port"] == port, "probe port")
 need(spec.get("hostNetwork") and spec.get("hostPID"), "hostNetwork and hostPID")
-need(set(c["securityContext"]["capabilities"]["add"]) == {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN"},
+need(set(c["securityContext"]["capabilities"]["add"]) == {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN", "SYS_NICE"},
      "capabilities")
 need({"operator": "Exists"} in spec["tolerations"], "a toleration of every taint")
 print("\n".join(problems))

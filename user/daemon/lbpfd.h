@@ -34,6 +34,7 @@ struct daemon_options {
 	const char *group;
 	const char *policy_dir;    /* --policy-dir: policies as files, or NULL */
 	int workers;
+	int worker_nice;                /* the workers' nice value (-5) */
 	uint64_t instruction_limit;
 	unsigned max_errors;
 	size_t default_memory;

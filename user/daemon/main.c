@@ -23,9 +23,9 @@ static struct daemon_options opts;
 
 static const char usage[] =
 	"usage: lbpfd [--socket PATH] [--state-dir DIR] [--bpffs DIR] [--metrics ADDR]\n"
-	"             [--group GROUP] [--workers N] [--instructions N] [--max-errors N]\n"
-	"             [--memory SIZE] [--max-clients N] [--max-output SIZE] [--timeout S]\n"
-	"             [--policy-dir DIR] [--fail-open] [--foreground]\n"
+	"             [--group GROUP] [--workers N] [--worker-nice N] [--instructions N]\n"
+	"             [--max-errors N] [--memory SIZE] [--max-clients N] [--max-output SIZE]\n"
+	"             [--timeout S] [--policy-dir DIR] [--fail-open] [--foreground]\n"
 	"  --socket PATH       control socket (" LBPF_DAEMON_SOCKET ")\n"
 	"  --state-dir DIR     loaded policies, restored at start (" LBPF_DAEMON_STATE_DIR ")\n"
 	"  --bpffs DIR         where the runtimes and objects maps and the policies' packet\n"
@@ -33,6 +33,8 @@ static const char usage[] =
 	"  --metrics ADDR      serve Prometheus metrics, e.g. 127.0.0.1:9464\n"
 	"  --group GROUP       members of GROUP may use the socket too (mode 0660)\n"
 	"  --workers N         threads running the policies (2)\n"
+	"  --worker-nice N     their nice value, -20 to 19 (-5: above other processes, so\n"
+	"                      that a busy machine does not starve the policies)\n"
 	"  --instructions N    Lua instructions a callback may run at once (100000000)\n"
 	"  --max-errors N      callback errors in a row that fail a policy (10)\n"
 	"  --memory SIZE       default memory limit of a policy (64M)\n"
@@ -66,6 +68,23 @@ static int parse_number(const char *opt, const char *text, uint64_t min, uint64_
 	return 0;
 }
 
+/* --worker-nice: -20 to 19 into *out; -EINVAL (told) otherwise. */
+static int parse_nice(const char *text, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || end == text || v < -20 || v > 19) {
+		fprintf(stderr, "lbpfd: --worker-nice: expected a nice value from -20 to 19, got "
+			"'%s'\n", text);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 /* Parses one option; 0, 1 to exit 0 (help), or -EINVAL. */
 static int parse_option(int c, const char *arg, struct daemon_options *o)
 {
@@ -85,6 +104,10 @@ static int parse_option(int c, const char *arg, struct daemon_options *o)
 		if (parse_number("--workers", arg, 1, 64, &n))
 			return -EINVAL;
 		o->workers = n;
+		return 0;
+	case 'n':
+		if (parse_nice(arg, &o->worker_nice))
+			return -EINVAL;
 		return 0;
 	case 'i':
 		return parse_number("--instructions", arg, 1000, 1ull << 40,
@@ -134,6 +157,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "worker-nice", required_argument, NULL, 'n' },
 		{ "instructions", required_argument, NULL, 'i' },
 		{ "max-errors", required_argument, NULL, 'e' },
 		{ "memory", required_argument, NULL, 'M' },
@@ -150,7 +174,7 @@ static int parse_options(int argc, char **argv, struct daemon_options *o)
 
 	*o = (struct daemon_options){
 		.socket_path = LBPF_DAEMON_SOCKET, .state_dir = LBPF_DAEMON_STATE_DIR,
-		.bpffs = LBPF_DAEMON_BPFFS, .workers = 2, .instruction_limit = 100000000ull,
+		.bpffs = LBPF_DAEMON_BPFFS, .workers = 2, .worker_nice = -5, .instruction_limit = 100000000ull,
 		.max_errors = 10, .default_memory = 64u << 20,
 		.max_clients = LBPF_DAEMON_MAX_CLIENTS, .max_output = LBPF_DAEMON_MAX_OUTPUT,
 		.timeout_s = LBPF_DAEMON_IDLE_S,
@@ -186,7 +210,7 @@ static int setup(void)
 	if ((err = server_listen()))
 		return err;
 	features_probe();
-	return workers_start(opts.workers);
+	return workers_start(opts.workers, opts.worker_nice);
 }
 
 int main(int argc, char **argv)

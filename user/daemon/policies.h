@@ -130,8 +130,10 @@ uint64_t policy_log_lines(struct policy *p, uint64_t from, bool json,
 
 /* ---- runners.c: runners, the job queue and the workers ---- */
 
-/* Starts n workers; runners wait in the workers' own epoll set. */
-int workers_start(int n);
+/* Starts n workers at nice value nice (a worker that cannot take it says so
+ * once and runs at its inherited one); runners wait in the workers' own
+ * epoll set. */
+int workers_start(int n, int nice);
 void workers_stop(void);
 /* A runner for a load: listed (so its objects are mirrored) before its
  * runtime exists; runner_start hands it to the workers once the body ran. */
