@@ -178,7 +178,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mailbox_init() || state_init(state_dir) || pin_init(bpffs, runner_note_object))
 		fuzz_fail("start lbpfd's parts in %s and %s", state_dir, bpffs);
 	features_probe();
-	if (workers_start(opts.workers))
+	if (workers_start(opts.workers, opts.worker_nice))
 		fuzz_fail("start the workers");
 	atexit(clean_up);
 	return 0;
