@@ -3,7 +3,8 @@
  * A small traffic tool for the filter tests (no ping/nc needed), IPv4 or IPv6
  * by the address given. Every loop is bounded by a count or a deadline.
  *   pkt udp-send ADDR PORT COUNT [PPS]   sends COUNT datagrams (PPS: paced)
- *   pkt udp-recv PORT SECONDS            prints how many datagrams arrived
+ *   pkt udp-recv PORT SECONDS            prints how many datagrams arrived (SIGTERM
+ *                                        ends it early)
  *   pkt tcp-listen PORT SECONDS          accepts connections until the deadline
  *   pkt tcp-connect ADDR PORT MS         prints "ok" or "fail"
  *   pkt ping ADDR COUNT MS               ICMP echo; prints how many replies came
@@ -46,6 +47,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +117,28 @@ static int bind_any(int type, int port)
 	return fd;
 }
 
+static volatile sig_atomic_t stop_recv;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop_recv = 1;
+}
+
+/* Counts datagrams for `seconds`, or until SIGTERM (a test that knows when
+ * its traffic is over ends it early), then prints the count. */
 static int udp_recv(int port, double seconds)
 {
+	struct sigaction sa = { .sa_handler = on_term };
 	int fd = bind_any(SOCK_DGRAM, port);
 	double end = now() + seconds;
 	long n = 0;
 	char buf[2048];
 
+	sigaction(SIGTERM, &sa, NULL);
 	printf("ready\n");
 	fflush(stdout);
-	while (now() < end) {
+	while (now() < end && !stop_recv) {
 		struct pollfd p = { fd, POLLIN, 0 };
 
 		if (poll(&p, 1, 50) > 0 && recv(fd, buf, sizeof(buf), 0) >= 0)

@@ -354,12 +354,14 @@ test_tc() {
 	[ "$(tc_on_r1)" = 1 ] || t_fail "r1 has $(tc_on_r1) lbpf tc filters after the load"
 	before=$(tc_pins "$pins")
 
-	# 800 datagrams at 100/s to port 5002 across the kill, the gap, the
-	# restart and a reload (each replacing the filter): none may arrive
-	ip netns exec lbpf-dfr "$PKT" udp-recv 5002 10 > "$W/recv.across" &
+	# datagrams at 100/s to port 5002 across the kill, the gap, the restart
+	# and a reload (each replacing the filter): none may arrive. The sender
+	# stops after 60 s at the latest and is stopped once the reload is done;
+	# the receiver then counts what came (it would stop after 70 s).
+	ip netns exec lbpf-dfr "$PKT" udp-recv 5002 70 > "$W/recv.across" &
 	rpid=$!
 	for i in $(seq 50); do grep -q ready "$W/recv.across" && break; sleep 0.05; done
-	$A "$PKT" udp-send 10.99.5.2 5002 800 100 &
+	$A "$PKT" udp-send 10.99.5.2 5002 6000 100 &
 	spid=$!
 	sleep 0.5
 	kill9_daemon
@@ -375,8 +377,11 @@ test_tc() {
 	before=$after
 	"$LBPF" reload tc >/dev/null || t_fail "reload failed: $(tail -5 "$W/lbpfd.log")"
 	wait_for "the reload did not replace $before" tc_pin_is_not "$pins" "$before"
-	kill -0 $spid 2>/dev/null || t_fail "the traffic ended before the reload was done"
-	wait $spid
+	kill -0 $spid 2>/dev/null || t_fail "the traffic (60 s) ended before the reload was done"
+	kill $spid
+	wait $spid 2>/dev/null || true # 143: it was stopped
+	sleep 0.3 # what is on its way
+	kill -TERM $rpid
 	wait $rpid
 	[ "$(tail -1 "$W/recv.across")" = 0 ] ||
 		t_fail "$(tail -1 "$W/recv.across") datagrams passed across kill, restart and reload"
