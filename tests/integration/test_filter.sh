@@ -121,7 +121,10 @@ test_xdp_native() { test_xdp native; }
 test_xdp_generic() { test_xdp generic; }
 
 test_tc_ingress() {
-	$R "$PKT" tcp-listen 8080 3 & $R "$PKT" tcp-listen 8081 3 &
+	# the listeners outlive the policy's load however slow it is (a CI run
+	# once saw the IPv6 connect after a 3 s listener had ended); cleanup
+	# ends them with the namespaces
+	$R "$PKT" tcp-listen 8080 15 & $R "$PKT" tcp-listen 8081 15 &
 	policy ${NSP}r 3 <<-EOF
 	fw = lbpf.filter{ hook = "tc", dev = "r1", direction = "ingress" }
 	fw:rule{ proto = "tcp", dport = 8081, tcp = "syn", action = "drop" }
