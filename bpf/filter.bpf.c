@@ -176,26 +176,114 @@ static __always_inline __u32 ct_found(struct nf_conn *ct, const struct filter_ct
 	return state;
 }
 
-static __noinline __u32 ct_lookup_xdp(struct xdp_md *ctx, const struct filter_pkt *p)
+/* An ICMP or ICMPv6 error (destination unreachable, time exceeded, packet
+ * too big, ...) quotes the head of the packet it answers. */
+static __always_inline bool icmp_error(const struct filter_pkt *p)
 {
-	struct filter_ct_opts opts = {};
-	struct bpf_sock_tuple t = {};
-	__u32 size = ct_tuple(p, &t, &opts);
+	__u8 t = p->icmp_type;
 
-	if (!ctx || !size)
-		return FILTER_CT_UNTRACKED;
-	return ct_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+	if (!p->has_icmp)
+		return false;
+	if (p->family == 4)
+		return p->proto == PROTO_ICMP && (t == 3 || t == 4 || t == 5 || t == 11 || t == 12);
+	return p->proto == PROTO_ICMPV6 && t < 128;
 }
 
-static __noinline __u32 ct_lookup_skb(struct __sk_buff *ctx, const struct filter_pkt *p)
+/* The tuple of the TCP or UDP packet an ICMP error quotes, which conntrack
+ * looks up to call the error "related" (nf_conntrack_inet_error): the quoted
+ * IP header and ports follow the 8-byte ICMP header, read with the hook's
+ * load_bytes helper. 0 when the quote is cut short, a later fragment, not
+ * TCP or UDP, or (IPv6) behind extension headers. */
+static __always_inline __u32 ct_inner_tuple(void *ctx, bool xdp, const struct filter_pkt *p,
+					    struct bpf_sock_tuple *t, struct filter_ct_opts *opts)
+{
+	__u32 off = p->l4off + 8, ihl = 40;
+	__u8 ip[40], ports[4];
+	__u8 proto;
+	int err;
+
+	err = xdp ? bpf_xdp_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40)
+		  : bpf_skb_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40);
+	if (err)
+		return 0;
+	if (p->family == 4) {
+		ihl = (ip[0] & 0xf) * 4;
+		proto = ip[9];
+		if (ip[0] >> 4 != 4 || ihl < 20 || ((ip[6] & 0x1f) | ip[7]))
+			return 0;
+	} else {
+		proto = ip[6];
+		if (ip[0] >> 4 != 6)
+			return 0;
+	}
+	if (proto != PROTO_TCP && proto != PROTO_UDP)
+		return 0;
+	err = xdp ? bpf_xdp_load_bytes(ctx, off + ihl, ports, 4)
+		  : bpf_skb_load_bytes(ctx, off + ihl, ports, 4);
+	if (err)
+		return 0;
+	opts->netns_id = -1;
+	opts->l4proto = proto;
+	if (p->family == 4) {
+		__builtin_memcpy(&t->ipv4.saddr, ip + 12, 4);
+		__builtin_memcpy(&t->ipv4.daddr, ip + 16, 4);
+		__builtin_memcpy(&t->ipv4.sport, ports, 2);
+		__builtin_memcpy(&t->ipv4.dport, ports + 2, 2);
+		return sizeof(t->ipv4);
+	}
+	__builtin_memcpy(t->ipv6.saddr, ip + 8, 16);
+	__builtin_memcpy(t->ipv6.daddr, ip + 24, 16);
+	__builtin_memcpy(&t->ipv6.sport, ports, 2);
+	__builtin_memcpy(&t->ipv6.dport, ports + 2, 2);
+	return sizeof(t->ipv6);
+}
+
+/* An ICMP error's state, as conntrack gives it: "related" when the
+ * connection of the packet it quotes exists, else "invalid". */
+static __always_inline __u32 ct_error_found(struct nf_conn *ct)
+{
+	if (!ct)
+		return FILTER_CT_INVALID;
+	bpf_ct_release(ct);
+	return FILTER_CT_RELATED;
+}
+
+/* The two lookups are global functions, which the verifier checks once, not
+ * once for every way the parser can reach them (each state it keeps there
+ * would walk the ICMP quote's branches again: past the 1M-instruction limit).
+ * So p may be NULL to it, and the result is any number: ct_state masks it. */
+__noinline __u32 ct_lookup_xdp(struct xdp_md *ctx, const struct filter_pkt *p)
 {
 	struct filter_ct_opts opts = {};
 	struct bpf_sock_tuple t = {};
-	__u32 size = ct_tuple(p, &t, &opts);
+	__u32 size;
 
-	if (!ctx || !size)
+	if (!ctx || !p)
 		return FILTER_CT_UNTRACKED;
-	return ct_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+	size = ct_tuple(p, &t, &opts);
+	if (size)
+		return ct_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+	size = icmp_error(p) ? ct_inner_tuple(ctx, true, p, &t, &opts) : 0;
+	if (size)
+		return ct_error_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)));
+	return FILTER_CT_UNTRACKED;
+}
+
+__noinline __u32 ct_lookup_skb(struct __sk_buff *ctx, const struct filter_pkt *p)
+{
+	struct filter_ct_opts opts = {};
+	struct bpf_sock_tuple t = {};
+	__u32 size;
+
+	if (!ctx || !p)
+		return FILTER_CT_UNTRACKED;
+	size = ct_tuple(p, &t, &opts);
+	if (size)
+		return ct_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
+	size = icmp_error(p) ? ct_inner_tuple(ctx, false, p, &t, &opts) : 0;
+	if (size)
+		return ct_error_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)));
+	return FILTER_CT_UNTRACKED;
 }
 
 /* netfilter: the entry conntrack attached to the skb (nft's ct state). */
@@ -428,6 +516,7 @@ static __always_inline void parse_transport(struct filter_pkt *p, const struct c
 			p->icmp_type = l4[0];
 			p->icmp_code = l4[1];
 			p->has_icmp = 1;
+			p->l4off = off;
 			p->parse = FILTER_PARSE_OK;
 		}
 	} else if (proto == PROTO_UDP || proto == PROTO_UDPLITE || proto == PROTO_SCTP ||

@@ -7,6 +7,10 @@
  *                                        ends it early)
  *   pkt tcp-listen PORT SECONDS          accepts connections until the deadline
  *   pkt tcp-connect ADDR PORT MS         prints "ok" or "fail"
+ *   pkt udp-refused ADDR PORT MS         sends a datagram to a closed port on a
+ *                                        connected socket: "refused" when the ICMP
+ *                                        port-unreachable came back within MS, else
+ *                                        "silent"
  *   pkt ping ADDR COUNT MS               ICMP echo; prints how many replies came
  *   pkt tcp-echo PORT SECONDS            echoes what each connection sends
  *   pkt tcp-talk ADDR PORT MS            connects, sends, reads it back: "ok" or "fail"
@@ -178,6 +182,26 @@ static int tcp_connect(const char *addr, int port, int ms)
 	else
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
 	printf("%s\n", err ? "fail" : "ok");
+	return 0;
+}
+
+/* The ICMP error a closed port answers with reaches the socket as
+ * ECONNREFUSED: the answer conntrack calls "related" to the datagram's flow. */
+static int udp_refused(const char *addr, int port, int ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = socket(parse_addr(addr, port, &ss, &len), SOCK_DGRAM, 0), refused = 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+	char byte;
+
+	if (fd < 0 || connect(fd, (void *)&ss, len) || send(fd, "x", 1, 0) != 1) {
+		perror("pkt: udp-refused");
+		return 1;
+	}
+	if (poll(&p, 1, ms) > 0)
+		refused = recv(fd, &byte, 1, MSG_DONTWAIT) < 0 && errno == ECONNREFUSED;
+	printf("%s\n", refused ? "refused" : "silent");
 	return 0;
 }
 
@@ -698,6 +722,8 @@ int main(int argc, char **argv)
 		return tcp_listen(atoi(argv[2]), atof(argv[3]));
 	if (!strcmp(cmd, "tcp-connect") && argc == 5)
 		return tcp_connect(argv[2], atoi(argv[3]), atoi(argv[4]));
+	if (!strcmp(cmd, "udp-refused") && argc == 5)
+		return udp_refused(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "ping") && argc == 5)
 		return ping(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (!strcmp(cmd, "tcp-echo") && argc == 4)

@@ -55,6 +55,13 @@ setup() {
 	$R ip addr add 10.98.1.2/24 dev r0 && $R ip addr add 10.98.1.3/24 dev r0
 	$R ip addr add fd98:1::2/64 dev r0 nodad
 	$S ip addr add 10.98.1.1/24 dev s0 # for the real TCP of test_ct
+	# test_ct's UDP to a closed port of ${P}s: its ICMP errors come back at
+	# once (no rate limit), and IPv6 needs no neighbour discovery, whose
+	# answers a stateful policy drops as nft's ct calls them invalid
+	$S ip addr add fd98:1::1/64 dev s0 nodad
+	$S sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+	$S ip -6 neigh add fd98:1::2 lladdr "$($R cat /sys/class/net/r0/address)" dev s0 nud permanent
+	$R ip -6 neigh add fd98:1::1 lladdr "$($S cat /sys/class/net/s0/address)" dev r0 nud permanent
 	$R sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0
 	MAC=$($R cat /sys/class/net/r0/address)
 }
@@ -397,11 +404,15 @@ test_ingress() { check_place ingress 2; }
 test_xdp() { check_place xdp 3; }
 
 # ct_probes: real TCP through the filter at input: to the allowed port, to
-# another port with a listener, and out from ${P}r (its SYN-ACK comes in).
+# another port with a listener, and out from ${P}r (its SYN-ACK comes in);
+# UDP out from ${P}r to a closed port, IPv4 and IPv6, whose ICMP port
+# unreachable comes in as conntrack's "related".
 ct_probes() {
 	echo "connect-8080 $($S "$PKT" tcp-connect 10.98.1.2 8080 1000)"
 	echo "connect-8081 $($S "$PKT" tcp-connect 10.98.1.2 8081 500)"
 	echo "outbound-9090 $($R "$PKT" tcp-connect 10.98.1.1 9090 1000)"
+	echo "refused-7777 $($R "$PKT" udp-refused 10.98.1.1 7777 1000)"
+	echo "refused6-7777 $($R "$PKT" udp-refused fd98:1::1 7777 1000)"
 }
 
 # Connection state at input: crafted frames (a SYN is new; a bare ACK
@@ -419,9 +430,11 @@ test_ct() {
 		run $place lbpf $((base += 100)) ct
 		compare ct $place
 		w=$WORK/$place
-		[ "$(cat "$w.none.tcp")" = "$(printf 'connect-8080 ok\nconnect-8081 ok\noutbound-9090 ok')" ] ||
+		[ "$(cat "$w.none.tcp")" = "$(printf '%s\n' "connect-8080 ok" "connect-8081 ok" \
+			"outbound-9090 ok" "refused-7777 refused" "refused6-7777 refused")" ] ||
 			t_fail "$place without a filter: $(cat "$w.none.tcp")"
-		[ "$(cat "$w.nftct.tcp")" = "$(printf 'connect-8080 ok\nconnect-8081 fail\noutbound-9090 ok')" ] ||
+		[ "$(cat "$w.nftct.tcp")" = "$(printf '%s\n' "connect-8080 ok" "connect-8081 fail" \
+			"outbound-9090 ok" "refused-7777 refused" "refused6-7777 refused")" ] ||
 			t_fail "$place: nft's stateful policy: $(cat "$w.nftct.tcp")"
 		[ "$(cat "$w.lbpfct.tcp")" = "$(cat "$w.nftct.tcp")" ] ||
 			t_fail "$place: real TCP: nft $(cat "$w.nftct.tcp"), lbpf $(cat "$w.lbpfct.tcp")"

@@ -14,7 +14,8 @@
 #  - ct at xdp, tc and (6.4+) netfilter, with real TCP: with a stateful policy
 #    in lbpf-vx, the connection it opens works both ways, while an unsolicited
 #    SYN, a bare ACK and a SYN-ACK to a closed port get no answer (without the
-#    policy, each gets one). The kernel's conntrack kfuncs come from the
+#    policy, each gets one), and the ICMP port unreachable answering UDP it
+#    sent comes in (related). The kernel's conntrack kfuncs come from the
 #    nf_conntrack module scripts/vmtest.sh loads.
 # Only namespaces made here carry traffic.
 . "$(dirname "$0")/../lib.sh"
@@ -46,7 +47,8 @@ setup() {
 	ip netns add lbpf-vx && ip netns add lbpf-vy &&
 	ip link add x0 netns lbpf-vx type veth peer name y0 netns lbpf-vy || return 1
 	$X ip addr add 10.97.0.1/24 dev x0 && $Y ip addr add 10.97.0.2/24 dev y0 &&
-	$X ip link set x0 up && $Y ip link set y0 up && $X ip link set lo up && $Y ip link set lo up
+	$X ip link set x0 up && $Y ip link set y0 up && $X ip link set lo up && $Y ip link set lo up &&
+	$Y sysctl -qw net.ipv4.icmp_ratelimit=0 # ct_probe's port unreachables
 }
 
 # kernel_at_least MAJOR MINOR
@@ -199,6 +201,8 @@ ct_probe() {
 	[ "$got" = "$3" ] || t_fail "$4: a bare ACK: $got, want $3"
 	got=$($Y "$PKT" tcp-raw 10.97.0.1 7002 SA 700)
 	[ "$got" = "$3" ] || t_fail "$4: a SYN-ACK to a closed port: $got, want $3"
+	got=$($X "$PKT" udp-refused 10.97.0.2 7777 700)
+	[ "$got" = refused ] || t_fail "$4: the port unreachable (related) for UDP lbpf-vx sent: $got"
 }
 
 test_ct() {
