@@ -148,7 +148,7 @@ flood=$(worst_late "$f0" "$f1")
 ref_quiet=$(late "$q0" "$q1" < "$W/outside.log")
 ref_flood=$(late "$f0" "$f1" < "$W/outside.log")
 target=$(echo "2 * ${quiet%% *} + 5" | bc)
-rss_pct=$(echo "scale=1; 100 * ($rss1 - $rss0) / $rss0" | bc)
+rss_pct=$(awk -v a="$rss1" -v b="$rss0" 'BEGIN { printf "%+.1f", 100 * (a - b) / b }')
 stats() { tr '\n' ' ' < "$W/$1.out" | cut -c1-120; }
 
 echo "## lbpfd under a control-socket flood ($(nproc) CPUs, kernel $(uname -r))"

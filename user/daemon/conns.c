@@ -15,6 +15,7 @@
  * its socket takes the line), logged and closed.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct conn {
 
 static struct conn *conns; /* main thread */
 static unsigned nconns;
+static unsigned closed_since_trim; /* connections closed since the last malloc_trim */
 static int epfd = -1;
 static int spare_fd = -1;  /* given up at EMFILE to refuse a client with a reason */
 static const struct daemon_options *opts;
@@ -126,6 +128,15 @@ static void conn_free(struct conn *c)
 	free(c->in);
 	json_writer_free(&c->out);
 	free(c);
+	/* A flood's small buffers come from the heap, whose free pages glibc
+	 * keeps while anything above them lives: once many connections have
+	 * come and gone and only a few (a watcher, a scraper) remain, hand the
+	 * free pages back. scripts/bench/daemon_soak.sh: RSS after a flood was
+	 * +46-50% over its start in some runs without this, 0-2% with it. */
+	if (++closed_since_trim >= 64 && nconns <= 4) {
+		malloc_trim(0);
+		closed_since_trim = 0;
+	}
 }
 
 /* Watches input while c may send a request, output while some waits. */
