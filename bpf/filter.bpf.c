@@ -197,11 +197,16 @@ static __always_inline bool icmp_error(const struct filter_pkt *p)
 static __always_inline __u32 ct_inner_tuple(void *ctx, bool xdp, const struct filter_pkt *p,
 					    struct bpf_sock_tuple *t, struct filter_ct_opts *opts)
 {
-	__u32 off = p->l4off + 8, ihl = 40;
+	struct filter_search *s;
+	__u32 off, ihl = 40, key = 0;
 	__u8 ip[40], ports[4];
 	__u8 proto;
 	int err;
 
+	s = bpf_map_lookup_elem(&filter_scratch, &key);
+	if (!s)
+		return 0;
+	off = s->icmp_off + 8; /* the parser's note, this packet's: see note_icmp_off */
 	err = xdp ? bpf_xdp_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40)
 		  : bpf_skb_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40);
 	if (err)
@@ -483,6 +488,15 @@ static __always_inline const __u8 *cursor_at(const struct cursor *c, __u32 off, 
 	return at;
 }
 
+static __always_inline void note_icmp_off(__u32 off)
+{
+	__u32 key = 0;
+	struct filter_search *s = bpf_map_lookup_elem(&filter_scratch, &key);
+
+	if (s)
+		s->icmp_off = off;
+}
+
 static __always_inline void read_ports(struct filter_pkt *p, const __u8 *l4)
 {
 	p->sport = (__u16)l4[0] << 8 | l4[1];
@@ -516,7 +530,7 @@ static __always_inline void parse_transport(struct filter_pkt *p, const struct c
 			p->icmp_type = l4[0];
 			p->icmp_code = l4[1];
 			p->has_icmp = 1;
-			p->l4off = off;
+			note_icmp_off(off);
 			p->parse = FILTER_PARSE_OK;
 		}
 	} else if (proto == PROTO_UDP || proto == PROTO_UDPLITE || proto == PROTO_SCTP ||

@@ -297,6 +297,12 @@ struct filter_search {
 	__u32 off[FILTER_NFIELDS];
 	__u32 base[FILTER_NFIELDS];
 	__u32 ct;             /* the packet's ct state, when a rule asks (enum filter_ct) */
+	/* XDP, tc: the ICMP header's offset in the frame, which the parser
+	 * writes here for the conntrack lookup of an ICMP error. Not in struct
+	 * filter_pkt: a stack value that differs from one parser path to the
+	 * next keeps the verifier from merging them (lbpf test's tc program
+	 * went past 1M instructions). */
+	__u32 icmp_off;
 };
 
 struct {

@@ -273,8 +273,6 @@ struct filter_pkt {
 	__u8 has_icmp;
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u16 l4off;          /* XDP, tc: the ICMP header's offset in the frame (ct lookups) */
-	__u16 pad;
 };
 
 #define FILTER_REC_LOG  1
