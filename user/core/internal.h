@@ -164,5 +164,9 @@ int lbpf_mount_filesystems(void);
 const char *lbpf_missing_capability(void);
 /* Routes libbpf's warnings through lbpf's log, drops its debug output. */
 void lbpf_libbpf_logging(void);
+struct bpf_object;
+/* LBPF_DEBUG=3: the verifier's statistics of each of obj's programs (the
+ * instructions it processed, its states) are printed as they load. */
+void lbpf_verifier_stats(struct bpf_object *obj);
 
 #endif /* LBPF_INTERNAL_H */

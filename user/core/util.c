@@ -180,14 +180,21 @@ void lbpf_libbpf_log_clear(void)
 	libbpf_log_len = 0;
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int debug_level(void)
 {
 	static int debug = -1;
-	char *text = NULL;
-	size_t n, keep;
 
 	if (debug < 0)
 		debug = getenv("LBPF_DEBUG") ? atoi(getenv("LBPF_DEBUG")) : 0;
+	return debug;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int debug = debug_level();
+	char *text = NULL;
+	size_t n, keep;
+
 	if (level == LIBBPF_DEBUG && debug < 2)
 		return 0;
 	if (vasprintf(&text, fmt, ap) < 0)
@@ -209,6 +216,18 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	free(text);
 	return 0;
+}
+
+void lbpf_verifier_stats(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+
+	if (debug_level() < 3)
+		return;
+	/* BPF_LOG_STATS: libbpf prints the log of a load that succeeded at its
+	 * debug level, which LBPF_DEBUG >= 2 shows */
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_log_level(prog, 4);
 }
 
 void lbpf_libbpf_logging(void)

@@ -641,6 +641,7 @@ int filter_engine_open(struct filter_engine **out, const struct filter_engine_op
 		fail(e, err, "prepare the filter programs");
 		goto cleanup;
 	}
+	lbpf_verifier_stats(e->skel->obj);
 	err = filter_bpf__load(e->skel);
 	if (err) {
 		if (o->hook == FILTER_HOOK_NF && (err == -EINVAL || err == -EOPNOTSUPP))

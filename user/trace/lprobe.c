@@ -17,6 +17,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "core/internal.h"
 #include "core/metric.h"
 #include "probe_lua.h"
 #include "probe.skel.h"
@@ -571,6 +572,7 @@ static int probe_load(struct probe *p)
 			return err;
 	}
 	lbpf_libbpf_log_clear();
+	lbpf_verifier_stats(p->skel->obj);
 	return probe_bpf__load(p->skel);
 }
 
