@@ -247,6 +247,20 @@ test_counter_counts_getppid() {
 	[ "$counted" -ge "$n" ] || t_fail "counted $counted of $n getppid() calls"
 }
 
+# LBPF_DEBUG=3 prints the verifier's statistics of a probe's program as it
+# loads; LBPF_DEBUG unset prints none.
+test_verifier_stats() {
+	t_need_root
+	local code="lbpf.tracepoint('syscalls:sys_enter_getppid', { count = 'comm' }) lbpf.exit()" out
+	[ -d /sys/kernel/tracing/events/syscalls/sys_enter_getppid ] ||
+		t_skip "no syscalls:sys_enter_getppid tracepoint (CONFIG_FTRACE_SYSCALLS)"
+	out=$(LBPF_DEBUG=3 "$LBPF" run -e "$code" 2>&1) || t_fail "LBPF_DEBUG=3: $out"
+	echo "$out" | grep -Eq "^processed [0-9]+ insns" || t_fail "no statistics: $(echo "$out" | tail -3)"
+	echo "# $(echo "$out" | grep -E '^processed' | head -1)"
+	out=$(env -u LBPF_DEBUG "$LBPF" run -e "$code" 2>&1) || t_fail "$out"
+	[ -z "$out" ] || t_fail "without LBPF_DEBUG: $out"
+}
+
 t_run foundation/body_error test_body_error
 t_run foundation/syntax_error test_syntax_error
 t_run foundation/sigint test_sigint
@@ -258,3 +272,4 @@ t_run foundation/mounts_filesystems test_mounts_filesystems
 t_run foundation/cli test_cli
 t_run foundation/callback_errors test_callback_errors
 t_run foundation/counter_counts_getppid test_counter_counts_getppid
+t_run foundation/verifier_stats test_verifier_stats
