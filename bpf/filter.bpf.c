@@ -140,10 +140,9 @@ static __always_inline __u32 ct_entry_state(struct nf_conn *ct, __u8 dir)
 	return status & IPS_EXPECTED_ ? FILTER_CT_RELATED : FILTER_CT_NEW;
 }
 
-/* XDP and tc: the kernel's conntrack table, looked up by the 5-tuple. Only
- * TCP and UDP can be looked up; other packets are "untracked" here. No
- * entry: the packet would open one, "new". ct_tuple fills the tuple and
- * returns its size, or 0 when the packet cannot be looked up. */
+/* The packet's own 5-tuple for the conntrack kfuncs, which take only TCP
+ * and UDP: fills t and returns its size, or 0 when the packet cannot be
+ * looked up. */
 static __always_inline __u32 ct_tuple(const struct filter_pkt *p, struct bpf_sock_tuple *t,
 				      struct filter_ct_opts *opts)
 {
@@ -165,6 +164,7 @@ static __always_inline __u32 ct_tuple(const struct filter_pkt *p, struct bpf_soc
 	return sizeof(t->ipv6);
 }
 
+/* A packet's own lookup: no entry means the packet would open one, "new". */
 static __always_inline __u32 ct_found(struct nf_conn *ct, const struct filter_ct_opts *opts)
 {
 	__u32 state;
@@ -191,22 +191,18 @@ static __always_inline bool icmp_error(const struct filter_pkt *p)
 
 /* The tuple of the TCP or UDP packet an ICMP error quotes, which conntrack
  * looks up to call the error "related" (nf_conntrack_inet_error): the quoted
- * IP header and ports follow the 8-byte ICMP header, read with the hook's
- * load_bytes helper. 0 when the quote is cut short, a later fragment, not
- * TCP or UDP, or (IPv6) behind extension headers. */
+ * IP header and ports follow the 8-byte ICMP header at icmp_off, read with
+ * the hook's load_bytes helper. 0 when the quote is cut short, a later
+ * fragment, not TCP or UDP, or (IPv6) behind extension headers. */
 static __always_inline __u32 ct_inner_tuple(void *ctx, bool xdp, const struct filter_pkt *p,
-					    struct bpf_sock_tuple *t, struct filter_ct_opts *opts)
+					    __u32 icmp_off, struct bpf_sock_tuple *t,
+					    struct filter_ct_opts *opts)
 {
-	struct filter_search *s;
-	__u32 off, ihl = 40, key = 0;
+	__u32 off = icmp_off + 8, ihl = 40;
 	__u8 ip[40], ports[4];
 	__u8 proto;
 	int err;
 
-	s = bpf_map_lookup_elem(&filter_scratch, &key);
-	if (!s)
-		return 0;
-	off = s->icmp_off + 8; /* the parser's note, this packet's: see note_icmp_off */
 	err = xdp ? bpf_xdp_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40)
 		  : bpf_skb_load_bytes(ctx, off, ip, p->family == 4 ? 20 : 40);
 	if (err)
@@ -243,52 +239,47 @@ static __always_inline __u32 ct_inner_tuple(void *ctx, bool xdp, const struct fi
 	return sizeof(t->ipv6);
 }
 
-/* An ICMP error's state, as conntrack gives it: "related" when the
- * connection of the packet it quotes exists, else "invalid". */
-static __always_inline __u32 ct_error_found(struct nf_conn *ct)
+/* XDP and tc: the kernel's conntrack table, looked up by the packet's
+ * 5-tuple, or for an ICMP error by the packet it quotes, which is then
+ * "related" when that connection exists and "invalid" when not (as
+ * conntrack gives it). */
+static __always_inline __u32 ct_lookup(void *ctx, bool xdp, const struct filter_pkt *p,
+				       __u32 icmp_off)
 {
+	struct filter_ct_opts opts = {};
+	struct bpf_sock_tuple t = {};
+	struct nf_conn *ct;
+	__u32 size = ct_tuple(p, &t, &opts);
+	bool error = false;
+
+	if (!size && icmp_error(p)) {
+		size = ct_inner_tuple(ctx, xdp, p, icmp_off, &t, &opts);
+		error = true;
+	}
+	if (!size)
+		return FILTER_CT_UNTRACKED;
+	ct = xdp ? bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts))
+		 : bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts));
+	if (!error)
+		return ct_found(ct, &opts);
 	if (!ct)
 		return FILTER_CT_INVALID;
 	bpf_ct_release(ct);
 	return FILTER_CT_RELATED;
 }
 
-/* The two lookups are global functions, which the verifier checks once, not
+/* The lookups are global functions, which the verifier checks once, not
  * once for every way the parser can reach them (each state it keeps there
  * would walk the ICMP quote's branches again: past the 1M-instruction limit).
  * So p may be NULL to it, and the result is any number: ct_state masks it. */
-__noinline __u32 ct_lookup_xdp(struct xdp_md *ctx, const struct filter_pkt *p)
+__noinline __u32 ct_lookup_xdp(struct xdp_md *ctx, const struct filter_pkt *p, __u32 icmp_off)
 {
-	struct filter_ct_opts opts = {};
-	struct bpf_sock_tuple t = {};
-	__u32 size;
-
-	if (!ctx || !p)
-		return FILTER_CT_UNTRACKED;
-	size = ct_tuple(p, &t, &opts);
-	if (size)
-		return ct_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
-	size = icmp_error(p) ? ct_inner_tuple(ctx, true, p, &t, &opts) : 0;
-	if (size)
-		return ct_error_found(bpf_xdp_ct_lookup(ctx, &t, size, &opts, sizeof(opts)));
-	return FILTER_CT_UNTRACKED;
+	return p ? ct_lookup(ctx, true, p, icmp_off) : FILTER_CT_UNTRACKED;
 }
 
-__noinline __u32 ct_lookup_skb(struct __sk_buff *ctx, const struct filter_pkt *p)
+__noinline __u32 ct_lookup_skb(struct __sk_buff *ctx, const struct filter_pkt *p, __u32 icmp_off)
 {
-	struct filter_ct_opts opts = {};
-	struct bpf_sock_tuple t = {};
-	__u32 size;
-
-	if (!ctx || !p)
-		return FILTER_CT_UNTRACKED;
-	size = ct_tuple(p, &t, &opts);
-	if (size)
-		return ct_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)), &opts);
-	size = icmp_error(p) ? ct_inner_tuple(ctx, false, p, &t, &opts) : 0;
-	if (size)
-		return ct_error_found(bpf_skb_ct_lookup(ctx, &t, size, &opts, sizeof(opts)));
-	return FILTER_CT_UNTRACKED;
+	return p ? ct_lookup(ctx, false, p, icmp_off) : FILTER_CT_UNTRACKED;
 }
 
 /* netfilter: the entry conntrack attached to the skb (nft's ct state). */
@@ -306,17 +297,19 @@ static __always_inline __u32 ct_of_skb(struct sk_buff *skb)
 	return info == 0 ? FILTER_CT_ESTABLISHED : info == 1 ? FILTER_CT_RELATED : FILTER_CT_NEW;
 }
 
-/* The packet's ct state, for a filter with ct rules. */
-static __always_inline __u32 ct_state(const struct hook_ctx *h, const struct filter_pkt *p)
+/* The packet's ct state, for a filter with ct rules; icmp_off: the parser's
+ * note (note_icmp_off), read only for an ICMP error. */
+static __always_inline __u32 ct_state(const struct hook_ctx *h, const struct filter_pkt *p,
+				      __u32 icmp_off)
 {
 	if (h->test_ct)
 		return h->test_ct - 1;
 	if (h->hook == HOOK_NF)
 		return ct_of_skb(((struct bpf_nf_ctx *)h->ctx)->skb);
 	if (h->ct_kfuncs && h->hook == HOOK_XDP)
-		return ct_lookup_xdp(h->ctx, p);
+		return ct_lookup_xdp(h->ctx, p, icmp_off);
 	if (h->ct_kfuncs && h->hook == HOOK_TC)
-		return ct_lookup_skb(h->ctx, p);
+		return ct_lookup_skb(h->ctx, p, icmp_off);
 	return FILTER_CT_UNTRACKED;
 }
 
@@ -426,7 +419,7 @@ static __always_inline int filter_decide(const struct hook_ctx *h, struct filter
 	s->cand0 = s->cand1 = s->leaf = 0;
 	s->gen = ctl->gen & 1;
 	if (g->field_mask & (1U << FILTER_F_CT))
-		s->ct = ct_state(h, p);
+		s->ct = ct_state(h, p, s->icmp_off);
 	if (g->nrules) {
 		l0 = filter_classify(s, g, p);
 		filter_search(s, l0, g);
