@@ -123,6 +123,10 @@ static void conn_free(struct conn *c)
 		}
 	}
 	nconns--;
+	/* no more input from here on (the peer's writes fail), then drop what
+	 * came: a byte that arrived between the drain and the close would make
+	 * the close reset the connection, and the peer lose the reason */
+	shutdown(c->fd, SHUT_RD);
 	conn_drain(c);
 	close(c->fd); /* also leaves the epoll set */
 	free(c->in);
